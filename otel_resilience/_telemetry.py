@@ -1,0 +1,198 @@
+"""Resolution of OpenTelemetry instruments, and the cheap "is anything listening?" check.
+
+Components hold a :class:`Telemetry`. Explicit providers are resolved once. Global providers are
+resolved on first use and again only when the process-wide provider object changes, which costs
+three identity checks per call: with no SDK configured, every instrument is ``None`` and the
+strategies skip all telemetry work.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from otel_resilience import semconv
+
+__all__ = ["Instruments", "Telemetry"]
+
+try:  # The API keeps the configured providers in these globals; reading them is the cheap path.
+    import opentelemetry._logs._internal as _logs_state
+    import opentelemetry.metrics._internal as _metrics_state
+    import opentelemetry.trace as _trace_state
+
+    _trace_state._TRACER_PROVIDER  # noqa: B018
+    _metrics_state._METER_PROVIDER  # noqa: B018
+    _logs_state._LOGGER_PROVIDER  # noqa: B018
+
+    def _globals() -> tuple[object, object, object]:
+        return (
+            _trace_state._TRACER_PROVIDER,
+            _metrics_state._METER_PROVIDER,
+            _logs_state._LOGGER_PROVIDER,
+        )
+except (ImportError, AttributeError):  # pragma: no cover - a future API without them
+
+    def _globals() -> tuple[object, object, object]:
+        return (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider())
+
+
+_VERSION = "0.1.0"
+_NOOP_TRACER_PROVIDERS = (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
+_NOOP_METER_PROVIDERS = (metrics.NoOpMeterProvider, type(metrics.get_meter_provider()))
+_NOOP_LOGGER_PROVIDERS = (_logs.NoOpLoggerProvider, type(_logs.get_logger_provider()))
+
+
+class Instruments:
+    """Tracer, metric instruments and logger of one component; ``None`` where nothing records."""
+
+    __slots__ = ("events", "key", "logger", "meter", "meter_provider", "pipeline_duration", "tracer")
+
+    def __init__(self, tp: Any, mp: Any, lp: Any, key: tuple[object, object, object]) -> None:
+        self.key = key
+        self.tracer: trace.Tracer | None = None
+        self.meter: metrics.Meter | None = None
+        self.meter_provider: Any = None
+        self.pipeline_duration: metrics.Histogram | None = None
+        self.events: metrics.Counter | None = None
+        self.logger: _logs.Logger | None = None
+        if tp is not None and not isinstance(tp, _NOOP_TRACER_PROVIDERS):
+            self.tracer = tp.get_tracer(semconv.SCOPE_NAME, _VERSION)
+        if mp is not None and not isinstance(mp, _NOOP_METER_PROVIDERS):
+            self.meter_provider = mp
+            self.meter = meter = mp.get_meter(semconv.SCOPE_NAME, _VERSION)
+            self.pipeline_duration = meter.create_histogram(
+                semconv.METRIC_PIPELINE_DURATION,
+                unit="s",
+                description="Duration of calls through a resilience pipeline, retries included.",
+                explicit_bucket_boundaries_advisory=list(semconv.DURATION_BUCKETS),
+            )
+            self.events = meter.create_counter(
+                semconv.METRIC_EVENTS,
+                unit="{event}",
+                description="Resilience decisions: retries, exhaustion, breaker transitions.",
+            )
+        if lp is not None and not isinstance(lp, _NOOP_LOGGER_PROVIDERS):
+            self.logger = lp.get_logger(semconv.SCOPE_NAME, _VERSION)
+
+    def emit_event(self, name: str, attributes: dict[str, Any]) -> None:
+        """Emit a log record with event ``name``, correlated with the current span if any."""
+        if self.logger is not None:
+            self.logger.emit(
+                LogRecord(
+                    event_name=name,
+                    attributes=attributes,
+                    severity_number=SeverityNumber.INFO,
+                    severity_text="INFO",
+                )
+            )
+
+    def count(self, pipeline: str, strategy: str, event: str) -> None:
+        """Add one to ``resilience.events``."""
+        if self.events is not None:
+            self.events.add(
+                1,
+                {semconv.PIPELINE_NAME: pipeline, semconv.STRATEGY: strategy, semconv.EVENT: event},
+            )
+
+
+class Telemetry:
+    """Providers of one component (explicit, or the globals), resolved lazily into Instruments."""
+
+    __slots__ = ("_explicit", "_inst", "_providers")
+
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None, logger_provider: Any = None) -> None:
+        self._providers = (tracer_provider, meter_provider, logger_provider)
+        self._explicit = all(p is not None for p in self._providers)
+        self._inst: Instruments | None = None
+
+    @property
+    def providers(self) -> tuple[Any, Any, Any]:
+        """The providers given at construction (``None`` means the global one)."""
+        return self._providers
+
+    def instruments(self) -> Instruments:
+        """Current instruments; cheap when nothing changed since the last call."""
+        inst = self._inst
+        if inst is not None and (self._explicit or inst.key == _globals()):
+            return inst
+        return self._resolve()
+
+    def _resolve(self) -> Instruments:
+        key = _globals()
+        tp, mp, lp = (
+            given if given is not None else current
+            for given, current in zip(self._providers, key, strict=True)
+        )
+        # Shared per provider triple so that many pipelines create each instrument once.
+        inst = _resolved.get((tp, mp, lp))
+        if inst is None or inst.key != key:
+            inst = Instruments(tp, mp, lp, key)
+            if len(_resolved) >= 256:
+                _resolved.clear()
+            _resolved[(tp, mp, lp)] = inst
+        self._inst = inst
+        return inst
+
+
+_resolved: dict[tuple[Any, Any, Any], Instruments] = {}
+
+
+class _StateGauges:
+    """One ``resilience.circuit_breaker.state`` observable gauge per meter provider.
+
+    The gauge is fed by the live breakers that report to that provider, so a breaker costs
+    nothing per call for its state metric: the SDK reads it at collection time.
+    """
+
+    def __init__(self) -> None:
+        self._breakers: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._plain: dict[int, tuple[Any, weakref.WeakSet[Any]]] = {}
+
+    def _set_for(self, meter_provider: Any) -> weakref.WeakSet[Any]:
+        try:
+            found = self._breakers.get(meter_provider)
+        except TypeError:  # provider not weak-referenceable: keep it alive instead
+            pair = self._plain.get(id(meter_provider))
+            found = pair[1] if pair is not None else None
+        if found is not None:
+            return found
+        breakers: weakref.WeakSet[Any] = weakref.WeakSet()
+        try:
+            self._breakers[meter_provider] = breakers
+        except TypeError:
+            self._plain[id(meter_provider)] = (meter_provider, breakers)
+        meter = meter_provider.get_meter(semconv.SCOPE_NAME, _VERSION)
+        meter.create_observable_gauge(
+            semconv.METRIC_CIRCUIT_BREAKER_STATE,
+            callbacks=[_observer(breakers)],
+            unit="1",
+            description="1 for the breaker's current state, 0 for the others.",
+        )
+        return breakers
+
+    def track(self, meter_provider: Any, breaker: Any) -> None:
+        """Report ``breaker`` (with ``state_observations()``) through ``meter_provider``."""
+        self._set_for(meter_provider).add(breaker)
+
+
+def _observer(breakers: weakref.WeakSet[Any]) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def observe(_options: CallbackOptions) -> Iterable[Observation]:
+        for breaker in list(breakers):
+            yield from breaker.state_observations()
+
+    return observe
+
+
+_state_gauges = _StateGauges()
+
+
+def track_breaker(meter_provider: Any, breaker: Any) -> None:
+    """Have ``breaker``'s state reported by the state gauge of ``meter_provider``."""
+    _state_gauges.track(meter_provider, breaker)

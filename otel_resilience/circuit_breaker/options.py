@@ -1,0 +1,108 @@
+"""Circuit breaker options, validated at construction."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["DEFAULT_FAILURE_CATEGORIES", "BreakerOptions", "CircuitState"]
+
+
+class CircuitState(str, Enum):
+    """The three states of a circuit breaker."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Error categories that count against the dependency. An invalid request, a missing resource,
+#: bad credentials or a cancelled call are the caller's business, not a sign of ill health.
+DEFAULT_FAILURE_CATEGORIES: frozenset[str] = frozenset(
+    {"timeout", "connection", "rate_limited", "overloaded", "server_error", "unknown"}
+)
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+def _ratio(name: str, value: float) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be a ratio in (0, 1], got {value!r}")
+
+
+def _count(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerOptions:
+    """Every tunable of a CircuitBreaker; see :class:`~otel_resilience.CircuitBreaker`."""
+
+    failure_ratio: float = 0.5
+    minimum_calls: int = 10
+    window: float = 30.0
+    window_type: str = "time"
+    window_buckets: int = 10
+    break_duration: float = 30.0
+    break_duration_multiplier: float = 1.0
+    max_break_duration: float | None = None
+    half_open_max_calls: int = 1
+    slow_call_duration: float | None = None
+    slow_call_ratio: float = 1.0
+    failure_categories: frozenset[str] = DEFAULT_FAILURE_CATEGORIES
+
+    def __post_init__(self) -> None:
+        _ratio("failure_ratio", self.failure_ratio)
+        _count("minimum_calls", self.minimum_calls)
+        if self.window_type not in ("time", "count"):
+            raise ValueError(f"window_type must be 'time' or 'count', got {self.window_type!r}")
+        if self.window_type == "count":
+            _count("window", self.window)  # type: ignore[arg-type]
+        else:
+            _positive("window", self.window)
+        _count("window_buckets", self.window_buckets)
+        _positive("break_duration", self.break_duration)
+        if (
+            isinstance(self.break_duration_multiplier, bool)
+            or not isinstance(self.break_duration_multiplier, (int, float))
+            or not math.isfinite(self.break_duration_multiplier)
+            or self.break_duration_multiplier < 1.0
+        ):
+            raise ValueError(
+                "break_duration_multiplier must be a finite number >= 1, "
+                f"got {self.break_duration_multiplier!r}"
+            )
+        if self.max_break_duration is not None:
+            _positive("max_break_duration", self.max_break_duration)
+        _count("half_open_max_calls", self.half_open_max_calls)
+        if self.slow_call_duration is not None:
+            _positive("slow_call_duration", self.slow_call_duration)
+        _ratio("slow_call_ratio", self.slow_call_ratio)
+
+    @staticmethod
+    def categories(values: Iterable[str] | None) -> frozenset[str]:
+        """Normalise ``failure_categories`` (enum members or strings) to plain strings."""
+        if values is None:
+            return DEFAULT_FAILURE_CATEGORIES
+        if isinstance(values, str):
+            raise ValueError("failure_categories must be a collection of categories, not a str")
+        return frozenset(str(getattr(v, "value", v)) for v in values)
+
+    def break_for(self, opens_in_row: int) -> float:
+        """How long the breaker stays open after its ``opens_in_row``-th consecutive opening."""
+        duration = self.break_duration * self.break_duration_multiplier ** max(opens_in_row - 1, 0)
+        if self.max_break_duration is not None:
+            duration = min(duration, self.max_break_duration)
+        return duration

@@ -1,0 +1,242 @@
+"""CircuitBreaker: stop calling a dependency that keeps failing, and probe it back to health."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from opentelemetry import trace
+from opentelemetry.metrics import Observation
+
+from otel_resilience import semconv
+from otel_resilience._clock import Clock
+from otel_resilience._strategy import CallContext, Strategy
+from otel_resilience._telemetry import Telemetry, track_breaker
+from otel_resilience.circuit_breaker.core import CLOSED, BreakerCore, Rejected, Transition
+from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
+from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
+from otel_resilience.errors import CircuitOpenError
+
+__all__ = ["CircuitBreaker"]
+
+T = TypeVar("T")
+
+_EVENT_FOR = {
+    CircuitState.OPEN: semconv.EVENT_CIRCUIT_OPENED,
+    CircuitState.HALF_OPEN: semconv.EVENT_CIRCUIT_HALF_OPENED,
+    CircuitState.CLOSED: semconv.EVENT_CIRCUIT_CLOSED,
+}
+
+
+class CircuitBreaker(Strategy):
+    """Open after too many failures (or slow calls) in a sliding window; probe after a break.
+
+    ``window`` is seconds with ``window_type="time"`` and a number of calls with ``"count"``.
+    The breaker may open once ``minimum_calls`` are in the window and the failure ratio reaches
+    ``failure_ratio`` (or, with ``slow_call_duration`` set, the share of calls at least that
+    slow reaches ``slow_call_ratio``). While open it raises :class:`CircuitOpenError` without
+    calling the function. After ``break_duration`` (grown by ``break_duration_multiplier`` on
+    each consecutive opening, up to ``max_break_duration``) it lets ``half_open_max_calls``
+    probes through: all succeeding closes it, any failing re-opens it. Which exceptions count
+    as failures is decided by the classifier's category (``failure_categories``) unless
+    ``is_failure`` is given; ``is_failure_result`` marks returned values as failures.
+    """
+
+    strategy_name = semconv.STRATEGY_CIRCUIT_BREAKER
+
+    def __init__(
+        self,
+        name: str | None = None,
+        failure_ratio: float = 0.5,
+        minimum_calls: int = 10,
+        window: float = 30.0,
+        window_type: str = "time",
+        break_duration: float = 30.0,
+        half_open_max_calls: int = 1,
+        slow_call_duration: float | None = None,
+        slow_call_ratio: float = 1.0,
+        *,
+        break_duration_multiplier: float = 1.0,
+        max_break_duration: float | None = None,
+        window_buckets: int = 10,
+        failure_categories: Iterable[str] | None = None,
+        is_failure: Callable[[BaseException], bool] | None = None,
+        is_failure_result: Callable[[Any], bool] | None = None,
+        classifier: ErrorClassifier | None = None,
+        clock: Clock | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        logger_provider: Any = None,
+    ) -> None:
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"name must be a non-empty string or None, got {name!r}")
+        self.options = BreakerOptions(
+            failure_ratio=failure_ratio,
+            minimum_calls=minimum_calls,
+            window=window,
+            window_type=window_type,
+            window_buckets=window_buckets,
+            break_duration=break_duration,
+            break_duration_multiplier=break_duration_multiplier,
+            max_break_duration=max_break_duration,
+            half_open_max_calls=half_open_max_calls,
+            slow_call_duration=slow_call_duration,
+            slow_call_ratio=slow_call_ratio,
+            failure_categories=BreakerOptions.categories(failure_categories),
+        )
+        super().__init__(
+            clock=clock,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+        )
+        self._name = name
+        self._core = BreakerCore(self.options)
+        self._is_failure = is_failure
+        self._is_failure_result = is_failure_result
+        self._classifier = classifier or DEFAULT_CLASSIFIER
+        self._timed = slow_call_duration is not None or window_type == "time"
+        self._tracked_on: Any = None
+        if name is not None:
+            self._track()
+
+    # -- public control ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The breaker's name (its pipeline's name when none was given)."""
+        return self._name or "circuit_breaker"
+
+    @property
+    def state(self) -> CircuitState:
+        """The current state; an open breaker whose break has elapsed reads as half-open."""
+        return self._core.effective_state(self._clock.monotonic())
+
+    def isolate(self) -> None:
+        """Force the breaker open (rejecting every call) until :meth:`reset`."""
+        self._emit(self._core.isolate(self._clock.monotonic()), None)
+
+    def reset(self) -> None:
+        """Close the breaker and forget its history."""
+        self._emit(self._core.reset(self._clock.monotonic()), None)
+
+    def state_observations(self) -> Iterator[Observation]:
+        """Observations for the ``resilience.circuit_breaker.state`` gauge."""
+        current = self.state
+        for state in CircuitState:
+            yield Observation(
+                1 if state is current else 0,
+                {semconv.CIRCUIT_BREAKER_NAME: self.name, semconv.CIRCUIT_BREAKER_STATE: state.value},
+            )
+
+    def __repr__(self) -> str:
+        return f"CircuitBreaker(name={self.name!r}, state={self.state.value!r})"
+
+    # -- binding and telemetry -----------------------------------------------------------------
+
+    def _bind(self, pipeline_name: str, clock: Clock, telemetry: Telemetry) -> None:
+        first = not self._bound
+        super()._bind(pipeline_name, clock, telemetry)
+        if first and self._name is None:
+            self._name = pipeline_name
+        self._track()
+
+    def _track(self) -> None:
+        meter_provider = self._telemetry.instruments().meter_provider
+        if meter_provider is not None and meter_provider is not self._tracked_on:
+            self._tracked_on = meter_provider
+            track_breaker(meter_provider, self)
+
+    def _emit(self, transition: Transition | None, ctx: CallContext | None) -> None:
+        if transition is None:
+            return
+        prev, new = transition
+        inst = self._telemetry.instruments()
+        if inst.meter_provider is not self._tracked_on:
+            self._track()
+        attrs = {
+            semconv.CIRCUIT_BREAKER_NAME: self.name,
+            semconv.CIRCUIT_BREAKER_PREVIOUS_STATE: prev.value,
+            semconv.CIRCUIT_BREAKER_STATE: new.value,
+        }
+        span = ctx.span if ctx is not None else trace.get_current_span()
+        if span is not None and span.is_recording():
+            span.add_event(semconv.SPAN_EVENT_CIRCUIT_STATE_CHANGE, attrs)
+        inst.emit_event(semconv.LOG_EVENT_CIRCUIT_STATE_CHANGE, attrs)
+        pipeline = ctx.pipeline if ctx is not None else self.name
+        inst.count(pipeline, self.strategy_name, _EVENT_FOR[new])
+
+    def _rejected(self, rejected: Rejected, ctx: CallContext) -> CircuitOpenError:
+        self._emit(rejected.transition, ctx)
+        ctx.outcome = semconv.OUTCOME_REJECTED
+        if ctx.span is not None:
+            attrs: dict[str, Any] = {semconv.CIRCUIT_BREAKER_NAME: self.name}
+            if rejected.retry_after is not None:
+                attrs[semconv.CIRCUIT_BREAKER_RETRY_AFTER] = rejected.retry_after
+            ctx.span.add_event(semconv.SPAN_EVENT_CIRCUIT_REJECTED, attrs)
+        self._telemetry.instruments().count(
+            ctx.pipeline, self.strategy_name, semconv.EVENT_CIRCUIT_REJECTED
+        )
+        return CircuitOpenError(self.name, rejected.retry_after)
+
+    # -- shared decision path ------------------------------------------------------------------
+
+    def _acquire(self, ctx: CallContext) -> int:
+        core = self._core
+        if core.state is CLOSED:  # fast path: a racy read is fine, record() re-checks the epoch
+            return core.epoch
+        try:
+            permit, transition = core.acquire(self._clock.monotonic())
+        except Rejected as rejected:
+            raise self._rejected(rejected, ctx) from None
+        self._emit(transition, ctx)
+        return permit
+
+    def _outcome(self, permit: int, ctx: CallContext, failed: bool, started: float) -> None:
+        now = self._clock.monotonic() if self._timed else 0.0
+        limit = self.options.slow_call_duration
+        slow = limit is not None and now - started >= limit
+        self._emit(self._core.record(permit, failed, slow, now), ctx)
+
+    def _counts_as_failure(self, exc: BaseException, ctx: CallContext) -> bool:
+        if self._is_failure is not None:
+            return bool(self._is_failure(exc))
+        if ctx.error_info_for is exc and ctx.error_info is not None:
+            info = ctx.error_info
+        else:
+            info = self._classifier.classify(exc)
+            ctx.error_info, ctx.error_info_for = info, exc
+        return info.category.value in self.options.failure_categories
+
+    def _failed_result(self, result: Any) -> bool:
+        return self._is_failure_result is not None and bool(self._is_failure_result(result))
+
+    # -- runners: identical but for `await` ---------------------------------------------------
+
+    def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
+        permit = self._acquire(ctx)
+        started = self._clock.monotonic() if self.options.slow_call_duration is not None else 0.0
+        try:
+            result = nxt()
+        except Exception as exc:
+            self._outcome(permit, ctx, self._counts_as_failure(exc, ctx), started)
+            raise
+        except BaseException:  # interrupted: no verdict on the dependency, free the probe slot
+            self._core.release(permit)
+            raise
+        self._outcome(permit, ctx, self._failed_result(result), started)
+        return result
+
+    async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
+        permit = self._acquire(ctx)
+        started = self._clock.monotonic() if self.options.slow_call_duration is not None else 0.0
+        try:
+            result = await nxt()
+        except Exception as exc:
+            self._outcome(permit, ctx, self._counts_as_failure(exc, ctx), started)
+            raise
+        except BaseException:  # cancelled: a half-open probe must not leave the breaker stuck
+            self._core.release(permit)
+            raise
+        self._outcome(permit, ctx, self._failed_result(result), started)
+        return result

@@ -1,0 +1,54 @@
+"""Exceptions raised by otel-resilience itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["ResilienceError", "CircuitOpenError", "RetryExhaustedError"]
+
+
+class ResilienceError(Exception):
+    """Base class of every exception otel-resilience raises on its own behalf."""
+
+
+class CircuitOpenError(ResilienceError):
+    """Raised instead of calling the protected function while a circuit breaker is open.
+
+    ``retry_after`` is the number of seconds until the breaker lets a probe through, or ``None``
+    when it was isolated by hand and stays open until :meth:`CircuitBreaker.reset`.
+    """
+
+    def __init__(self, breaker_name: str, retry_after: float | None) -> None:
+        self.breaker_name = breaker_name
+        self.retry_after = retry_after
+        when = "until reset" if retry_after is None else f"for another {retry_after:.3f}s"
+        super().__init__(f"circuit breaker {breaker_name!r} is open {when}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.breaker_name, self.retry_after))
+
+
+class RetryExhaustedError(ResilienceError):
+    """Raised by a Retry with ``on_exhausted="wrap"`` once it gives up.
+
+    ``attempts`` is how many attempts were made; ``last_error`` the final exception (also the
+    ``__cause__``), or ``None`` when the last attempt returned a result that asked for a retry,
+    which is then in ``last_result``.
+    """
+
+    def __init__(
+        self,
+        attempts: int,
+        last_error: BaseException | None = None,
+        last_result: object = None,
+        reason: str = "attempts",
+    ) -> None:
+        self.attempts = attempts
+        self.last_error = last_error
+        self.last_result = last_result
+        self.reason = reason
+        what = type(last_error).__name__ if last_error is not None else "a rejected result"
+        super().__init__(f"gave up after {attempts} attempt(s) ({reason}): last was {what}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.attempts, self.last_error, self.last_result, self.reason))

@@ -1,0 +1,83 @@
+"""Every telemetry name otel-resilience emits: spans, attributes, events, metrics and log events.
+
+This module is the single source of truth; ``docs/telemetry.md`` documents each constant and a
+test checks that everything emitted is listed here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Instrumentation scope name of every tracer, meter and logger the core creates.
+SCOPE_NAME: Final = "otel_resilience"
+
+# --- Attributes -------------------------------------------------------------------------------
+PIPELINE_NAME: Final = "resilience.pipeline.name"
+OUTCOME: Final = "resilience.outcome"
+ATTEMPTS: Final = "resilience.attempts"
+ATTEMPT_NUMBER: Final = "resilience.attempt.number"
+ATTEMPT_DURATION: Final = "resilience.attempt.duration"
+ATTEMPT_OUTCOME: Final = "resilience.attempt.outcome"
+RETRY_DELAY: Final = "resilience.retry.delay"
+STRATEGY: Final = "resilience.strategy"
+EVENT: Final = "resilience.event"
+ERROR_CATEGORY: Final = "resilience.error.category"
+ERROR_TYPE: Final = "error.type"  # OpenTelemetry general semantic convention
+CIRCUIT_BREAKER_NAME: Final = "resilience.circuit_breaker.name"
+CIRCUIT_BREAKER_STATE: Final = "resilience.circuit_breaker.state"
+CIRCUIT_BREAKER_PREVIOUS_STATE: Final = "resilience.circuit_breaker.previous_state"
+CIRCUIT_BREAKER_RETRY_AFTER: Final = "resilience.circuit_breaker.retry_after"
+
+# --- Values of resilience.outcome -------------------------------------------------------------
+OUTCOME_SUCCESS: Final = "success"
+OUTCOME_FAILURE: Final = "failure"
+OUTCOME_FALLBACK: Final = "fallback"
+OUTCOME_REJECTED: Final = "rejected"
+
+# --- Values of resilience.strategy ------------------------------------------------------------
+STRATEGY_RETRY: Final = "retry"
+STRATEGY_CIRCUIT_BREAKER: Final = "circuit_breaker"
+
+# --- Values of resilience.event (counter attribute) ---------------------------------------------
+EVENT_RETRY: Final = "retry"
+EVENT_RETRY_EXHAUSTED: Final = "retry_exhausted"
+EVENT_CIRCUIT_OPENED: Final = "circuit_opened"
+EVENT_CIRCUIT_HALF_OPENED: Final = "circuit_half_opened"
+EVENT_CIRCUIT_CLOSED: Final = "circuit_closed"
+EVENT_CIRCUIT_REJECTED: Final = "circuit_rejected"
+
+# --- Span events ------------------------------------------------------------------------------
+SPAN_EVENT_ATTEMPT: Final = "resilience.attempt"
+SPAN_EVENT_RETRY: Final = "resilience.retry"
+SPAN_EVENT_RETRY_EXHAUSTED: Final = "resilience.retry_exhausted"
+SPAN_EVENT_CIRCUIT_REJECTED: Final = "resilience.circuit_breaker.rejected"
+#: Also the event name of the log record emitted for every breaker transition.
+SPAN_EVENT_CIRCUIT_STATE_CHANGE: Final = "resilience.circuit_breaker.state_change"
+
+# --- Log events -------------------------------------------------------------------------------
+LOG_EVENT_CIRCUIT_STATE_CHANGE: Final = SPAN_EVENT_CIRCUIT_STATE_CHANGE
+
+# --- Metrics ----------------------------------------------------------------------------------
+METRIC_PIPELINE_DURATION: Final = "resilience.pipeline.duration"
+METRIC_EVENTS: Final = "resilience.events"
+METRIC_CIRCUIT_BREAKER_STATE: Final = "resilience.circuit_breaker.state"
+
+#: Explicit bucket advice (seconds) for resilience.pipeline.duration: 1 ms .. 2 min.
+DURATION_BUCKETS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+)  # fmt: skip
+
+# --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
+# Names emitted only by otel_resilience_exporters, not by the core.
+
+#: Counter of spans, log records and metric points lost before reaching a backend.
+METRIC_TELEMETRY_DROPPED: Final = "resilience.telemetry.dropped"
+#: Attribute of resilience.telemetry.dropped: "traces", "logs" or "metrics".
+TELEMETRY_SIGNAL: Final = "signal"
+#: Values of error.type on resilience.telemetry.dropped.
+DROP_REASON_QUEUE_FULL: Final = "queue_full"
+DROP_REASON_EXPORT_FAILED: Final = "export_failed"
+DROP_REASON_SHUTDOWN: Final = "shutdown"
+DROP_REASON_REDACTION_FAILED: Final = "redaction_failed"
+#: Boolean attribute marking a span that only carries a mirrored log event (trace-only backends).
+MIRRORED_EVENT: Final = "resilience.event.mirrored"
