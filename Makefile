@@ -16,7 +16,7 @@ demo: sync
 test: sync lint typecheck unit
 
 unit:
-	$(RUN) pytest -q
+	$(RUN) pytest -q -m "not e2e"
 
 lint:
 	$(RUN) ruff check .

@@ -16,8 +16,8 @@ from otel_resilience.circuit_breaker import (
     CircuitState,
 )
 from otel_resilience.classify import (
-    ClassificationRule,
     CategoryOverride,
+    ClassificationRule,
     ErrorCategory,
     ErrorClassifier,
     ErrorInfo,
@@ -53,4 +53,4 @@ __all__ = [
     "semconv",
 ]
 
-from otel_resilience import semconv  # noqa: E402
+from otel_resilience import semconv

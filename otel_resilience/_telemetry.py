@@ -38,7 +38,11 @@ try:  # The API keeps the configured providers in these globals; reading them is
 except (ImportError, AttributeError):  # pragma: no cover - a future API without them
 
     def _globals() -> tuple[object, object, object]:
-        return (trace.get_tracer_provider(), metrics.get_meter_provider(), _logs.get_logger_provider())
+        return (
+            trace.get_tracer_provider(),
+            metrics.get_meter_provider(),
+            _logs.get_logger_provider(),
+        )
 
 
 _VERSION = "0.1.0"
@@ -50,7 +54,15 @@ _NOOP_LOGGER_PROVIDERS = (_logs.NoOpLoggerProvider, type(_logs.get_logger_provid
 class Instruments:
     """Tracer, metric instruments and logger of one component; ``None`` where nothing records."""
 
-    __slots__ = ("events", "key", "logger", "meter", "meter_provider", "pipeline_duration", "tracer")
+    __slots__ = (
+        "events",
+        "key",
+        "logger",
+        "meter",
+        "meter_provider",
+        "pipeline_duration",
+        "tracer",
+    )
 
     def __init__(self, tp: Any, mp: Any, lp: Any, key: tuple[object, object, object]) -> None:
         self.key = key
@@ -105,7 +117,9 @@ class Telemetry:
 
     __slots__ = ("_explicit", "_inst", "_providers")
 
-    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None, logger_provider: Any = None) -> None:
+    def __init__(
+        self, tracer_provider: Any = None, meter_provider: Any = None, logger_provider: Any = None
+    ) -> None:
         self._providers = (tracer_provider, meter_provider, logger_provider)
         self._explicit = all(p is not None for p in self._providers)
         self._inst: Instruments | None = None

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 __all__ = ["error_type"]
 
-
-@lru_cache(maxsize=512)
-def _type_name(cls: type) -> str:
-    module = cls.__module__
-    if module == "builtins":
-        return cls.__qualname__
-    return f"{module}.{cls.__qualname__}"
+_names: dict[type, str] = {}
 
 
 def error_type(exc: BaseException) -> str:
-    """The value of ``error.type`` for ``exc``: its fully-qualified class name."""
-    return _type_name(type(exc))
+    """The value of ``error.type`` for ``exc``: its fully-qualified class name.
+
+    Builtins keep their bare name (``TimeoutError``), as Python's own tracebacks show them.
+    """
+    cls = type(exc)
+    name = _names.get(cls)
+    if name is None:
+        module = cls.__module__
+        name = cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+        if len(_names) < 1024:  # bounded: classes created on the fly must not grow it forever
+            _names[cls] = name
+    return name

@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
+from contextvars import Token
 from typing import Any, ParamSpec, TypeVar, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_resilience import semconv
@@ -64,7 +66,9 @@ class Pipeline:
         self._telemetry = Telemetry(tracer_provider, meter_provider, logger_provider)
         self._classifier = classifier or DEFAULT_CLASSIFIER
         self._span_attrs = {semconv.PIPELINE_NAME: name}
-        self._metric_attrs = {o: {semconv.PIPELINE_NAME: name, semconv.OUTCOME: o} for o in _OUTCOMES}
+        self._metric_attrs = {
+            o: {semconv.PIPELINE_NAME: name, semconv.OUTCOME: o} for o in _OUTCOMES
+        }
         for strategy in strategies:
             strategy._bind(name, self.clock, self._telemetry)
 
@@ -97,9 +101,7 @@ class Pipeline:
         self._end(ctx, span, started, None, result)
         return result  # type: ignore[no-any-return]
 
-    async def acall(
-        self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` through the strategies."""
         inst = self._telemetry.instruments()
         nxt: Callable[[], Any] = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
@@ -148,10 +150,10 @@ class Pipeline:
 
     # -- telemetry (shared by call and acall) --------------------------------------------------
 
-    def _begin(self, inst: Instruments) -> tuple[CallContext, Any, object, float]:
+    def _begin(self, inst: Instruments) -> tuple[CallContext, Any, Token[Context] | None, float]:
         started = self.clock.monotonic()
         span: Any = None
-        token: object = None
+        token: Token[Context] | None = None
         if inst.tracer is not None:
             span = inst.tracer.start_span(
                 self.name, kind=SpanKind.INTERNAL, attributes=self._span_attrs

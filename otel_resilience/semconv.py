@@ -34,6 +34,11 @@ OUTCOME_FAILURE: Final = "failure"
 OUTCOME_FALLBACK: Final = "fallback"
 OUTCOME_REJECTED: Final = "rejected"
 
+# --- Values of resilience.circuit_breaker.state and .previous_state --------------------------
+CIRCUIT_STATE_CLOSED: Final = "closed"
+CIRCUIT_STATE_OPEN: Final = "open"
+CIRCUIT_STATE_HALF_OPEN: Final = "half_open"
+
 # --- Values of resilience.strategy ------------------------------------------------------------
 STRATEGY_RETRY: Final = "retry"
 STRATEGY_CIRCUIT_BREAKER: Final = "circuit_breaker"

@@ -80,7 +80,7 @@ class OTelCapture:
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.span_exporter))
         self.metric_reader = InMemoryMetricReader()
         self.meter_provider: MeterProvider = MeterProvider(metric_readers=[self.metric_reader])
-        self.log_exporter = InMemoryLogRecordExporter()
+        self.log_exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
         self.logger_provider: LoggerProvider = LoggerProvider()
         self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.log_exporter))
 

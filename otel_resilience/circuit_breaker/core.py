@@ -18,7 +18,7 @@ CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.H
 Transition = tuple[CircuitState, CircuitState]
 
 
-class Rejected(Exception):  # noqa: N818 - internal signal, turned into CircuitOpenError
+class Rejected(Exception):
     """The breaker refuses the call; ``retry_after`` is None when isolated."""
 
     def __init__(self, retry_after: float | None, transition: Transition | None) -> None:
@@ -108,7 +108,10 @@ class BreakerCore:
                 opts = self.opts
                 if total >= opts.minimum_calls and (
                     failures >= opts.failure_ratio * total
-                    or (opts.slow_call_duration is not None and slows >= opts.slow_call_ratio * total)
+                    or (
+                        opts.slow_call_duration is not None
+                        and slows >= opts.slow_call_ratio * total
+                    )
                 ):
                     return self._move(OPEN, now)
                 return None

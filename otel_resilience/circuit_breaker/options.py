@@ -7,15 +7,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
+from otel_resilience import semconv
+
 __all__ = ["DEFAULT_FAILURE_CATEGORIES", "BreakerOptions", "CircuitState"]
 
 
 class CircuitState(str, Enum):
     """The three states of a circuit breaker."""
 
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
+    CLOSED = semconv.CIRCUIT_STATE_CLOSED
+    OPEN = semconv.CIRCUIT_STATE_OPEN
+    HALF_OPEN = semconv.CIRCUIT_STATE_HALF_OPEN
 
     def __str__(self) -> str:
         return self.value

@@ -126,7 +126,10 @@ class CircuitBreaker(Strategy):
         for state in CircuitState:
             yield Observation(
                 1 if state is current else 0,
-                {semconv.CIRCUIT_BREAKER_NAME: self.name, semconv.CIRCUIT_BREAKER_STATE: state.value},
+                {
+                    semconv.CIRCUIT_BREAKER_NAME: self.name,
+                    semconv.CIRCUIT_BREAKER_STATE: state.value,
+                },
             )
 
     def __repr__(self) -> str:
@@ -193,10 +196,13 @@ class CircuitBreaker(Strategy):
         return permit
 
     def _outcome(self, permit: int, ctx: CallContext, failed: bool, started: float) -> None:
-        now = self._clock.monotonic() if self._timed else 0.0
+        # A closed count-window breaker needs no time for a success: nothing can move.
+        core = self._core
+        timed = self._timed or failed or core.state is not CLOSED
+        now = self._clock.monotonic() if timed else 0.0
         limit = self.options.slow_call_duration
         slow = limit is not None and now - started >= limit
-        self._emit(self._core.record(permit, failed, slow, now), ctx)
+        self._emit(core.record(permit, failed, slow, now), ctx)
 
     def _counts_as_failure(self, exc: BaseException, ctx: CallContext) -> bool:
         if self._is_failure is not None:

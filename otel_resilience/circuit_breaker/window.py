@@ -47,7 +47,17 @@ class TimeWindow:
     window covers between ``seconds - seconds/buckets`` and ``seconds`` of history.
     """
 
-    __slots__ = ("_calls", "_fails", "_head", "_slows", "buckets", "failures", "slow", "total", "width")
+    __slots__ = (
+        "_calls",
+        "_fails",
+        "_head",
+        "_slows",
+        "buckets",
+        "failures",
+        "slow",
+        "total",
+        "width",
+    )
 
     def __init__(self, seconds: float, buckets: int = 10) -> None:
         self.buckets = buckets

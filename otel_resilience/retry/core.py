@@ -7,7 +7,13 @@ from typing import Any
 
 from otel_resilience.retry.options import ResolvedPolicy
 
-__all__ = ["GIVE_UP_ATTEMPTS", "GIVE_UP_DEADLINE", "GIVE_UP_NOT_RETRYABLE", "RetryRun", "next_delay"]
+__all__ = [
+    "GIVE_UP_ATTEMPTS",
+    "GIVE_UP_DEADLINE",
+    "GIVE_UP_NOT_RETRYABLE",
+    "RetryRun",
+    "next_delay",
+]
 
 GIVE_UP_NOT_RETRYABLE = "not_retryable"
 GIVE_UP_ATTEMPTS = "attempts"
@@ -49,6 +55,7 @@ class RetryRun:
 def next_delay(
     run: RetryRun,
     policy: ResolvedPolicy,
+    max_attempts: int,
     n: int,
     retry_after: float | None,
     now: float,
@@ -56,11 +63,12 @@ def next_delay(
 ) -> float | None:
     """Delay before the next attempt, or ``None`` (with ``run.gave_up`` set) to stop.
 
-    ``n`` is the 1-based index of this retry for ``policy``. Jitter only ever shortens the
+    ``n`` is the 1-based index of this retry for ``policy`` (which allows ``policy.max_attempts``
+    such failures) while ``max_attempts`` bounds the whole call. Jitter only ever shortens the
     backoff; a server's Retry-After lengthens it; ``max_delay`` caps the result; a retry that
     would start after the deadline is not started.
     """
-    if run.attempts >= policy.max_attempts:
+    if n >= policy.max_attempts or run.attempts >= max_attempts:
         run.gave_up = GIVE_UP_ATTEMPTS
         return None
     if policy.wait is not None:

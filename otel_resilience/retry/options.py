@@ -48,9 +48,10 @@ def validate_backoff(name: str, value: str | None) -> None:
 class RetryPolicy:
     """Per-error-category overrides of a Retry's limits and backoff.
 
-    Any field left ``None`` inherits the Retry's own value. ``max_attempts`` bounds the total
-    attempts of a call whose latest failure is of this category; the delay before the n-th retry
-    of this category is computed with n counting only this category's failures.
+    Any field left ``None`` inherits the Retry's own value. ``max_attempts`` bounds how many
+    attempts of one call may fail with this category (the Retry's own ``max_attempts`` still
+    bounds the whole call); the delay before the n-th retry of this category is computed with
+    n counting only this category's failures.
     """
 
     max_attempts: int | None = None
@@ -95,7 +96,9 @@ class ResolvedPolicy:
         elif backoff == "linear":
             wait = tenacity.wait_incrementing(start=base_delay, increment=base_delay, max=max_delay)
         elif backoff == "exponential":
-            wait = tenacity.wait_exponential(multiplier=base_delay, exp_base=2, min=0, max=max_delay)
+            wait = tenacity.wait_exponential(
+                multiplier=base_delay, exp_base=2, min=0, max=max_delay
+            )
         else:  # decorrelated: tenacity has no such wait; computed by the core from its state
             wait = None
         return cls(max_attempts, backoff, base_delay, max_delay, fraction, cast(Any, wait))

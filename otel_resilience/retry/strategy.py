@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random as _random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -137,7 +138,7 @@ class Retry(Strategy):
             n = policy_index(run, category, policy is not None)
             retry_after = info.retry_after if self._respect_retry_after else None
             delay = next_delay(
-                run, policy or self._policy, n, retry_after, now, self._random
+                run, policy or self._policy, self.max_attempts, n, retry_after, now, self._random
             )
         self._record(run, ctx, now, kind, info, delay)
         return delay
@@ -198,10 +199,8 @@ class Retry(Strategy):
 
     def _give_up(self, run: RetryRun, exc: BaseException) -> BaseException | None:
         """The exception to raise instead of ``exc``, if any; marks ``exc`` with the attempts."""
-        try:
+        with contextlib.suppress(AttributeError, TypeError):  # __slots__ exceptions can't be
             setattr(exc, _ATTEMPTS_ATTR, run.attempts)
-        except (AttributeError, TypeError):  # exceptions with __slots__ cannot be marked
-            pass
         if self._wrap and run.gave_up != GIVE_UP_NOT_RETRYABLE:
             return RetryExhaustedError(run.attempts, exc, reason=run.gave_up or "attempts")
         return None

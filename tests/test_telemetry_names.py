@@ -1,0 +1,95 @@
+"""Every telemetry name emitted is a semconv constant and is documented in docs/telemetry.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from otel_resilience import CircuitBreaker, CircuitOpenError, Pipeline, Retry, semconv
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "telemetry.md"
+# Names owned by OpenTelemetry itself (span.record_exception), not by this project.
+OTEL_OWNED = {
+    "exception",
+    "exception.type",
+    "exception.message",
+    "exception.stacktrace",
+    "exception.escaped",
+}
+ENUMERATED = {
+    semconv.OUTCOME,
+    semconv.STRATEGY,
+    semconv.EVENT,
+    semconv.CIRCUIT_BREAKER_STATE,
+    semconv.CIRCUIT_BREAKER_PREVIOUS_STATE,
+    semconv.ATTEMPT_OUTCOME,
+}
+
+
+def semconv_values() -> set[str]:
+    """All string constants of the semconv module."""
+    return {v for k, v in vars(semconv).items() if k.isupper() and isinstance(v, str)}
+
+
+def emitted_names(fake_clock, capture) -> set[str]:
+    """Drive every code path that emits telemetry and collect the names (and enum values)."""
+    breaker = CircuitBreaker(minimum_calls=2, window=4, window_type="count", break_duration=1.0)
+    pipeline = Pipeline(
+        "names",
+        Retry(max_attempts=2, base_delay=0.0),
+        breaker,
+        clock=fake_clock,
+        **capture.providers,
+    )
+    for _ in range(2):
+        with pytest.raises((ConnectionError, CircuitOpenError)):
+            pipeline.call(_down)
+    fake_clock.advance(1.0)
+    pipeline.call(lambda: "ok")
+    breaker.isolate()
+    names: set[str] = set()
+    for span in capture.spans():
+        for key, value in span.attributes.items():
+            names.add(key)
+            if key in ENUMERATED:
+                names.add(str(value))
+        for event in span.events:
+            names.add(event.name)
+            for key, value in event.attributes.items():
+                names.add(key)
+                if key in ENUMERATED:
+                    names.add(str(value))
+    for record in capture.logs():
+        names.add(record.log_record.event_name)
+        for key, value in record.log_record.attributes.items():
+            names.add(key)
+            if key in ENUMERATED:
+                names.add(str(value))
+    for metric, points in capture.metrics().items():
+        names.add(metric)
+        for point in points:
+            for key, value in point.attributes.items():
+                names.add(key)
+                if key in ENUMERATED:
+                    names.add(str(value))
+    return names - OTEL_OWNED
+
+
+def _down() -> None:
+    raise ConnectionError
+
+
+def test_emitted_names_are_constants(fake_clock, otel_capture):
+    """Nothing is emitted under a name missing from otel_resilience.semconv."""
+    names = emitted_names(fake_clock, otel_capture)
+    assert len(names) > 20
+    assert names - semconv_values() == set()
+
+
+def test_every_constant_is_documented():
+    """docs/telemetry.md mentions every semconv string in backticks."""
+    documented = set(re.findall(r"`([^`]+)`", DOC.read_text()))
+    missing = sorted(semconv_values() - documented)
+    assert missing == []
