@@ -3,9 +3,11 @@
 SHELL := /bin/sh
 UV := $(shell sh scripts/ensure-uv.sh)
 export UV_PYTHON_DOWNLOADS := never
+# Scripts called from here (scripts/e2e.sh) find the same uv on PATH.
+export PATH := $(dir $(UV)):$(PATH)
 RUN := $(UV) run --frozen
 
-.PHONY: sync demo test unit lint typecheck bench e2e ci
+.PHONY: sync demo test unit lint typecheck bench e2e
 
 sync:
 	$(UV) sync --frozen --all-packages
@@ -13,7 +15,7 @@ sync:
 demo: sync
 	$(RUN) python examples/demo.py
 
-test: sync lint typecheck unit
+test: sync lint typecheck unit e2e
 
 unit:
 	$(RUN) pytest -q -m "not e2e"
@@ -31,4 +33,3 @@ bench: sync
 e2e: sync
 	bash scripts/e2e.sh
 
-ci: test e2e

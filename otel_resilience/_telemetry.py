@@ -8,6 +8,7 @@ strategies skip all telemetry work.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,6 +18,7 @@ from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from otel_resilience import semconv
+from otel_resilience._version import __version__ as _VERSION
 
 __all__ = ["Instruments", "Telemetry"]
 
@@ -45,10 +47,16 @@ except (ImportError, AttributeError):  # pragma: no cover - a future API without
         )
 
 
-_VERSION = "0.1.0"
-_NOOP_TRACER_PROVIDERS = (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
-_NOOP_METER_PROVIDERS = (metrics.NoOpMeterProvider, type(metrics.get_meter_provider()))
-_NOOP_LOGGER_PROVIDERS = (_logs.NoOpLoggerProvider, type(_logs.get_logger_provider()))
+# Providers that never record. The proxies stand for "no global provider set yet": a component
+# that resolved one re-resolves as soon as a real provider is installed.
+_NOOP_TRACER_PROVIDERS: tuple[type, ...] = (trace.NoOpTracerProvider, trace.ProxyTracerProvider)
+_NOOP_METER_PROVIDERS: tuple[type, ...] = (metrics.NoOpMeterProvider,)
+_NOOP_LOGGER_PROVIDERS: tuple[type, ...] = (_logs.NoOpLoggerProvider,)
+try:
+    _NOOP_METER_PROVIDERS += (_metrics_state._ProxyMeterProvider,)
+    _NOOP_LOGGER_PROVIDERS += (_logs_state.ProxyLoggerProvider,)
+except (NameError, AttributeError):  # pragma: no cover - a future API without them
+    pass
 
 
 class Instruments:
@@ -157,43 +165,49 @@ _resolved: dict[tuple[Any, Any, Any], Instruments] = {}
 
 
 class _StateGauges:
-    """One ``resilience.circuit_breaker.state`` observable gauge per meter provider.
+    """The ``resilience.circuit_breaker.state`` observable gauge, one per meter provider.
 
-    The gauge is fed by the live breakers that report to that provider, so a breaker costs
-    nothing per call for its state metric: the SDK reads it at collection time.
+    Breakers given an explicit meter provider report through that provider's gauge. Breakers
+    on the global provider join one shared set whose gauge is created through the API's global
+    provider: before an SDK is installed that is the API's proxy, which hands the gauge over to
+    the real provider once one is set. A breaker costs nothing per call for its state metric:
+    the SDK reads it at collection time.
     """
 
     def __init__(self) -> None:
-        self._breakers: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Any]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._plain: dict[int, tuple[Any, weakref.WeakSet[Any]]] = {}
-
-    def _set_for(self, meter_provider: Any) -> weakref.WeakSet[Any]:
-        try:
-            found = self._breakers.get(meter_provider)
-        except TypeError:  # provider not weak-referenceable: keep it alive instead
-            pair = self._plain.get(id(meter_provider))
-            found = pair[1] if pair is not None else None
-        if found is not None:
-            return found
-        breakers: weakref.WeakSet[Any] = weakref.WeakSet()
-        try:
-            self._breakers[meter_provider] = breakers
-        except TypeError:
-            self._plain[id(meter_provider)] = (meter_provider, breakers)
-        meter = meter_provider.get_meter(semconv.SCOPE_NAME, _VERSION)
-        meter.create_observable_gauge(
-            semconv.METRIC_CIRCUIT_BREAKER_STATE,
-            callbacks=[_observer(breakers)],
-            unit="1",
-            description="1 for the breaker's current state, 0 for the others.",
-        )
-        return breakers
+        self._by_provider: dict[int, tuple[Any, weakref.WeakSet[Any]]] = {}
+        self._global: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._global_gauge = False
+        self._lock = threading.Lock()
 
     def track(self, meter_provider: Any, breaker: Any) -> None:
         """Report ``breaker`` (with ``state_observations()``) through ``meter_provider``."""
-        self._set_for(meter_provider).add(breaker)
+        with self._lock:
+            found = self._by_provider.get(id(meter_provider))
+            if found is None or found[0] is not meter_provider:
+                # Holding the provider keeps its id unique; providers live as long as the app.
+                found = (meter_provider, weakref.WeakSet())
+                self._by_provider[id(meter_provider)] = found
+                _create_gauge(meter_provider, found[1])
+        found[1].add(breaker)
+
+    def track_global(self, breaker: Any) -> None:
+        """Report ``breaker`` through the global meter provider, now or once one is set."""
+        with self._lock:
+            if not self._global_gauge:
+                self._global_gauge = True
+                _create_gauge(metrics.get_meter_provider(), self._global)
+        self._global.add(breaker)
+
+
+def _create_gauge(meter_provider: Any, breakers: weakref.WeakSet[Any]) -> None:
+    meter = meter_provider.get_meter(semconv.SCOPE_NAME, _VERSION)
+    meter.create_observable_gauge(
+        semconv.METRIC_CIRCUIT_BREAKER_STATE,
+        callbacks=[_observer(breakers)],
+        unit="1",
+        description="1 for the breaker's current state, 0 for the others.",
+    )
 
 
 def _observer(breakers: weakref.WeakSet[Any]) -> Callable[[CallbackOptions], Iterable[Observation]]:
@@ -208,5 +222,8 @@ _state_gauges = _StateGauges()
 
 
 def track_breaker(meter_provider: Any, breaker: Any) -> None:
-    """Have ``breaker``'s state reported by the state gauge of ``meter_provider``."""
-    _state_gauges.track(meter_provider, breaker)
+    """Have ``breaker``'s state reported through ``meter_provider`` (``None``: the global one)."""
+    if meter_provider is None:
+        _state_gauges.track_global(breaker)
+    else:
+        _state_gauges.track(meter_provider, breaker)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["error_type"]
+__all__ = ["category_name", "error_type"]
 
 _names: dict[type, str] = {}
 
@@ -20,3 +20,14 @@ def error_type(exc: BaseException) -> str:
         if len(_names) < 1024:  # bounded: classes created on the fly must not grow it forever
             _names[cls] = name
     return name
+
+
+def category_name(field: str, value: object) -> str:
+    """The string of an error category, or ValueError naming ``field`` for a misspelt one."""
+    from otel_resilience.classify import ErrorCategory
+
+    try:
+        return ErrorCategory(getattr(value, "value", value)).value
+    except ValueError:
+        known = ", ".join(c.value for c in ErrorCategory)
+        raise ValueError(f"{field}: unknown error category {value!r} (known: {known})") from None

@@ -186,19 +186,19 @@ class Pipeline:
         if span is None:
             return
         if ctx.span is not None:
-            span.set_attribute(semconv.OUTCOME, outcome)
-            span.set_attribute(semconv.ATTEMPTS, ctx.attempts)
+            attrs: dict[str, Any] = {semconv.OUTCOME: outcome, semconv.ATTEMPTS: ctx.attempts}
             if exc is not None:
                 if ctx.error_info_for is exc and ctx.error_info is not None:
                     info = ctx.error_info
                 else:
                     info = self._classifier.classify(exc)
-                span.set_attribute(semconv.ERROR_TYPE, error_type(exc))
-                span.set_attribute(semconv.ERROR_CATEGORY, info.category.value)
+                attrs[semconv.ERROR_TYPE] = error_type(exc)
+                attrs[semconv.ERROR_CATEGORY] = info.category.value
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             elif outcome == semconv.OUTCOME_FAILURE and ctx.failed_result is not None:
-                span.set_attribute(semconv.ERROR_TYPE, describe(result))
-                span.set_attribute(semconv.ERROR_CATEGORY, ctx.failed_result.category.value)
+                attrs[semconv.ERROR_TYPE] = describe(result)
+                attrs[semconv.ERROR_CATEGORY] = ctx.failed_result.category.value
                 span.set_status(Status(StatusCode.ERROR))
+            span.set_attributes(attrs)  # one call: the SDK takes its span lock once
         span.end()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from otel_resilience import semconv
+from otel_resilience._util import category_name
 
 __all__ = ["DEFAULT_FAILURE_CATEGORIES", "BreakerOptions", "CircuitState"]
 
@@ -71,7 +72,15 @@ class BreakerOptions:
         if self.window_type not in ("time", "count"):
             raise ValueError(f"window_type must be 'time' or 'count', got {self.window_type!r}")
         if self.window_type == "count":
-            _count("window", self.window)  # type: ignore[arg-type]
+            window = self.window
+            if isinstance(window, float) and window.is_integer():
+                window = int(window)
+            _count("window", window)  # type: ignore[arg-type]
+            if self.minimum_calls > window:
+                raise ValueError(
+                    f"minimum_calls ({self.minimum_calls}) must not exceed a count window "
+                    f"({window} calls): the breaker could never open"
+                )
         else:
             _positive("window", self.window)
         _count("window_buckets", self.window_buckets)
@@ -88,6 +97,11 @@ class BreakerOptions:
             )
         if self.max_break_duration is not None:
             _positive("max_break_duration", self.max_break_duration)
+            if self.max_break_duration < self.break_duration:
+                raise ValueError(
+                    f"max_break_duration ({self.max_break_duration}) must be >= "
+                    f"break_duration ({self.break_duration})"
+                )
         _count("half_open_max_calls", self.half_open_max_calls)
         if self.slow_call_duration is not None:
             _positive("slow_call_duration", self.slow_call_duration)
@@ -100,7 +114,7 @@ class BreakerOptions:
             return DEFAULT_FAILURE_CATEGORIES
         if isinstance(values, str):
             raise ValueError("failure_categories must be a collection of categories, not a str")
-        return frozenset(str(getattr(v, "value", v)) for v in values)
+        return frozenset(category_name("failure_categories", v) for v in values)
 
     def break_for(self, opens_in_row: int) -> float:
         """How long the breaker stays open after its ``opens_in_row``-th consecutive opening."""

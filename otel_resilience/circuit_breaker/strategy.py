@@ -96,9 +96,8 @@ class CircuitBreaker(Strategy):
         self._is_failure_result = is_failure_result
         self._classifier = classifier or DEFAULT_CLASSIFIER
         self._timed = slow_call_duration is not None or window_type == "time"
-        self._tracked_on: Any = None
-        if name is not None:
-            self._track()
+        self._pipeline_name: str | None = None
+        self._track()
 
     # -- public control ------------------------------------------------------------------------
 
@@ -138,25 +137,23 @@ class CircuitBreaker(Strategy):
     # -- binding and telemetry -----------------------------------------------------------------
 
     def _bind(self, pipeline_name: str, clock: Clock, telemetry: Telemetry) -> None:
-        first = not self._bound
+        if self._bound:
+            return
         super()._bind(pipeline_name, clock, telemetry)
-        if first and self._name is None:
+        self._pipeline_name = pipeline_name
+        if self._name is None:
             self._name = pipeline_name
         self._track()
 
     def _track(self) -> None:
-        meter_provider = self._telemetry.instruments().meter_provider
-        if meter_provider is not None and meter_provider is not self._tracked_on:
-            self._tracked_on = meter_provider
-            track_breaker(meter_provider, self)
+        # An explicit meter provider gets its own gauge; otherwise the global one reports us.
+        track_breaker(self._telemetry.providers[1], self)
 
     def _emit(self, transition: Transition | None, ctx: CallContext | None) -> None:
         if transition is None:
             return
         prev, new = transition
         inst = self._telemetry.instruments()
-        if inst.meter_provider is not self._tracked_on:
-            self._track()
         attrs = {
             semconv.CIRCUIT_BREAKER_NAME: self.name,
             semconv.CIRCUIT_BREAKER_PREVIOUS_STATE: prev.value,
@@ -166,7 +163,7 @@ class CircuitBreaker(Strategy):
         if span is not None and span.is_recording():
             span.add_event(semconv.SPAN_EVENT_CIRCUIT_STATE_CHANGE, attrs)
         inst.emit_event(semconv.LOG_EVENT_CIRCUIT_STATE_CHANGE, attrs)
-        pipeline = ctx.pipeline if ctx is not None else self.name
+        pipeline = ctx.pipeline if ctx is not None else (self._pipeline_name or self.name)
         inst.count(pipeline, self.strategy_name, _EVENT_FOR[new])
 
     def _rejected(self, rejected: Rejected, ctx: CallContext) -> CircuitOpenError:
@@ -224,6 +221,9 @@ class CircuitBreaker(Strategy):
         started = self._clock.monotonic() if self.options.slow_call_duration is not None else 0.0
         try:
             result = nxt()
+        except CircuitOpenError:  # an inner breaker said no: no verdict on the dependency
+            self._core.release(permit)
+            raise
         except Exception as exc:
             self._outcome(permit, ctx, self._counts_as_failure(exc, ctx), started)
             raise
@@ -238,6 +238,9 @@ class CircuitBreaker(Strategy):
         started = self._clock.monotonic() if self.options.slow_call_duration is not None else 0.0
         try:
             result = await nxt()
+        except CircuitOpenError:  # an inner breaker said no: no verdict on the dependency
+            self._core.release(permit)
+            raise
         except Exception as exc:
             self._outcome(permit, ctx, self._counts_as_failure(exc, ctx), started)
             raise

@@ -9,6 +9,8 @@ from typing import Any, Literal, cast
 
 import tenacity
 
+from otel_resilience._util import category_name
+
 __all__ = ["BACKOFF_KINDS", "Backoff", "RetryPolicy", "validate_backoff"]
 
 Backoff = Literal["constant", "linear", "exponential", "decorrelated"]
@@ -101,7 +103,9 @@ class ResolvedPolicy:
             )
         else:  # decorrelated: tenacity has no such wait; computed by the core from its state
             wait = None
-        return cls(max_attempts, backoff, base_delay, max_delay, fraction, cast(Any, wait))
+        return cls(
+            max_attempts, backoff, float(base_delay), float(max_delay), fraction, cast(Any, wait)
+        )
 
 
 def resolve_policies(
@@ -112,7 +116,7 @@ def resolve_policies(
     for key, policy in (policies or {}).items():
         if not isinstance(policy, RetryPolicy):
             raise ValueError(f"policies[{key!r}] must be a RetryPolicy, got {policy!r}")
-        resolved[str(getattr(key, "value", key))] = ResolvedPolicy.build(
+        resolved[category_name("policies", key)] = ResolvedPolicy.build(
             policy.max_attempts if policy.max_attempts is not None else default.max_attempts,
             policy.backoff or default.backoff,
             policy.base_delay if policy.base_delay is not None else default.base_delay,
@@ -137,6 +141,8 @@ def check_retry_options(
     _check_delay("base_delay", base_delay)
     _check_delay("max_delay", max_delay)
     _check_jitter("jitter", jitter)
+    if max_delay < base_delay:
+        raise ValueError(f"max_delay ({max_delay}) must be >= base_delay ({base_delay})")
     _check_delay("deadline", deadline)
     if deadline is not None and deadline == 0:
         raise ValueError("deadline must be > 0 seconds (or None for no deadline)")

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
 from otel_resilience._strategy import CallContext, Strategy
-from otel_resilience._util import error_type
+from otel_resilience._util import category_name, error_type
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier, ErrorInfo
 from otel_resilience.errors import CircuitOpenError, RetryExhaustedError
 from otel_resilience.retry.core import (
@@ -182,6 +182,7 @@ class Retry(Strategy):
         self._telemetry.instruments().count(ctx.pipeline, self.strategy_name, event)
 
     def _succeeded_after_retries(self, run: RetryRun, ctx: CallContext) -> None:
+        ctx.failed_result = None  # an earlier rejected result no longer decides the outcome
         if ctx.span is not None:
             ctx.span.add_event(
                 semconv.SPAN_EVENT_ATTEMPT,
@@ -287,7 +288,7 @@ def _split_retry_on(
         if isinstance(item, type) and issubclass(item, BaseException):
             types.append(item)
         elif isinstance(item, str):  # ErrorCategory is a str enum
-            categories.add(str(getattr(item, "value", item)))
+            categories.add(category_name("retry_on", item))
         else:
             raise ValueError(
                 f"retry_on items must be error categories or exception types, got {item!r}"
