@@ -42,7 +42,8 @@ SDK_SETUP = """
         _logs.set_logger_provider(lp)
     def names():
         data = reader.get_metrics_data()
-        found = {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+        scopes = [sm for rm in data.resource_metrics for sm in rm.scope_metrics]
+        found = {m.name for sm in scopes for m in sm.metrics}
         return sorted(found), [r.log_record.event_name for r in logs.get_finished_logs()]
 """
 
