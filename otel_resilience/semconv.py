@@ -78,7 +78,7 @@ DURATION_BUCKETS: Final = (
 #: Counter of spans, log records and metric points lost before reaching a backend.
 METRIC_TELEMETRY_DROPPED: Final = "resilience.telemetry.dropped"
 #: Attribute of resilience.telemetry.dropped: "traces", "logs" or "metrics".
-TELEMETRY_SIGNAL: Final = "signal"
+TELEMETRY_SIGNAL: Final = "resilience.telemetry.signal"
 #: Values of error.type on resilience.telemetry.dropped.
 DROP_REASON_QUEUE_FULL: Final = "queue_full"
 DROP_REASON_EXPORT_FAILED: Final = "export_failed"

@@ -1,0 +1,326 @@
+"""Exporters by name: console, OTLP, Prometheus, jsonl and the backend presets.
+
+The preset classes are also the SDK entry points (``opentelemetry_*_exporter`` groups), so they
+must be constructible with no arguments: everything comes from the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import (
+    ConsoleLogRecordExporter,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, SpanExportResult
+from prometheus_client import CollectorRegistry, start_http_server
+
+from . import _settings as s
+from ._jsonl import JsonlLogRecordExporter, JsonlMetricExporter, JsonlSpanExporter
+
+__all__ = [
+    "AlloyLogRecordExporter",
+    "AlloyMetricExporter",
+    "AlloySpanExporter",
+    "GrafanaCloudLogRecordExporter",
+    "GrafanaCloudMetricExporter",
+    "GrafanaCloudSpanExporter",
+    "JaegerSpanExporter",
+    "LocalPrometheusMetricReader",
+    "TempoSpanExporter",
+]
+
+_GRPC, _HTTP = "grpc", "http/protobuf"
+_LOCAL_PORTS = {_GRPC: 4317, _HTTP: 4318}  # Jaeger, Tempo and Alloy all listen on these
+
+
+def _protocol(signal: str, default: str = _GRPC) -> str:
+    for var in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+        value = os.environ.get(var, "").strip()
+        if value:
+            if value not in (_GRPC, _HTTP):
+                raise ValueError(
+                    f"{var}: unsupported OTLP protocol {value!r} (grpc, http/protobuf)"
+                )
+            return value
+    return default
+
+
+def _timeout(signal: str, export_timeout: float | None) -> float | None:
+    """Our bounded timeout unless the standard OTLP timeout variable is set (then the exporter
+    reads it; note the Python exporters read it in seconds)."""
+    for var in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
+        if os.environ.get(var, "").strip():
+            return None
+    if export_timeout is None:
+        export_timeout = s.env_float(s.ENV_EXPORT_TIMEOUT, s.DEFAULT_EXPORT_TIMEOUT)
+    return export_timeout
+
+
+def _endpoint_from_env(signal: str) -> bool:
+    names = (f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    return any(os.environ.get(v, "").strip() for v in names)
+
+
+def _otlp(
+    signal: str,
+    protocol: str,
+    timeout: float | None,
+    endpoint: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    # Imported here: grpc costs ~0.1 s to import and most set-ups use one protocol.
+    kw: dict[str, Any] = {"endpoint": endpoint, "timeout": timeout, "headers": headers}
+    if protocol == _GRPC:
+        if signal == "traces":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            return OTLPSpanExporter(**kw)
+        if signal == "metrics":
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+            return OTLPMetricExporter(**kw)
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter(**kw)
+    if signal == "traces":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpSpanExporter,
+        )
+
+        return HttpSpanExporter(**kw)
+    if signal == "metrics":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+
+        return HttpMetricExporter(**kw)
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+        OTLPLogExporter as HttpLogExporter,
+    )
+
+    return HttpLogExporter(**kw)
+
+
+def grafana_cloud_target(signal: str) -> tuple[str, dict[str, str]]:
+    """Endpoint and Basic authorization header for Grafana Cloud's OTLP gateway."""
+    values = {}
+    for var in (
+        s.ENV_GRAFANA_CLOUD_ENDPOINT,
+        s.ENV_GRAFANA_CLOUD_INSTANCE_ID,
+        s.ENV_GRAFANA_CLOUD_TOKEN,
+    ):
+        value = os.environ.get(var, "").strip()
+        if not value:
+            raise ValueError(f"{var}: required by the grafana-cloud exporter but not set")
+        values[var] = value
+    user = values[s.ENV_GRAFANA_CLOUD_INSTANCE_ID]
+    token = values[s.ENV_GRAFANA_CLOUD_TOKEN]
+    auth = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
+    endpoint = values[s.ENV_GRAFANA_CLOUD_ENDPOINT].rstrip("/") + f"/v1/{signal}"
+    return endpoint, {"Authorization": f"Basic {auth}"}
+
+
+def otlp_exporter(name: str, signal: str, export_timeout: float | None = None) -> Any:
+    """The OTLP exporter for ``signal`` behind ``name`` (otlp, otlp_proto_* or a preset)."""
+    timeout = _timeout(signal, export_timeout)
+    if name == "otlp_proto_grpc":
+        return _otlp(signal, _GRPC, timeout)
+    if name == "otlp_proto_http":
+        return _otlp(signal, _HTTP, timeout)
+    if name == "otlp":
+        return _otlp(signal, _protocol(signal), timeout)
+    if name == "grafana-cloud":
+        cloud_endpoint, headers = grafana_cloud_target(signal)
+        return _otlp(signal, _HTTP, timeout, cloud_endpoint, headers)
+    if name in ("jaeger", "tempo", "alloy"):
+        protocol = _protocol(signal)
+        endpoint = None
+        if not _endpoint_from_env(signal):
+            port = _LOCAL_PORTS[protocol]
+            path = f"/v1/{signal}" if protocol == _HTTP else ""
+            endpoint = f"http://127.0.0.1:{port}{path}"
+        return _otlp(signal, protocol, timeout, endpoint)
+    raise ValueError(f"exporter: {name!r} is not an OTLP exporter")
+
+
+class _PresetSpanExporter(SpanExporter):
+    preset: ClassVar[str]
+
+    def __init__(self, *, timeout: float | None = None) -> None:
+        self.inner: SpanExporter = otlp_exporter(self.preset, "traces", timeout)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Delegate to the OTLP exporter."""
+        return self.inner.export(spans)
+
+    def shutdown(self) -> None:
+        """Delegate to the OTLP exporter."""
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Delegate to the OTLP exporter."""
+        return self.inner.force_flush(timeout_millis)
+
+
+class _PresetMetricExporter(MetricExporter):
+    preset: ClassVar[str]
+
+    def __init__(self, *, timeout: float | None = None) -> None:
+        inner: MetricExporter = otlp_exporter(self.preset, "metrics", timeout)
+        super().__init__(
+            preferred_temporality=getattr(inner, "_preferred_temporality", None),
+            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
+        )
+        self.inner = inner
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        """Delegate to the OTLP exporter."""
+        return self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        """Delegate to the OTLP exporter."""
+        return self.inner.force_flush(timeout_millis=timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """Delegate to the OTLP exporter."""
+        self.inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+class _PresetLogRecordExporter(LogRecordExporter):
+    preset: ClassVar[str]
+
+    def __init__(self, *, timeout: float | None = None) -> None:
+        self.inner: LogRecordExporter = otlp_exporter(self.preset, "logs", timeout)
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        """Delegate to the OTLP exporter."""
+        return self.inner.export(batch)
+
+    def shutdown(self) -> None:
+        """Delegate to the OTLP exporter."""
+        self.inner.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Delegate to the OTLP exporter."""
+        return self.inner.force_flush(timeout_millis)
+
+
+class JaegerSpanExporter(_PresetSpanExporter):
+    """OTLP to a Jaeger collector: gRPC 127.0.0.1:4317 unless OTEL_EXPORTER_OTLP_* say otherwise."""
+
+    preset = "jaeger"
+
+
+class TempoSpanExporter(_PresetSpanExporter):
+    """OTLP to Grafana Tempo: gRPC 127.0.0.1:4317 unless OTEL_EXPORTER_OTLP_* say otherwise."""
+
+    preset = "tempo"
+
+
+class AlloySpanExporter(_PresetSpanExporter):
+    """OTLP traces to Grafana Alloy: gRPC 127.0.0.1:4317 unless OTEL_EXPORTER_OTLP_* say so."""
+
+    preset = "alloy"
+
+
+class AlloyMetricExporter(_PresetMetricExporter):
+    """OTLP metrics to Grafana Alloy (see :class:`AlloySpanExporter`)."""
+
+    preset = "alloy"
+
+
+class AlloyLogRecordExporter(_PresetLogRecordExporter):
+    """OTLP logs to Grafana Alloy (see :class:`AlloySpanExporter`)."""
+
+    preset = "alloy"
+
+
+class GrafanaCloudSpanExporter(_PresetSpanExporter):
+    """OTLP/HTTP traces to Grafana Cloud; endpoint, instance id and token from the environment."""
+
+    preset = "grafana-cloud"
+
+
+class GrafanaCloudMetricExporter(_PresetMetricExporter):
+    """OTLP/HTTP metrics to Grafana Cloud (see :class:`GrafanaCloudSpanExporter`)."""
+
+    preset = "grafana-cloud"
+
+
+class GrafanaCloudLogRecordExporter(_PresetLogRecordExporter):
+    """OTLP/HTTP logs to Grafana Cloud (see :class:`GrafanaCloudSpanExporter`)."""
+
+    preset = "grafana-cloud"
+
+
+class LocalPrometheusMetricReader(PrometheusMetricReader):
+    """Prometheus scrape endpoint on ``host:port``; host defaults to 127.0.0.1, not all interfaces.
+
+    Uses its own registry, so several readers (tests, re-configuration) never collide, and
+    stops its HTTP server on shutdown.
+    """
+
+    def __init__(self, host: str | None = None, port: int | None = None) -> None:
+        registry = CollectorRegistry(auto_describe=True)
+        super().__init__(registry=registry)
+        host = host or os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "").strip()
+        if port is None:
+            port = s.env_int("OTEL_EXPORTER_PROMETHEUS_PORT", s.DEFAULT_PROMETHEUS_PORT)
+        self._server, self._thread = start_http_server(
+            port, addr=host or s.DEFAULT_PROMETHEUS_HOST, registry=registry
+        )
+        #: The address and port actually bound (the port is useful with port 0).
+        self.host: str = str(self._server.server_address[0])
+        self.port: int = self._server.server_port
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """Stop the HTTP server, then the reader."""
+        self._server.shutdown()
+        self._server.server_close()
+        super().shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def span_exporter(name: str, settings: s.TelemetrySettings) -> SpanExporter:
+    """The span exporter called ``name``."""
+    if name == "console":
+        return ConsoleSpanExporter()
+    if name == "jsonl":
+        return JsonlSpanExporter(settings.jsonl_path)
+    exporter: SpanExporter = otlp_exporter(name, "traces", settings.export_timeout)
+    return exporter
+
+
+def log_exporter(name: str, settings: s.TelemetrySettings) -> LogRecordExporter:
+    """The log record exporter called ``name``."""
+    if name == "console":
+        return ConsoleLogRecordExporter()
+    if name == "jsonl":
+        return JsonlLogRecordExporter(settings.jsonl_path)
+    exporter: LogRecordExporter = otlp_exporter(name, "logs", settings.export_timeout)
+    return exporter
+
+
+def metric_exporter(name: str, settings: s.TelemetrySettings) -> MetricExporter:
+    """The push metric exporter called ``name`` (not ``prometheus``, which is a reader)."""
+    if name == "console":
+        return ConsoleMetricExporter()
+    if name == "jsonl":
+        return JsonlMetricExporter(settings.jsonl_path)
+    exporter: MetricExporter = otlp_exporter(name, "metrics", settings.export_timeout)
+    return exporter

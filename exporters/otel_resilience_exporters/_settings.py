@@ -1,0 +1,229 @@
+"""Settings of the one-call set-up: arguments first, then ``OTEL_*`` and ``OTEL_RESILIENCE_*``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from opentelemetry.sdk.trace.sampling import Sampler
+
+from ._redaction import DEFAULT_SECRET_KEYS, RedactionOptions
+
+__all__ = ["EXPORTER_SIGNALS", "SIGNALS", "TelemetrySettings"]
+
+# Our own variables (docs/exporters.md lists them all).
+ENV_EXPORTER: Final = "OTEL_RESILIENCE_EXPORTER"
+ENV_JSONL_PATH: Final = "OTEL_RESILIENCE_JSONL_PATH"
+ENV_REDACT: Final = "OTEL_RESILIENCE_REDACT"
+ENV_REDACT_KEYS: Final = "OTEL_RESILIENCE_REDACT_KEYS"
+ENV_SHUTDOWN_TIMEOUT: Final = "OTEL_RESILIENCE_SHUTDOWN_TIMEOUT"
+ENV_EXPORT_TIMEOUT: Final = "OTEL_RESILIENCE_EXPORT_TIMEOUT"
+ENV_MAX_QUEUE_SIZE: Final = "OTEL_RESILIENCE_MAX_QUEUE_SIZE"
+ENV_MIRROR_EVENTS: Final = "OTEL_RESILIENCE_MIRROR_EVENTS"
+ENV_GRAFANA_CLOUD_ENDPOINT: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_ENDPOINT"
+ENV_GRAFANA_CLOUD_INSTANCE_ID: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_INSTANCE_ID"
+ENV_GRAFANA_CLOUD_TOKEN: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_TOKEN"
+
+DEFAULT_JSONL_PATH: Final = "telemetry.jsonl"
+DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
+DEFAULT_EXPORT_TIMEOUT: Final = 3.0
+DEFAULT_MAX_QUEUE_SIZE: Final = 2048
+DEFAULT_PROMETHEUS_HOST: Final = "127.0.0.1"
+DEFAULT_PROMETHEUS_PORT: Final = 9464
+
+SIGNALS: Final = ("traces", "metrics", "logs")
+_ALL: Final = frozenset(SIGNALS)
+#: Every exporter name and the signals it exports.
+EXPORTER_SIGNALS: Final[Mapping[str, frozenset[str]]] = {
+    "none": _ALL,
+    "console": _ALL,
+    "otlp": _ALL,
+    "otlp_proto_grpc": _ALL,
+    "otlp_proto_http": _ALL,
+    "jsonl": _ALL,
+    "prometheus": frozenset({"metrics"}),
+    "jaeger": frozenset({"traces"}),
+    "tempo": frozenset({"traces"}),
+    "alloy": _ALL,
+    "grafana-cloud": _ALL,
+}
+#: Presets whose backend stores traces only: log events are mirrored onto spans by default.
+TRACE_ONLY_PRESETS: Final = frozenset({"jaeger", "tempo"})
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def env_bool(name: str, default: bool | None) -> bool | None:
+    """``name`` as a boolean; ValueError naming it when it is neither true nor false."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw or raw == "auto":
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ValueError(f"{name}: expected true or false, got {raw!r}")
+
+
+def env_float(name: str, default: float) -> float:
+    """``name`` as a number; ValueError naming it when it is not one."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name}: expected a number, got {raw!r}") from None
+
+
+def env_int(name: str, default: int) -> int:
+    """``name`` as an integer; ValueError naming it when it is not one."""
+    raw = os.environ.get(name, "").strip()
+    try:
+        return int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def jsonl_path_from_env() -> str:
+    """``OTEL_RESILIENCE_JSONL_PATH`` or ``telemetry.jsonl``."""
+    return os.environ.get(ENV_JSONL_PATH, "").strip() or DEFAULT_JSONL_PATH
+
+
+def split_names(value: str | Sequence[str]) -> tuple[str, ...]:
+    """``"a, b"`` or ``["a", "b"]`` -> ``("a", "b")``, lower-cased, blanks removed."""
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(n.strip().lower() for n in items if n and n.strip())
+
+
+def _check_known(names: Sequence[str], source: str) -> None:
+    for name in names:
+        if name not in EXPORTER_SIGNALS:
+            known = ", ".join(sorted(EXPORTER_SIGNALS))
+            raise ValueError(f"{source}: unknown exporter {name!r}; known: {known}")
+
+
+def resolve_exporters(exporter: str | Sequence[str] | None) -> dict[str, tuple[str, ...]]:
+    """Exporter names per signal.
+
+    ``exporter`` (the argument) sets all three signals; otherwise ``OTEL_<SIGNAL>_EXPORTER``,
+    then ``OTEL_RESILIENCE_EXPORTER``, then ``otlp``. A name given for all signals applies to
+    those it supports (``prometheus`` -> metrics only); a name given for one signal that does
+    not support it is an error.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    if exporter is not None:
+        names = split_names(exporter)
+        _check_known(names, "exporter")
+        for signal in SIGNALS:
+            out[signal] = tuple(n for n in names if n != "none" and signal in EXPORTER_SIGNALS[n])
+        return out
+    general = os.environ.get(ENV_EXPORTER, "").strip()
+    _check_known(split_names(general), ENV_EXPORTER)
+    for signal in SIGNALS:
+        var = f"OTEL_{signal.upper()}_EXPORTER"
+        specific = os.environ.get(var, "").strip()
+        names = split_names(specific or general or "otlp")
+        _check_known(names, var if specific else ENV_EXPORTER)
+        for name in names:
+            if specific and signal not in EXPORTER_SIGNALS[name]:
+                raise ValueError(f"{var}: exporter {name!r} does not export {signal}")
+        out[signal] = tuple(n for n in names if n != "none" and signal in EXPORTER_SIGNALS[n])
+    return out
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """Everything :func:`~otel_resilience_exporters.build` sets up, validated at construction."""
+
+    traces_exporters: tuple[str, ...] = ("otlp",)
+    metrics_exporters: tuple[str, ...] = ("otlp",)
+    logs_exporters: tuple[str, ...] = ("otlp",)
+    service_name: str | None = None
+    resource_attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: ``None`` switches redaction off.
+    redaction: RedactionOptions | None = field(default_factory=RedactionOptions)
+    #: ``None``: OTEL_TRACES_SAMPLER or the SDK default (parent-based always-on).
+    sampler: Sampler | None = None
+    mirror_events: bool = False
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT
+    export_timeout: float = DEFAULT_EXPORT_TIMEOUT
+    max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE
+    jsonl_path: str = DEFAULT_JSONL_PATH
+    prometheus_host: str = DEFAULT_PROMETHEUS_HOST
+    prometheus_port: int = DEFAULT_PROMETHEUS_PORT
+
+    def __post_init__(self) -> None:
+        for signal in SIGNALS:
+            attr = f"{signal}_exporters"
+            names = getattr(self, attr)
+            _check_known(names, attr)
+            bad = [n for n in names if signal not in EXPORTER_SIGNALS[n]]
+            if bad:
+                raise ValueError(f"{attr}: {bad} cannot export {signal}")
+        if self.service_name is not None and not self.service_name.strip():
+            raise ValueError("service_name: must not be blank")
+        if not self.shutdown_timeout > 0:
+            raise ValueError(f"shutdown_timeout: must be > 0, got {self.shutdown_timeout!r}")
+        if not self.export_timeout > 0:
+            raise ValueError(f"export_timeout: must be > 0, got {self.export_timeout!r}")
+        if self.max_queue_size < 1:
+            raise ValueError(f"max_queue_size: must be >= 1, got {self.max_queue_size!r}")
+        if not self.jsonl_path:
+            raise ValueError("jsonl_path: must not be empty")
+        if not 0 <= self.prometheus_port <= 65535:
+            raise ValueError(f"prometheus_port: out of range: {self.prometheus_port!r}")
+        if self.sampler is not None and not isinstance(self.sampler, Sampler):
+            raise ValueError(f"sampler: must be a Sampler, got {type(self.sampler).__name__}")
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        service_name: str | None = None,
+        exporter: str | Sequence[str] | None = None,
+        redact: bool | RedactionOptions | None = None,
+        sampler: Sampler | None = None,
+        mirror_events: bool | None = None,
+        shutdown_timeout: float | None = None,
+        resource_attributes: Mapping[str, Any] | None = None,
+    ) -> TelemetrySettings:
+        """Arguments that are not ``None`` win; the rest come from the environment."""
+        exporters = resolve_exporters(exporter)
+        if redact is None:
+            redact = bool(env_bool(ENV_REDACT, True))
+        redaction: RedactionOptions | None
+        if isinstance(redact, RedactionOptions):
+            redaction = redact
+        elif redact:
+            extra = split_names(os.environ.get(ENV_REDACT_KEYS, ""))
+            redaction = RedactionOptions(secret_keys=(*DEFAULT_SECRET_KEYS, *extra))
+        else:
+            redaction = None
+        if mirror_events is None:
+            auto = any(n in TRACE_ONLY_PRESETS for n in exporters["traces"])
+            mirror_events = bool(env_bool(ENV_MIRROR_EVENTS, auto))
+        return cls(
+            traces_exporters=exporters["traces"],
+            metrics_exporters=exporters["metrics"],
+            logs_exporters=exporters["logs"],
+            service_name=service_name,
+            resource_attributes=dict(resource_attributes or {}),
+            redaction=redaction,
+            sampler=sampler,
+            mirror_events=mirror_events,
+            shutdown_timeout=(
+                shutdown_timeout
+                if shutdown_timeout is not None
+                else env_float(ENV_SHUTDOWN_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT)
+            ),
+            export_timeout=env_float(ENV_EXPORT_TIMEOUT, DEFAULT_EXPORT_TIMEOUT),
+            max_queue_size=env_int(ENV_MAX_QUEUE_SIZE, DEFAULT_MAX_QUEUE_SIZE),
+            jsonl_path=jsonl_path_from_env(),
+            prometheus_host=(
+                os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "").strip()
+                or DEFAULT_PROMETHEUS_HOST
+            ),
+            prometheus_port=env_int("OTEL_EXPORTER_PROMETHEUS_PORT", DEFAULT_PROMETHEUS_PORT),
+        )
