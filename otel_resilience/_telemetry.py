@@ -37,7 +37,10 @@ try:  # The API keeps the configured providers in these globals; reading them is
             _metrics_state._METER_PROVIDER,
             _logs_state._LOGGER_PROVIDER,
         )
+
+    _FAST_GLOBALS = True
 except (ImportError, AttributeError):  # pragma: no cover - a future API without them
+    _FAST_GLOBALS = False
 
     def _globals() -> tuple[object, object, object]:
         return (
@@ -140,8 +143,19 @@ class Telemetry:
     def instruments(self) -> Instruments:
         """Current instruments; cheap when nothing changed since the last call."""
         inst = self._inst
-        if inst is not None and (self._explicit or inst.key == _globals()):
-            return inst
+        if inst is not None:
+            if self._explicit:
+                return inst
+            key = inst.key
+            if _FAST_GLOBALS:  # identity checks inline: this runs on every call
+                if (
+                    key[0] is _trace_state._TRACER_PROVIDER
+                    and key[1] is _metrics_state._METER_PROVIDER
+                    and key[2] is _logs_state._LOGGER_PROVIDER
+                ):
+                    return inst
+            elif key == _globals():  # pragma: no cover
+                return inst
         return self._resolve()
 
     def _resolve(self) -> Instruments:

@@ -9,23 +9,33 @@ from otel_resilience.circuit_breaker.window import CountWindow, TimeWindow
 from otel_resilience.retry.core import RetryRun, next_delay
 from otel_resilience.retry.options import ResolvedPolicy
 
-outcomes = st.lists(st.tuples(st.booleans(), st.booleans()), max_size=200)
+outcomes = st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), max_size=200)
+
+
+def add(window, now, failed, slow, fast):
+    """Record an outcome, taking the success shortcut when asked and allowed."""
+    if fast and not (failed or slow):
+        window.add_success(now)
+    else:
+        window.record(now, failed, slow)
 
 
 @given(size=st.integers(1, 30), events=outcomes)
 def test_count_window_matches_last_n(size, events):
-    """A count window holds exactly the last ``size`` outcomes."""
+    """A count window holds exactly the last ``size`` outcomes, shortcut successes included."""
     window = CountWindow(size)
-    for failed, slow in events:
-        window.record(0.0, failed, slow)
+    for failed, slow, fast in events:
+        add(window, 0.0, failed, slow, fast)
     last = events[-size:]
-    assert window.counts(0.0) == (len(last), sum(f for f, _ in last), sum(s for _, s in last))
+    assert window.counts(0.0) == (len(last), sum(e[0] for e in last), sum(e[1] for e in last))
 
 
 @given(
     buckets=st.integers(1, 12),
     seconds=st.floats(0.5, 100.0),
-    steps=st.lists(st.tuples(st.floats(0.0, 30.0), st.booleans(), st.booleans()), max_size=120),
+    steps=st.lists(
+        st.tuples(st.floats(0.0, 30.0), st.booleans(), st.booleans(), st.booleans()), max_size=120
+    ),
     later=st.floats(0.0, 200.0),
 )
 def test_time_window_matches_bucket_model(buckets, seconds, steps, later):
@@ -33,9 +43,9 @@ def test_time_window_matches_bucket_model(buckets, seconds, steps, later):
     window = TimeWindow(seconds, buckets)
     width = seconds / buckets
     now, seen = 0.0, []
-    for gap, failed, slow in steps:
+    for gap, failed, slow, fast in steps:
         now += gap
-        window.record(now, failed, slow)
+        add(window, now, failed, slow, fast)
         seen.append((int(now // width), failed, slow))
     now += later
     head = max([int(now // width)] + [b for b, _, _ in seen])

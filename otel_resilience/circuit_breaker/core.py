@@ -123,6 +123,14 @@ class BreakerCore:
                     return self._move(CLOSED, now)
             return None
 
+    def record_success(self, permit: int, now: float) -> Transition | None:
+        """:meth:`record` for a success that is neither slow nor a failed result."""
+        with self._lock:
+            if permit == self.epoch and self.state is CLOSED:
+                self.window.add_success(now)
+                return None
+        return self.record(permit, False, False, now)  # half-open probe, or a stale permit
+
     def release(self, permit: int) -> None:
         """Give back a probe permit whose call ended with no outcome (cancelled, interrupted)."""
         with self._lock:

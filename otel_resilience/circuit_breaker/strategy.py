@@ -96,6 +96,8 @@ class CircuitBreaker(Strategy):
         self._is_failure_result = is_failure_result
         self._classifier = classifier or DEFAULT_CLASSIFIER
         self._timed = slow_call_duration is not None or window_type == "time"
+        # Successes need no slow-call or result check: the common path takes a shortcut.
+        self._plain = slow_call_duration is None and is_failure_result is None
         self._pipeline_name: str | None = None
         self._track()
 
@@ -230,7 +232,11 @@ class CircuitBreaker(Strategy):
         except BaseException:  # interrupted: no verdict on the dependency, free the probe slot
             self._core.release(permit)
             raise
-        self._outcome(permit, ctx, self._failed_result(result), started)
+        if self._plain:
+            now = self._clock.monotonic() if self._timed else 0.0
+            self._emit(self._core.record_success(permit, now), ctx)
+        else:
+            self._outcome(permit, ctx, self._failed_result(result), started)
         return result
 
     async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
@@ -247,5 +253,9 @@ class CircuitBreaker(Strategy):
         except BaseException:  # cancelled: a half-open probe must not leave the breaker stuck
             self._core.release(permit)
             raise
-        self._outcome(permit, ctx, self._failed_result(result), started)
+        if self._plain:
+            now = self._clock.monotonic() if self._timed else 0.0
+            self._emit(self._core.record_success(permit, now), ctx)
+        else:
+            self._outcome(permit, ctx, self._failed_result(result), started)
         return result

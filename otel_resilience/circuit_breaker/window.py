@@ -29,6 +29,19 @@ class CountWindow:
         self.failures += failed
         self.slow += slow
 
+    def add_success(self, now: float) -> None:
+        """Add one fast success: :meth:`record` without the failure and slow bookkeeping."""
+        pos = self._pos
+        old = self._codes[pos]
+        if old & 4:
+            self.total -= 1
+            self.failures -= old & 1
+            self.slow -= (old >> 1) & 1
+        self._codes[pos] = 4
+        pos += 1
+        self._pos = 0 if pos == self.size else pos
+        self.total += 1
+
     def counts(self, now: float) -> tuple[int, int, int]:
         """``(calls, failures, slow calls)`` in the window."""
         return self.total, self.failures, self.slow
@@ -94,6 +107,15 @@ class TimeWindow:
         self.total += 1
         self.failures += failed
         self.slow += slow
+
+    def add_success(self, now: float) -> None:
+        """Add one fast success; the common case (same bucket as the last call) is two adds."""
+        head = self._head
+        if head is not None and int(now // self.width) <= head:
+            self._calls[head % self.buckets] += 1
+            self.total += 1
+        else:
+            self.record(now, False, False)
 
     def counts(self, now: float) -> tuple[int, int, int]:
         """``(calls, failures, slow calls)`` in the window as of ``now``."""

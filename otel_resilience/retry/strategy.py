@@ -211,21 +211,26 @@ class Retry(Strategy):
             raise RetryExhaustedError(run.attempts, None, result, run.gave_up or "attempts")
         return result
 
-    def _start(self) -> RetryRun:
-        return RetryRun(self._clock.monotonic(), self.deadline)
+    def _started(self, ctx: CallContext) -> float | None:
+        if self.deadline is not None or ctx.span is not None:
+            return self._clock.monotonic()
+        return None
+
+    def _start(self, started: float | None) -> RetryRun:
+        return RetryRun(self._clock.monotonic() if started is None else started, self.deadline)
 
     # -- runners: identical loops but for `await` ----------------------------------------------
 
     def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
         run: RetryRun | None = None
         pred = self._retry_if_result
-        if self.deadline is not None or ctx.span is not None:
-            run = self._start()  # attempt timing and the deadline need the start time
+        # Attempt timing and the deadline need the start time; a RetryRun waits for a failure.
+        started = self._started(ctx)
         while True:
             try:
                 result = nxt()
             except Exception as exc:
-                run = run or self._start()
+                run = run or self._start(started)
                 delay = self._failed(run, ctx, exc, None)
                 if delay is None:
                     wrapped = self._give_up(run, exc)
@@ -237,7 +242,7 @@ class Retry(Strategy):
                     if run is not None and run.attempts > 1:
                         self._succeeded_after_retries(run, ctx)
                     return result
-                run = run or self._start()
+                run = run or self._start(started)
                 delay = self._failed(run, ctx, None, result)
                 if delay is None:
                     return self._exhausted_result(run, result)
@@ -247,13 +252,12 @@ class Retry(Strategy):
     async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
         run: RetryRun | None = None
         pred = self._retry_if_result
-        if self.deadline is not None or ctx.span is not None:
-            run = self._start()
+        started = self._started(ctx)
         while True:
             try:
                 result = await nxt()
             except Exception as exc:
-                run = run or self._start()
+                run = run or self._start(started)
                 delay = self._failed(run, ctx, exc, None)
                 if delay is None:
                     wrapped = self._give_up(run, exc)
@@ -265,7 +269,7 @@ class Retry(Strategy):
                     if run is not None and run.attempts > 1:
                         self._succeeded_after_retries(run, ctx)
                     return result
-                run = run or self._start()
+                run = run or self._start(started)
                 delay = self._failed(run, ctx, None, result)
                 if delay is None:
                     return self._exhausted_result(run, result)
