@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
-BLOCK_SDK = """
-import sys
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name == "opentelemetry.sdk" or name.startswith("opentelemetry.sdk."):
-            raise ImportError("SDK blocked for this test")
-        return None
-sys.meta_path.insert(0, _Block())
-"""
-
-
-def run_python(code: str) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter with the SDK blocked."""
-    return subprocess.run(
-        [sys.executable, "-c", BLOCK_SDK + textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from core_support import run_python
 
 
 def test_core_runs_without_sdk():
     """Retries and a breaker opening work with only the API installed."""
-    proc = run_python(
+    out = run_python(
         """
         import asyncio
         from otel_resilience import CircuitBreaker, CircuitOpenError, Pipeline, Retry
@@ -48,28 +25,30 @@ def test_core_runs_without_sdk():
             return "ok"
         print(asyncio.run(Pipeline("q", Retry()).acall(ok)))
         assert not any(m.startswith("opentelemetry.sdk") for m in sys.modules)
-        """
+        """,
+        block_sdk=True,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["ConnectionError", "ok"]
+    assert out.split() == ["ConnectionError", "ok"]
 
 
 def test_core_does_not_import_client_libraries():
     """Importing the core pulls in none of the HTTP or LLM client libraries."""
-    proc = run_python(
+    out = run_python(
         """
+        import sys
         import otel_resilience
         heavy = {"httpx", "requests", "aiohttp", "openai", "anthropic", "pytest"}
         print(sorted(heavy & set(sys.modules)))
-        """
+        """,
+        block_sdk=True,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    assert out == "[]"
 
 
 def test_global_providers_set_later_are_picked_up():
     """A pipeline built before the SDK is configured starts recording once it is."""
-    code = """
+    out = run_python(
+        """
         from otel_resilience import Pipeline, Retry
         p = Pipeline("late", Retry())
         p.call(lambda: 1)
@@ -84,12 +63,5 @@ def test_global_providers_set_later_are_picked_up():
         p.call(lambda: 2)
         print([s.name for s in exporter.get_finished_spans()])
         """
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "['late']"
+    assert out == "['late']"

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import httpx
 import pytest
+from core_support import run_python
 
 from otel_resilience import CircuitBreaker, CircuitOpenError, CircuitState, Pipeline, Retry, semconv
 
 REQUEST = httpx.Request("GET", "http://127.0.0.1:9/")
-
-
-def run_python(code: str) -> str:
-    """Run ``code`` in a fresh interpreter (global providers start unset) and return stdout."""
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
 
 
 SDK_SETUP = """

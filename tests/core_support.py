@@ -1,0 +1,32 @@
+"""Helpers shared by the core's tests (imported by name; tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+#: Prepended to a script to make ``opentelemetry.sdk`` unimportable in that interpreter.
+BLOCK_SDK = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "opentelemetry.sdk" or name.startswith("opentelemetry.sdk."):
+            raise ImportError("SDK blocked for this test")
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def run_python(code: str, *, block_sdk: bool = False) -> str:
+    """Run ``code`` in a fresh interpreter (global providers unset); return its stdout."""
+    source = (BLOCK_SDK if block_sdk else "") + textwrap.dedent(code)
+    proc = subprocess.run(
+        [sys.executable, "-c", source],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
