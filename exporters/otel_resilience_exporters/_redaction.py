@@ -109,6 +109,8 @@ class RedactionOptions:
 
 
 MASK: Final = "[REDACTED]"
+#: Strings up to this length have their scrubbed form cached (bounded LRU).
+_CACHED_LEN: Final = 96
 
 
 class Redactor:
@@ -128,6 +130,7 @@ class Redactor:
         self._regex = re.compile(combined) if combined else None
         self._secret = tuple(_segments(k) for k in self.options.secret_keys)
         self.is_secret_key = lru_cache(maxsize=4096)(self._is_secret_key)
+        self._scrub_short = lru_cache(maxsize=4096)(self._scrub)
 
     def _replace(self, match: re.Match[str]) -> str:
         kind = self._kinds[int(match.lastgroup[3:])] if match.lastgroup else "pattern"
@@ -147,6 +150,14 @@ class Redactor:
         """``text`` with every detector match replaced by ``[REDACTED:<kind>]``."""
         if self._regex is None or not text:
             return text
+        if len(text) <= _CACHED_LEN:
+            # Short values (names, outcomes, categories) repeat on every span: one regex pass
+            # costs microseconds, a cache hit a fraction of that.
+            return self._scrub_short(text)
+        return self._scrub(text)
+
+    def _scrub(self, text: str) -> str:
+        assert self._regex is not None
         new = self._regex.sub(self._replace, text)
         return text if new == text else new
 
