@@ -7,8 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from otel_resilience import Pipeline
+
+# Properties are about values, not speed: a per-example deadline only adds flakes on a loaded
+# 2-core CI machine (first examples pay for imports and regex compilation).
+settings.register_profile("otel-resilience", deadline=None)
+settings.load_profile("otel-resilience")
 
 
 class Runner:
