@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import Token
 from typing import Any, ParamSpec, TypeVar, overload
@@ -23,6 +24,8 @@ from otel_resilience.errors import CircuitOpenError
 from otel_resilience.retry.core import describe
 
 __all__ = ["Pipeline"]
+
+_log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -93,12 +96,12 @@ class Pipeline:
         try:
             result = nxt()
         except BaseException as exc:
-            self._end(ctx, span, started, exc, None)
+            self._finish(ctx, span, started, exc, None)
             raise
         finally:
             if token is not None:
                 otel_context.detach(token)
-        self._end(ctx, span, started, None, result)
+        self._finish(ctx, span, started, None, result)
         return result  # type: ignore[no-any-return]
 
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
@@ -116,12 +119,12 @@ class Pipeline:
         try:
             result = await nxt()
         except BaseException as exc:
-            self._end(ctx, span, started, exc, None)
+            self._finish(ctx, span, started, exc, None)
             raise
         finally:
             if token is not None:
                 otel_context.detach(token)
-        self._end(ctx, span, started, None, result)
+        self._finish(ctx, span, started, None, result)
         return result  # type: ignore[no-any-return]
 
     @overload
@@ -161,6 +164,20 @@ class Pipeline:
             token = otel_context.attach(trace.set_span_in_context(span))
         recording = span if span is not None and span.is_recording() else None
         return CallContext(self.name, inst, recording), span, token, started
+
+    def _finish(
+        self,
+        ctx: CallContext,
+        span: Any,
+        started: float,
+        exc: BaseException | None,
+        result: Any,
+    ) -> None:
+        """Record the call's telemetry; a failure here never reaches the caller."""
+        try:
+            self._end(ctx, span, started, exc, result)
+        except Exception:  # telemetry must not turn a success into an error, or mask one
+            _log.debug("otel-resilience: recording telemetry failed", exc_info=True)
 
     def _end(
         self,

@@ -198,3 +198,28 @@ def test_pipeline_rejects_non_strategies():
     """Strategies must be Strategy instances."""
     with pytest.raises(ValueError, match=r"strategies\[1\]"):
         Pipeline("p", Retry(), object())  # type: ignore[arg-type]
+
+
+def test_broken_telemetry_never_reaches_the_caller(run, fake_clock):
+    """A meter provider whose instruments raise does not break or change the call's result."""
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    class Exploding(MeterProvider):
+        def get_meter(self, *args, **kwargs):
+            meter = super().get_meter(*args, **kwargs)
+            histogram = meter.create_histogram("x")
+
+            def record(*_a, **_k):
+                raise RuntimeError("exporter on fire")
+
+            histogram.record = record  # type: ignore[method-assign]
+            meter.create_histogram = lambda *a, **k: histogram  # type: ignore[method-assign]
+            return meter
+
+    pipeline = Pipeline("p", Retry(), clock=fake_clock, meter_provider=Exploding())
+    assert run(pipeline, lambda: "ok") == "ok"
+    run.raises(KeyError, pipeline, _raise_key_error)
+
+
+def _raise_key_error() -> None:
+    raise KeyError("mine")
