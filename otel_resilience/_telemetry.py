@@ -8,6 +8,7 @@ strategies skip all telemetry work.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -21,6 +22,8 @@ from otel_resilience import semconv
 from otel_resilience._version import __version__ as _VERSION
 
 __all__ = ["Instruments", "Telemetry"]
+
+_log = logging.getLogger(__name__)
 
 try:  # The API keeps the configured providers in these globals; reading them is the cheap path.
     import opentelemetry._logs._internal as _logs_state
@@ -105,22 +108,32 @@ class Instruments:
     def emit_event(self, name: str, attributes: dict[str, Any]) -> None:
         """Emit a log record with event ``name``, correlated with the current span if any."""
         if self.logger is not None:
-            self.logger.emit(
-                LogRecord(
-                    event_name=name,
-                    attributes=attributes,
-                    severity_number=SeverityNumber.INFO,
-                    severity_text="INFO",
+            try:
+                self.logger.emit(
+                    LogRecord(
+                        event_name=name,
+                        attributes=attributes,
+                        severity_number=SeverityNumber.INFO,
+                        severity_text="INFO",
+                    )
                 )
-            )
+            except Exception:  # a broken logging pipeline must not break the user's call
+                _log.debug("otel-resilience: emitting %s failed", name, exc_info=True)
 
     def count(self, pipeline: str, strategy: str, event: str) -> None:
         """Add one to ``resilience.events``."""
         if self.events is not None:
-            self.events.add(
-                1,
-                {semconv.PIPELINE_NAME: pipeline, semconv.STRATEGY: strategy, semconv.EVENT: event},
-            )
+            try:
+                self.events.add(
+                    1,
+                    {
+                        semconv.PIPELINE_NAME: pipeline,
+                        semconv.STRATEGY: strategy,
+                        semconv.EVENT: event,
+                    },
+                )
+            except Exception:  # same: telemetry never fails the call
+                _log.debug("otel-resilience: counting %s failed", event, exc_info=True)
 
 
 class Telemetry:
