@@ -9,9 +9,10 @@ from opentelemetry.trace import Span
 
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._telemetry import Instruments, Telemetry
+from otel_resilience._util import check_clock
 
 if TYPE_CHECKING:
-    from otel_resilience.classify import ErrorInfo
+    from otel_resilience.classify import ErrorClassifier, ErrorInfo
 
 __all__ = ["CallContext", "Strategy"]
 
@@ -27,6 +28,7 @@ class CallContext:
 
     __slots__ = (
         "attempts",
+        "error_by",
         "error_info",
         "error_info_for",
         "failed_result",
@@ -44,7 +46,16 @@ class CallContext:
         self.outcome: str | None = None  # set by strategies that decide it (fallback, rejected)
         self.error_info: ErrorInfo | None = None
         self.error_info_for: object = None
+        self.error_by: object = None
         self.failed_result: ErrorInfo | None = None  # a returned result that counts as failure
+
+    def classify(self, classifier: ErrorClassifier, exc: BaseException) -> ErrorInfo:
+        """Classify ``exc``, reusing the last result if the same classifier already did."""
+        if self.error_info_for is exc and self.error_by is classifier and self.error_info:
+            return self.error_info
+        info = classifier.classify(exc)
+        self.error_info, self.error_info_for, self.error_by = info, exc, classifier
+        return info
 
 
 class Strategy:
@@ -65,6 +76,7 @@ class Strategy:
         meter_provider: Any = None,
         logger_provider: Any = None,
     ) -> None:
+        check_clock("clock", clock)
         self._clock_given = clock is not None
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
         self._telemetry = Telemetry(tracer_provider, meter_provider, logger_provider)

@@ -86,11 +86,18 @@ class Instruments:
         self.pipeline_duration: metrics.Histogram | None = None
         self.events: metrics.Counter | None = None
         self.logger: _logs.Logger | None = None
+        # A disabled SDK (OTEL_SDK_DISABLED) hands out no-op tracers, meters and loggers: those
+        # count as "nothing listening" too, so the per-call path skips them entirely.
         if tp is not None and not isinstance(tp, _NOOP_TRACER_PROVIDERS):
-            self.tracer = tp.get_tracer(semconv.SCOPE_NAME, _VERSION)
+            tracer = tp.get_tracer(semconv.SCOPE_NAME, _VERSION)
+            if not isinstance(tracer, trace.NoOpTracer):
+                self.tracer = tracer
+        meter = None
         if mp is not None and not isinstance(mp, _NOOP_METER_PROVIDERS):
+            meter = mp.get_meter(semconv.SCOPE_NAME, _VERSION)
+        if meter is not None and not isinstance(meter, metrics.NoOpMeter):
             self.meter_provider = mp
-            self.meter = meter = mp.get_meter(semconv.SCOPE_NAME, _VERSION)
+            self.meter = meter
             self.pipeline_duration = meter.create_histogram(
                 semconv.METRIC_PIPELINE_DURATION,
                 unit="s",
@@ -103,7 +110,9 @@ class Instruments:
                 description="Resilience decisions: retries, exhaustion, breaker transitions.",
             )
         if lp is not None and not isinstance(lp, _NOOP_LOGGER_PROVIDERS):
-            self.logger = lp.get_logger(semconv.SCOPE_NAME, _VERSION)
+            logger = lp.get_logger(semconv.SCOPE_NAME, _VERSION)
+            if not isinstance(logger, _logs.NoOpLogger):
+                self.logger = logger
 
     def emit_event(self, name: str, attributes: dict[str, Any]) -> None:
         """Emit a log record with event ``name``, correlated with the current span if any."""
@@ -144,6 +153,16 @@ class Telemetry:
     def __init__(
         self, tracer_provider: Any = None, meter_provider: Any = None, logger_provider: Any = None
     ) -> None:
+        for field, provider, method in (
+            ("tracer_provider", tracer_provider, "get_tracer"),
+            ("meter_provider", meter_provider, "get_meter"),
+            ("logger_provider", logger_provider, "get_logger"),
+        ):
+            if provider is not None and not callable(getattr(provider, method, None)):
+                kind = method.removeprefix("get_")
+                raise ValueError(
+                    f"{field} must be an OpenTelemetry {kind} provider, got {provider!r}"
+                )
         self._providers = (tracer_provider, meter_provider, logger_provider)
         self._explicit = all(p is not None for p in self._providers)
         self._inst: Instruments | None = None
@@ -177,18 +196,11 @@ class Telemetry:
             given if given is not None else current
             for given, current in zip(self._providers, key, strict=True)
         )
-        # Shared per provider triple so that many pipelines create each instrument once.
-        inst = _resolved.get((tp, mp, lp))
-        if inst is None or inst.key != key:
-            inst = Instruments(tp, mp, lp, key)
-            if len(_resolved) >= 256:
-                _resolved.clear()
-            _resolved[(tp, mp, lp)] = inst
-        self._inst = inst
+        # The SDK hands back the already registered instrument for an identical request, so
+        # components resolving the same providers share instruments without a cache of ours
+        # (which would keep shut-down providers alive).
+        self._inst = inst = Instruments(tp, mp, lp, key)
         return inst
-
-
-_resolved: dict[tuple[Any, Any, Any], Instruments] = {}
 
 
 class _StateGauges:
@@ -202,7 +214,10 @@ class _StateGauges:
     """
 
     def __init__(self) -> None:
-        self._by_provider: dict[int, tuple[Any, weakref.WeakSet[Any]]] = {}
+        self._by_provider: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._unweakable: dict[int, tuple[Any, weakref.WeakSet[Any]]] = {}
         self._global: weakref.WeakSet[Any] = weakref.WeakSet()
         self._global_gauge = False
         self._lock = threading.Lock()
@@ -210,13 +225,19 @@ class _StateGauges:
     def track(self, meter_provider: Any, breaker: Any) -> None:
         """Report ``breaker`` (with ``state_observations()``) through ``meter_provider``."""
         with self._lock:
-            found = self._by_provider.get(id(meter_provider))
-            if found is None or found[0] is not meter_provider:
-                # Holding the provider keeps its id unique; providers live as long as the app.
-                found = (meter_provider, weakref.WeakSet())
-                self._by_provider[id(meter_provider)] = found
-                _create_gauge(meter_provider, found[1])
-        found[1].add(breaker)
+            try:
+                breakers = self._by_provider.get(meter_provider)
+            except TypeError:  # not weak-referenceable: keep it alive, its id stays unique
+                pair = self._unweakable.get(id(meter_provider))
+                breakers = pair[1] if pair is not None else None
+            if breakers is None:
+                breakers = weakref.WeakSet()
+                try:
+                    self._by_provider[meter_provider] = breakers
+                except TypeError:
+                    self._unweakable[id(meter_provider)] = (meter_provider, breakers)
+                _create_gauge(meter_provider, breakers)
+        breakers.add(breaker)
 
     def track_global(self, breaker: Any) -> None:
         """Report ``breaker`` through the global meter provider, now or once one is set."""

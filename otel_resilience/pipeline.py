@@ -18,7 +18,7 @@ from otel_resilience import semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._strategy import CallContext, Strategy
 from otel_resilience._telemetry import Instruments, Telemetry
-from otel_resilience._util import error_type
+from otel_resilience._util import check_classifier, check_clock, error_type
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
 from otel_resilience.errors import CircuitOpenError
 from otel_resilience.retry.core import describe
@@ -60,6 +60,8 @@ class Pipeline:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
+        check_clock("clock", clock)
+        check_classifier("classifier", classifier)
         for i, strategy in enumerate(strategies):
             if not isinstance(strategy, Strategy):
                 raise ValueError(f"strategies[{i}] must be a Strategy, got {strategy!r}")
@@ -205,10 +207,7 @@ class Pipeline:
         if ctx.span is not None:
             attrs: dict[str, Any] = {semconv.OUTCOME: outcome, semconv.ATTEMPTS: ctx.attempts}
             if exc is not None:
-                if ctx.error_info_for is exc and ctx.error_info is not None:
-                    info = ctx.error_info
-                else:
-                    info = self._classifier.classify(exc)
+                info = ctx.classify(self._classifier, exc)
                 attrs[semconv.ERROR_TYPE] = error_type(exc)
                 attrs[semconv.ERROR_CATEGORY] = info.category.value
                 span.record_exception(exc)

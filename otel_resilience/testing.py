@@ -9,6 +9,7 @@ having otel-resilience installed never requires the SDK.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ class FakeClock:
     """
 
     def __init__(self, start: float = 0.0) -> None:
+        if not math.isfinite(start):
+            raise ValueError(f"start must be a finite number, got {start!r}")
         self._now = float(start)
         self._lock = threading.Lock()
         self.sleeps: list[float] = []
@@ -38,8 +41,8 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` (which must not be negative)."""
-        if seconds < 0:
-            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+        if not seconds >= 0 or not math.isfinite(seconds):  # also refuses NaN
+            raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
         with self._lock:
             self._now += seconds
 

@@ -38,6 +38,7 @@ class BreakerCore:
         "opts",
         "probes_issued",
         "probes_ok",
+        "snapshot",
         "state",
         "window",
     )
@@ -52,6 +53,8 @@ class BreakerCore:
         )
         self.state = CLOSED
         self.epoch = 0
+        #: ``(state, epoch)`` published together, for the lock-free fast path.
+        self.snapshot: tuple[CircuitState, int] = (CLOSED, 0)
         self.open_until = 0.0
         self.opens_in_row = 0
         self.probes_issued = 0
@@ -76,6 +79,7 @@ class BreakerCore:
         elif new is CLOSED:
             self.opens_in_row = 0
             self.window.clear()
+        self.snapshot = (new, self.epoch)
         return prev, new
 
     def acquire(self, now: float) -> tuple[int, Transition | None]:
@@ -106,11 +110,12 @@ class BreakerCore:
                     return None
                 total, failures, slows = window.counts(now)
                 opts = self.opts
+                # The epsilon absorbs float error: 14 of 25 must reach a ratio of 0.56.
                 if total >= opts.minimum_calls and (
-                    failures >= opts.failure_ratio * total
+                    failures >= opts.failure_ratio * total - 1e-9
                     or (
                         opts.slow_call_duration is not None
-                        and slows >= opts.slow_call_ratio * total
+                        and slows >= opts.slow_call_ratio * total - 1e-9
                     )
                 ):
                     return self._move(OPEN, now)
@@ -150,5 +155,8 @@ class BreakerCore:
             self.opens_in_row = 0
             self.window.clear()
             if self.state is CLOSED:
+                # New epoch all the same: calls admitted before the reset must not count.
+                self.epoch += 1
+                self.snapshot = (CLOSED, self.epoch)
                 return None
             return self._move(CLOSED, now)

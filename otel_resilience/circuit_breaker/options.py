@@ -118,7 +118,12 @@ class BreakerOptions:
 
     def break_for(self, opens_in_row: int) -> float:
         """How long the breaker stays open after its ``opens_in_row``-th consecutive opening."""
-        duration = self.break_duration * self.break_duration_multiplier ** max(opens_in_row - 1, 0)
+        growth = self.break_duration_multiplier
+        if growth == 1.0 or opens_in_row <= 1:
+            duration = self.break_duration
+        else:  # in log space: a dependency down for days must not overflow the float
+            exponent = math.log(self.break_duration) + (opens_in_row - 1) * math.log(growth)
+            duration = math.exp(min(exponent, 700.0))
         if self.max_break_duration is not None:
             duration = min(duration, self.max_break_duration)
         return duration

@@ -12,6 +12,7 @@ from otel_resilience import semconv
 from otel_resilience._clock import Clock
 from otel_resilience._strategy import CallContext, Strategy
 from otel_resilience._telemetry import Telemetry, track_breaker
+from otel_resilience._util import check_callable, check_classifier
 from otel_resilience.circuit_breaker.core import CLOSED, BreakerCore, Rejected, Transition
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
@@ -70,6 +71,9 @@ class CircuitBreaker(Strategy):
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"name must be a non-empty string or None, got {name!r}")
+        check_callable("is_failure", is_failure)
+        check_callable("is_failure_result", is_failure_result)
+        check_classifier("classifier", classifier)
         self.options = BreakerOptions(
             failure_ratio=failure_ratio,
             minimum_calls=minimum_calls,
@@ -99,7 +103,8 @@ class CircuitBreaker(Strategy):
         # Successes need no slow-call or result check: the common path takes a shortcut.
         self._plain = slow_call_duration is None and is_failure_result is None
         self._pipeline_name: str | None = None
-        self._track()
+        if meter_provider is not None:  # otherwise the first pipeline decides
+            self._track()
 
     # -- public control ------------------------------------------------------------------------
 
@@ -184,11 +189,11 @@ class CircuitBreaker(Strategy):
     # -- shared decision path ------------------------------------------------------------------
 
     def _acquire(self, ctx: CallContext) -> int:
-        core = self._core
-        if core.state is CLOSED:  # fast path: a racy read is fine, record() re-checks the epoch
-            return core.epoch
+        state, epoch = self._core.snapshot  # one read: state and epoch always belong together
+        if state is CLOSED:  # fast path; record() re-checks the epoch under the lock
+            return epoch
         try:
-            permit, transition = core.acquire(self._clock.monotonic())
+            permit, transition = self._core.acquire(self._clock.monotonic())
         except Rejected as rejected:
             raise self._rejected(rejected, ctx) from None
         self._emit(transition, ctx)
@@ -203,18 +208,32 @@ class CircuitBreaker(Strategy):
         slow = limit is not None and now - started >= limit
         self._emit(core.record(permit, failed, slow, now), ctx)
 
-    def _counts_as_failure(self, exc: BaseException, ctx: CallContext) -> bool:
-        if self._is_failure is not None:
-            return bool(self._is_failure(exc))
-        if ctx.error_info_for is exc and ctx.error_info is not None:
-            info = ctx.error_info
-        else:
-            info = self._classifier.classify(exc)
-            ctx.error_info, ctx.error_info_for = info, exc
-        return info.category.value in self.options.failure_categories
+    def _after_error(self, permit: int, ctx: CallContext, exc: Exception, started: float) -> None:
+        if isinstance(exc, CircuitOpenError):  # an inner breaker said no: no verdict
+            self._core.release(permit)
+            return
+        try:
+            if self._is_failure is not None:
+                failed = bool(self._is_failure(exc))
+            else:
+                category = ctx.classify(self._classifier, exc).category.value
+                failed = category in self.options.failure_categories
+        except BaseException:  # a broken predicate must not keep a probe slot forever
+            self._core.release(permit)
+            raise
+        self._outcome(permit, ctx, failed, started)
 
-    def _failed_result(self, result: Any) -> bool:
-        return self._is_failure_result is not None and bool(self._is_failure_result(result))
+    def _after_result(self, permit: int, ctx: CallContext, result: Any, started: float) -> None:
+        if self._plain:
+            now = self._clock.monotonic() if self._timed else 0.0
+            self._emit(self._core.record_success(permit, now), ctx)
+            return
+        try:
+            failed = self._is_failure_result is not None and bool(self._is_failure_result(result))
+        except BaseException:
+            self._core.release(permit)
+            raise
+        self._outcome(permit, ctx, failed, started)
 
     # -- runners: identical but for `await` ---------------------------------------------------
 
@@ -223,20 +242,13 @@ class CircuitBreaker(Strategy):
         started = self._clock.monotonic() if self.options.slow_call_duration is not None else 0.0
         try:
             result = nxt()
-        except CircuitOpenError:  # an inner breaker said no: no verdict on the dependency
-            self._core.release(permit)
-            raise
         except Exception as exc:
-            self._outcome(permit, ctx, self._counts_as_failure(exc, ctx), started)
+            self._after_error(permit, ctx, exc, started)
             raise
         except BaseException:  # interrupted: no verdict on the dependency, free the probe slot
             self._core.release(permit)
             raise
-        if self._plain:
-            now = self._clock.monotonic() if self._timed else 0.0
-            self._emit(self._core.record_success(permit, now), ctx)
-        else:
-            self._outcome(permit, ctx, self._failed_result(result), started)
+        self._after_result(permit, ctx, result, started)
         return result
 
     async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
@@ -244,18 +256,11 @@ class CircuitBreaker(Strategy):
         started = self._clock.monotonic() if self.options.slow_call_duration is not None else 0.0
         try:
             result = await nxt()
-        except CircuitOpenError:  # an inner breaker said no: no verdict on the dependency
-            self._core.release(permit)
-            raise
         except Exception as exc:
-            self._outcome(permit, ctx, self._counts_as_failure(exc, ctx), started)
+            self._after_error(permit, ctx, exc, started)
             raise
         except BaseException:  # cancelled: a half-open probe must not leave the breaker stuck
             self._core.release(permit)
             raise
-        if self._plain:
-            now = self._clock.monotonic() if self._timed else 0.0
-            self._emit(self._core.record_success(permit, now), ctx)
-        else:
-            self._outcome(permit, ctx, self._failed_result(result), started)
+        self._after_result(permit, ctx, result, started)
         return result

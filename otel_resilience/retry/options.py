@@ -113,14 +113,20 @@ def resolve_policies(
 ) -> dict[str, ResolvedPolicy]:
     """Resolve per-category policies against the Retry's own settings."""
     resolved: dict[str, ResolvedPolicy] = {}
+    if policies is not None and not isinstance(policies, Mapping):
+        raise ValueError(f"policies must map error categories to RetryPolicy, got {policies!r}")
     for key, policy in (policies or {}).items():
         if not isinstance(policy, RetryPolicy):
             raise ValueError(f"policies[{key!r}] must be a RetryPolicy, got {policy!r}")
+        base = policy.base_delay if policy.base_delay is not None else default.base_delay
+        cap = policy.max_delay if policy.max_delay is not None else default.max_delay
+        if cap < base:
+            raise ValueError(f"policies[{key!r}]: max_delay ({cap}) must be >= base_delay ({base})")
         resolved[category_name("policies", key)] = ResolvedPolicy.build(
             policy.max_attempts if policy.max_attempts is not None else default.max_attempts,
             policy.backoff or default.backoff,
-            policy.base_delay if policy.base_delay is not None else default.base_delay,
-            policy.max_delay if policy.max_delay is not None else default.max_delay,
+            base,
+            cap,
             policy.jitter if policy.jitter is not None else default.jitter,
         )
     return resolved
@@ -137,10 +143,16 @@ def check_retry_options(
 ) -> None:
     """Validate a Retry's own arguments, naming the offending field."""
     _check_attempts("max_attempts", max_attempts)
+    if backoff is None:
+        raise ValueError(f"backoff must be one of {', '.join(BACKOFF_KINDS)}; got None")
     validate_backoff("backoff", backoff)
-    _check_delay("base_delay", base_delay)
-    _check_delay("max_delay", max_delay)
+    for name, value in (("base_delay", base_delay), ("max_delay", max_delay)):
+        if value is None:
+            raise ValueError(f"{name} must be a number of seconds, got None")
+        _check_delay(name, value)
     _check_jitter("jitter", jitter)
+    if jitter is None:
+        raise ValueError("jitter must be a bool or a fraction in [0, 1], got None")
     if max_delay < base_delay:
         raise ValueError(f"max_delay ({max_delay}) must be >= base_delay ({base_delay})")
     _check_delay("deadline", deadline)

@@ -10,7 +10,12 @@ from typing import Any, TypeVar
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
 from otel_resilience._strategy import CallContext, Strategy
-from otel_resilience._util import category_name, error_type
+from otel_resilience._util import (
+    category_name,
+    check_callable,
+    check_classifier,
+    error_type,
+)
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier, ErrorInfo
 from otel_resilience.errors import CircuitOpenError, RetryExhaustedError
 from otel_resilience.retry.core import (
@@ -79,6 +84,11 @@ class Retry(Strategy):
         check_retry_options(
             max_attempts, backoff, base_delay, max_delay, jitter, deadline, on_exhausted
         )
+        check_callable("retry_if_result", retry_if_result)
+        check_callable("random", random)
+        check_classifier("classifier", classifier)
+        if not isinstance(respect_retry_after, bool):
+            raise ValueError(f"respect_retry_after must be a bool, got {respect_retry_after!r}")
         super().__init__(
             clock=clock,
             tracer_provider=tracer_provider,
@@ -90,6 +100,7 @@ class Retry(Strategy):
         self._policy = ResolvedPolicy.build(max_attempts, backoff, base_delay, max_delay, jitter)
         self._policies = resolve_policies(self._policy, policies)
         self._retry_types, self._retry_categories, self._retry_pred = _split_retry_on(retry_on)
+        self._retry_listed = retry_on is not None and self._retry_pred is None
         self._retry_if_result = retry_if_result
         self._respect_retry_after = respect_retry_after
         self._wrap = on_exhausted == "wrap"
@@ -110,7 +121,7 @@ class Retry(Strategy):
             return False  # an open breaker is a decision to fail fast; retrying defeats it
         if self._retry_pred is not None:
             return bool(self._retry_pred(exc))
-        if self._retry_types or self._retry_categories:
+        if self._retry_listed:  # an explicit list, even an empty one, replaces the default
             return isinstance(exc, self._retry_types) or info.category in self._retry_categories
         return info.retryable
 
@@ -119,8 +130,7 @@ class Retry(Strategy):
     ) -> float | None:
         """Decide what follows a failed attempt; emit its telemetry. ``None`` means stop."""
         if exc is not None:
-            info = self._classifier.classify(exc)
-            ctx.error_info, ctx.error_info_for = info, exc
+            info = ctx.classify(self._classifier, exc)
             kind = error_type(exc)
             wanted = self._wants_retry(exc, info)
         else:
@@ -286,6 +296,11 @@ def _split_retry_on(
         return (), frozenset(), retry_on
     if isinstance(retry_on, (str, type)):
         retry_on = (retry_on,)
+    if not isinstance(retry_on, Iterable):
+        raise ValueError(
+            "retry_on must be error categories and/or exception types, or a predicate; "
+            f"got {retry_on!r}"
+        )
     types: list[type[BaseException]] = []
     categories: set[str] = set()
     for item in retry_on:
