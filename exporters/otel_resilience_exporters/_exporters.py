@@ -7,28 +7,22 @@ must be constructible with no arguments: everything comes from the environment.
 from __future__ import annotations
 
 import base64
+import importlib
 import os
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk._logs.export import (
-    ConsoleLogRecordExporter,
-    LogRecordExporter,
-    LogRecordExportResult,
-)
-from opentelemetry.sdk.metrics.export import (
-    ConsoleMetricExporter,
-    MetricExporter,
-    MetricExportResult,
-    MetricsData,
-)
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter, SpanExportResult
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from prometheus_client import CollectorRegistry, start_http_server
 
 from . import _settings as s
+from ._delegate import (
+    DelegatingLogRecordExporter,
+    DelegatingMetricExporter,
+    DelegatingSpanExporter,
+)
 from ._jsonl import JsonlLogRecordExporter, JsonlMetricExporter, JsonlSpanExporter
 
 __all__ = [
@@ -75,6 +69,29 @@ def _endpoint_from_env(signal: str) -> bool:
     return any(os.environ.get(v, "").strip() for v in names)
 
 
+#: The SDK's OTLP exporter class per (protocol, signal), as (module, class name).
+_OTLP_CLASSES: dict[tuple[str, str], tuple[str, str]] = {
+    (_GRPC, "traces"): (
+        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+        "OTLPSpanExporter",
+    ),
+    (_GRPC, "metrics"): (
+        "opentelemetry.exporter.otlp.proto.grpc.metric_exporter",
+        "OTLPMetricExporter",
+    ),
+    (_GRPC, "logs"): ("opentelemetry.exporter.otlp.proto.grpc._log_exporter", "OTLPLogExporter"),
+    (_HTTP, "traces"): (
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        "OTLPSpanExporter",
+    ),
+    (_HTTP, "metrics"): (
+        "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+        "OTLPMetricExporter",
+    ),
+    (_HTTP, "logs"): ("opentelemetry.exporter.otlp.proto.http._log_exporter", "OTLPLogExporter"),
+}
+
+
 def _otlp(
     signal: str,
     protocol: str,
@@ -82,37 +99,10 @@ def _otlp(
     endpoint: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Any:
-    # Imported here: grpc costs ~0.1 s to import and most set-ups use one protocol.
-    kw: dict[str, Any] = {"endpoint": endpoint, "timeout": timeout, "headers": headers}
-    if protocol == _GRPC:
-        if signal == "traces":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-            return OTLPSpanExporter(**kw)
-        if signal == "metrics":
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-
-            return OTLPMetricExporter(**kw)
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-
-        return OTLPLogExporter(**kw)
-    if signal == "traces":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-            OTLPSpanExporter as HttpSpanExporter,
-        )
-
-        return HttpSpanExporter(**kw)
-    if signal == "metrics":
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-            OTLPMetricExporter as HttpMetricExporter,
-        )
-
-        return HttpMetricExporter(**kw)
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import (
-        OTLPLogExporter as HttpLogExporter,
-    )
-
-    return HttpLogExporter(**kw)
+    # Imported on demand: grpc costs ~0.1 s to import and most set-ups use one protocol.
+    module, cls = _OTLP_CLASSES[(protocol, signal)]
+    exporter_cls = getattr(importlib.import_module(module), cls)
+    return exporter_cls(endpoint=endpoint, timeout=timeout, headers=headers)
 
 
 def grafana_cloud_target(signal: str) -> tuple[str, dict[str, str]]:
@@ -157,68 +147,25 @@ def otlp_exporter(name: str, signal: str, export_timeout: float | None = None) -
     raise ValueError(f"exporter: {name!r} is not an OTLP exporter")
 
 
-class _PresetSpanExporter(SpanExporter):
+class _PresetSpanExporter(DelegatingSpanExporter):
     preset: ClassVar[str]
 
     def __init__(self, *, timeout: float | None = None) -> None:
-        self.inner: SpanExporter = otlp_exporter(self.preset, "traces", timeout)
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Delegate to the OTLP exporter."""
-        return self.inner.export(spans)
-
-    def shutdown(self) -> None:
-        """Delegate to the OTLP exporter."""
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Delegate to the OTLP exporter."""
-        return self.inner.force_flush(timeout_millis)
+        super().__init__(otlp_exporter(self.preset, "traces", timeout))
 
 
-class _PresetMetricExporter(MetricExporter):
+class _PresetMetricExporter(DelegatingMetricExporter):
     preset: ClassVar[str]
 
     def __init__(self, *, timeout: float | None = None) -> None:
-        inner: MetricExporter = otlp_exporter(self.preset, "metrics", timeout)
-        super().__init__(
-            preferred_temporality=getattr(inner, "_preferred_temporality", None),
-            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
-        )
-        self.inner = inner
-
-    def export(
-        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
-    ) -> MetricExportResult:
-        """Delegate to the OTLP exporter."""
-        return self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        """Delegate to the OTLP exporter."""
-        return self.inner.force_flush(timeout_millis=timeout_millis)
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        """Delegate to the OTLP exporter."""
-        self.inner.shutdown(timeout_millis=timeout_millis, **kwargs)
+        super().__init__(otlp_exporter(self.preset, "metrics", timeout))
 
 
-class _PresetLogRecordExporter(LogRecordExporter):
+class _PresetLogRecordExporter(DelegatingLogRecordExporter):
     preset: ClassVar[str]
 
     def __init__(self, *, timeout: float | None = None) -> None:
-        self.inner: LogRecordExporter = otlp_exporter(self.preset, "logs", timeout)
-
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        """Delegate to the OTLP exporter."""
-        return self.inner.export(batch)
-
-    def shutdown(self) -> None:
-        """Delegate to the OTLP exporter."""
-        self.inner.shutdown()  # type: ignore[no-untyped-call]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Delegate to the OTLP exporter."""
-        return self.inner.force_flush(timeout_millis)
+        super().__init__(otlp_exporter(self.preset, "logs", timeout))
 
 
 class JaegerSpanExporter(_PresetSpanExporter):
@@ -296,31 +243,36 @@ class LocalPrometheusMetricReader(PrometheusMetricReader):
         super().shutdown(timeout_millis=timeout_millis, **kwargs)
 
 
+#: The console and jsonl exporter classes per signal.
+_LOCAL_CLASSES: dict[str, tuple[type[Any], type[Any]]] = {
+    "traces": (ConsoleSpanExporter, JsonlSpanExporter),
+    "metrics": (ConsoleMetricExporter, JsonlMetricExporter),
+    "logs": (ConsoleLogRecordExporter, JsonlLogRecordExporter),
+}
+
+
+def _named_exporter(name: str, signal: str, settings: s.TelemetrySettings) -> Any:
+    console, jsonl = _LOCAL_CLASSES[signal]
+    if name == "console":
+        return console()
+    if name == "jsonl":
+        return jsonl(settings.jsonl_path)
+    return otlp_exporter(name, signal, settings.export_timeout)
+
+
 def span_exporter(name: str, settings: s.TelemetrySettings) -> SpanExporter:
     """The span exporter called ``name``."""
-    if name == "console":
-        return ConsoleSpanExporter()
-    if name == "jsonl":
-        return JsonlSpanExporter(settings.jsonl_path)
-    exporter: SpanExporter = otlp_exporter(name, "traces", settings.export_timeout)
+    exporter: SpanExporter = _named_exporter(name, "traces", settings)
     return exporter
 
 
 def log_exporter(name: str, settings: s.TelemetrySettings) -> LogRecordExporter:
     """The log record exporter called ``name``."""
-    if name == "console":
-        return ConsoleLogRecordExporter()
-    if name == "jsonl":
-        return JsonlLogRecordExporter(settings.jsonl_path)
-    exporter: LogRecordExporter = otlp_exporter(name, "logs", settings.export_timeout)
+    exporter: LogRecordExporter = _named_exporter(name, "logs", settings)
     return exporter
 
 
 def metric_exporter(name: str, settings: s.TelemetrySettings) -> MetricExporter:
     """The push metric exporter called ``name`` (not ``prometheus``, which is a reader)."""
-    if name == "console":
-        return ConsoleMetricExporter()
-    if name == "jsonl":
-        return JsonlMetricExporter(settings.jsonl_path)
-    exporter: MetricExporter = otlp_exporter(name, "metrics", settings.export_timeout)
+    exporter: MetricExporter = _named_exporter(name, "metrics", settings)
     return exporter

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from opentelemetry.metrics import Counter, Meter
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
@@ -20,9 +20,16 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 from otel_resilience import semconv
 
+from ._delegate import (
+    DelegatingLogRecordExporter,
+    DelegatingMetricExporter,
+    DelegatingSpanExporter,
+)
+
 __all__ = ["DropCounter", "GuardedBatchLogRecordProcessor", "GuardedBatchSpanProcessor"]
 
 _BATCH = 512
+_R = TypeVar("_R")
 
 
 class DropCounter:
@@ -73,82 +80,136 @@ class DropCounter:
             return dict(self._counts)
 
 
-class _Inflight:
-    """Items handed to a batch processor and not yet returned by its exporter.
+class _Batch(Protocol):
+    """What the guarded processors need of the SDK batch processor they wrap."""
 
-    Kept at or below the processor's queue size, so the SDK queue can never overflow silently:
-    the overflow is refused (and counted) here instead.
+    def shutdown(self) -> None: ...
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool: ...
+
+
+def _guarded_export(export: Callable[[], _R], failure: _R) -> _R:
+    try:
+        return export()
+    except Exception:  # a failing exporter is counted by the caller, never propagated
+        return failure
+
+
+class _Admission:
+    """Slots in one batch processor's queue, and the drop counting around them.
+
+    Items handed to the processor and not yet returned by its exporter are kept at or below the
+    processor's queue size, so the SDK queue can never overflow silently: the overflow is
+    refused (and counted) here instead.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, signal: str, drops: DropCounter, limit: int) -> None:
+        self.signal = signal
+        self.closed = False
+        self._drops = drops
         self._limit = limit
         self._n = 0
         self._lock = threading.Lock()
 
-    def acquire(self) -> bool:
+    def admit(self) -> bool:
+        """Take a slot for one item; False, with the item counted as dropped, when the queue is
+        full or closed."""
+        if self.closed:
+            self._drops.add(self.signal, semconv.DROP_REASON_SHUTDOWN)
+            return False
         with self._lock:
-            if self._n >= self._limit:
-                return False
-            self._n += 1
-            return True
+            if self._n < self._limit:
+                self._n += 1
+                return True
+        self._drops.add(self.signal, semconv.DROP_REASON_QUEUE_FULL)
+        return False
 
-    def release(self, n: int) -> None:
-        with self._lock:
-            self._n = max(0, self._n - n)
+    def export(self, export: Callable[[], _R], n: int, success: _R, failure: _R) -> _R:
+        """Run ``export`` of ``n`` admitted items, free their slots, count them unless it
+        returned ``success`` (an exception counts as ``failure`` and is swallowed)."""
+        result = failure
+        try:
+            result = _guarded_export(export, failure)
+        finally:
+            with self._lock:
+                self._n = max(0, self._n - n)
+        if result is not success:
+            self._drops.add(self.signal, semconv.DROP_REASON_EXPORT_FAILED, n)
+        return result
 
     @property
     def pending(self) -> int:
+        """Items admitted and not yet exported."""
         with self._lock:
             return self._n
 
 
-class _CountingSpanExporter(SpanExporter):
-    def __init__(self, inner: SpanExporter, inflight: _Inflight, drops: DropCounter) -> None:
-        self._inner, self._inflight, self._drops = inner, inflight, drops
+class _CountingSpanExporter(DelegatingSpanExporter):
+    def __init__(self, inner: SpanExporter, admission: _Admission) -> None:
+        super().__init__(inner)
+        self._admission = admission
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        result = SpanExportResult.FAILURE
-        try:
-            result = self._inner.export(spans)
-        except Exception:  # a failing exporter is counted, never propagated
-            pass
-        finally:
-            self._inflight.release(len(spans))
-        if result is not SpanExportResult.SUCCESS:
-            self._drops.add("traces", semconv.DROP_REASON_EXPORT_FAILED, len(spans))
-        return result
-
-    def shutdown(self) -> None:
-        self._inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+        return self._admission.export(
+            lambda: self.inner.export(spans),
+            len(spans),
+            SpanExportResult.SUCCESS,
+            SpanExportResult.FAILURE,
+        )
 
 
-class _CountingLogExporter(LogRecordExporter):
-    def __init__(self, inner: LogRecordExporter, inflight: _Inflight, drops: DropCounter) -> None:
-        self._inner, self._inflight, self._drops = inner, inflight, drops
+class _CountingLogExporter(DelegatingLogRecordExporter):
+    def __init__(self, inner: LogRecordExporter, admission: _Admission) -> None:
+        super().__init__(inner)
+        self._admission = admission
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        result = LogRecordExportResult.FAILURE
-        try:
-            result = self._inner.export(batch)
-        except Exception:  # a failing exporter is counted, never propagated
-            pass
-        finally:
-            self._inflight.release(len(batch))
-        if result is not LogRecordExportResult.SUCCESS:
-            self._drops.add("logs", semconv.DROP_REASON_EXPORT_FAILED, len(batch))
-        return result
+        return self._admission.export(
+            lambda: self.inner.export(batch),
+            len(batch),
+            LogRecordExportResult.SUCCESS,
+            LogRecordExportResult.FAILURE,
+        )
+
+
+class _GuardedBatch:
+    """What the span and log processors share: queue admission, drop counting, and the
+    lifecycle of the SDK batch processor each wraps (set as ``_batch`` by the subclass)."""
+
+    _batch: _Batch
+
+    def __init__(self, signal: str, drops: DropCounter, max_queue_size: int) -> None:
+        self._admission = _Admission(signal, drops, max_queue_size)
+
+    @staticmethod
+    def _batch_options(max_queue_size: int, export_timeout: float) -> dict[str, Any]:
+        return {
+            "max_queue_size": max_queue_size,
+            "max_export_batch_size": min(_BATCH, max_queue_size),
+            "export_timeout_millis": export_timeout * 1000,
+        }
+
+    @property
+    def signal(self) -> str:
+        """``"traces"`` or ``"logs"``: the signal drops are counted under."""
+        return self._admission.signal
+
+    @property
+    def pending(self) -> int:
+        """Items queued or being exported."""
+        return self._admission.pending
 
     def shutdown(self) -> None:
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
+        """Export what is queued, then shut the exporter down (blocking; bounded by the caller)."""
+        self._admission.closed = True
+        self._batch.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
+        """Export everything queued now."""
+        return self._batch.force_flush(timeout_millis)
 
 
-class GuardedBatchSpanProcessor(SpanProcessor):
+class GuardedBatchSpanProcessor(_GuardedBatch, SpanProcessor):
     """A :class:`BatchSpanProcessor` whose queue overflow and export failures are counted."""
 
     def __init__(
@@ -159,44 +220,23 @@ class GuardedBatchSpanProcessor(SpanProcessor):
         max_queue_size: int = 2048,
         export_timeout: float = 3.0,
     ) -> None:
+        super().__init__("traces", drops, max_queue_size)
         self.exporter = exporter
-        self._drops = drops
-        self._inflight = _Inflight(max_queue_size)
-        self._closed = False
-        self._batch = BatchSpanProcessor(
-            _CountingSpanExporter(exporter, self._inflight, drops),
-            max_queue_size=max_queue_size,
-            max_export_batch_size=min(_BATCH, max_queue_size),
-            export_timeout_millis=export_timeout * 1000,
+        self._spans = BatchSpanProcessor(
+            _CountingSpanExporter(exporter, self._admission),
+            **self._batch_options(max_queue_size, export_timeout),
         )
+        self._batch = self._spans
 
     def on_end(self, span: ReadableSpan) -> None:
         """Queue a sampled span, or count it as dropped when the queue is full or closed."""
         if span.context is None or not span.context.trace_flags.sampled:
             return
-        if self._closed:
-            self._drops.add("traces", semconv.DROP_REASON_SHUTDOWN)
-        elif self._inflight.acquire():
-            self._batch.on_end(span)
-        else:
-            self._drops.add("traces", semconv.DROP_REASON_QUEUE_FULL)
-
-    @property
-    def pending(self) -> int:
-        """Spans queued or being exported."""
-        return self._inflight.pending
-
-    def shutdown(self) -> None:
-        """Export what is queued, then shut the exporter down (blocking; bounded by the caller)."""
-        self._closed = True
-        self._batch.shutdown()  # type: ignore[no-untyped-call]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export everything queued now."""
-        return self._batch.force_flush(timeout_millis)
+        if self._admission.admit():
+            self._spans.on_end(span)
 
 
-class GuardedBatchLogRecordProcessor(LogRecordProcessor):
+class GuardedBatchLogRecordProcessor(_GuardedBatch, LogRecordProcessor):
     """A :class:`BatchLogRecordProcessor` whose queue overflow and export failures are counted."""
 
     def __init__(
@@ -207,58 +247,35 @@ class GuardedBatchLogRecordProcessor(LogRecordProcessor):
         max_queue_size: int = 2048,
         export_timeout: float = 3.0,
     ) -> None:
+        super().__init__("logs", drops, max_queue_size)
         self.exporter = exporter
-        self._drops = drops
-        self._inflight = _Inflight(max_queue_size)
-        self._closed = False
-        self._batch = BatchLogRecordProcessor(
-            _CountingLogExporter(exporter, self._inflight, drops),
-            max_queue_size=max_queue_size,
-            max_export_batch_size=min(_BATCH, max_queue_size),
-            export_timeout_millis=export_timeout * 1000,
+        self._records = BatchLogRecordProcessor(
+            _CountingLogExporter(exporter, self._admission),
+            **self._batch_options(max_queue_size, export_timeout),
         )
+        self._batch = self._records
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         """Queue the record, or count it as dropped when the queue is full or closed."""
-        if self._closed:
-            self._drops.add("logs", semconv.DROP_REASON_SHUTDOWN)
-        elif self._inflight.acquire():
-            self._batch.on_emit(log_record)
-        else:
-            self._drops.add("logs", semconv.DROP_REASON_QUEUE_FULL)
-
-    @property
-    def pending(self) -> int:
-        """Log records queued or being exported."""
-        return self._inflight.pending
-
-    def shutdown(self) -> None:
-        """Export what is queued, then shut the exporter down (blocking; bounded by the caller)."""
-        self._closed = True
-        self._batch.shutdown()  # type: ignore[no-untyped-call]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export everything queued now."""
-        return self._batch.force_flush(timeout_millis)
+        if self._admission.admit():
+            self._records.on_emit(log_record)
 
 
-class CountingMetricExporter(MetricExporter):
+class CountingMetricExporter(DelegatingMetricExporter):
     """Delegates to ``inner``, counting the data points of failed exports as dropped."""
 
     def __init__(self, inner: MetricExporter, drops: DropCounter) -> None:
-        super().__init__(
-            preferred_temporality=getattr(inner, "_preferred_temporality", None),
-            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
-        )
-        self._inner, self._drops = inner, drops
+        super().__init__(inner)
+        self._drops = drops
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         """Export, counting points of a failed export under ``signal=metrics``."""
-        result = MetricExportResult.FAILURE
-        with contextlib.suppress(Exception):  # a failing exporter is counted, never propagated
-            result = self._inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        result = _guarded_export(
+            lambda: self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs),
+            MetricExportResult.FAILURE,
+        )
         if result is not MetricExportResult.SUCCESS:
             points = sum(
                 len(m.data.data_points)
@@ -268,11 +285,3 @@ class CountingMetricExporter(MetricExporter):
             )
             self._drops.add("metrics", semconv.DROP_REASON_EXPORT_FAILED, points)
         return result
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        """Delegate."""
-        return self._inner.force_flush(timeout_millis=timeout_millis)
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        """Delegate."""
-        self._inner.shutdown(timeout_millis=timeout_millis, **kwargs)

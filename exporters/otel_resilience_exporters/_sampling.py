@@ -121,7 +121,31 @@ class SamplingRule:
         return all(attrs.get(k) == v for k, v in self.attributes.items())
 
 
-class RuleBasedSampler(Sampler):
+class _RoutingSampler(Sampler):
+    """A sampler that picks another sampler from the span's name and start attributes and lets
+    it decide."""
+
+    def route(self, name: str, attributes: Attributes) -> Sampler:
+        """The sampler that decides for a span starting with ``name`` and ``attributes``."""
+        raise NotImplementedError
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        """Ask the routed sampler."""
+        return self.route(name, attributes).should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+
+
+class RuleBasedSampler(_RoutingSampler):
     """Delegates to the first matching :class:`SamplingRule`, else to ``fallback``."""
 
     def __init__(self, rules: Sequence[SamplingRule], fallback: Sampler = ALWAYS_ON) -> None:
@@ -130,21 +154,9 @@ class RuleBasedSampler(Sampler):
         self.rules = tuple(rules)
         self.fallback = fallback
 
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
+    def route(self, name: str, attributes: Attributes) -> Sampler:
         """First match wins."""
-        sampler = next((r.sampler for r in self.rules if r.matches(name, attributes)), None)
-        return (sampler or self.fallback).should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
+        return next((r.sampler for r in self.rules if r.matches(name, attributes)), self.fallback)
 
     def get_description(self) -> str:
         """Rules and fallback."""
@@ -152,28 +164,17 @@ class RuleBasedSampler(Sampler):
         return f"RuleBasedSampler{{{rules};fallback={self.fallback.get_description()}}}"
 
 
-class KeepMirroredEvents(Sampler):
+class KeepMirroredEvents(_RoutingSampler):
     """Always samples spans that carry a mirrored resilience event; delegates the rest."""
 
     def __init__(self, delegate: Sampler) -> None:
         self.delegate = delegate
 
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        """Keep marked spans, else ask the delegate."""
+    def route(self, name: str, attributes: Attributes) -> Sampler:
+        """Marked spans are kept, the rest go to the delegate."""
         if attributes and attributes.get(semconv.MIRRORED_EVENT) is True:
-            return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes)
-        return self.delegate.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
+            return ALWAYS_ON
+        return self.delegate
 
     def get_description(self) -> str:
         """The delegate's description."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from opentelemetry.sdk.trace.sampling import Sampler
 
@@ -52,6 +52,7 @@ EXPORTER_SIGNALS: Final[Mapping[str, frozenset[str]]] = {
 #: Presets whose backend stores traces only: log events are mirrored onto spans by default.
 TRACE_ONLY_PRESETS: Final = frozenset({"jaeger", "tempo"})
 
+_N = TypeVar("_N", int, float)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -68,22 +69,22 @@ def env_bool(name: str, default: bool | None) -> bool | None:
     raise ValueError(f"{name}: expected true or false, got {raw!r}")
 
 
-def env_float(name: str, default: float) -> float:
-    """``name`` as a number; ValueError naming it when it is not one."""
+def _env_number(name: str, default: _N, parse: Callable[[str], _N], expected: str) -> _N:
     raw = os.environ.get(name, "").strip()
     try:
-        return float(raw) if raw else default
+        return parse(raw) if raw else default
     except ValueError:
-        raise ValueError(f"{name}: expected a number, got {raw!r}") from None
+        raise ValueError(f"{name}: expected {expected}, got {raw!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    """``name`` as a number; ValueError naming it when it is not one."""
+    return _env_number(name, default, float, "a number")
 
 
 def env_int(name: str, default: int) -> int:
     """``name`` as an integer; ValueError naming it when it is not one."""
-    raw = os.environ.get(name, "").strip()
-    try:
-        return int(raw) if raw else default
-    except ValueError:
-        raise ValueError(f"{name}: expected an integer, got {raw!r}") from None
+    return _env_number(name, default, int, "an integer")
 
 
 def jsonl_path_from_env() -> str:

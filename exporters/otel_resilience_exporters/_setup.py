@@ -158,8 +158,7 @@ class Telemetry:
         )
         if not finished:
             for guard in self._guards:
-                signal = "traces" if isinstance(guard, GuardedBatchSpanProcessor) else "logs"
-                self._drops.add(signal, semconv.DROP_REASON_SHUTDOWN, guard.pending)
+                self._drops.add(guard.signal, semconv.DROP_REASON_SHUTDOWN, guard.pending)
         return finished
 
 

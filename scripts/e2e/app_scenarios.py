@@ -14,6 +14,10 @@ Scenarios (first argument):
     The same workload, then ``E2E-READY {json}`` once the Prometheus endpoint is serving; keeps
     serving until a line arrives on stdin (or stdin closes) or ``E2E_SERVE_DEADLINE`` seconds
     (default 120) pass, then shuts down.
+``async-workload RUN_ID``
+    The workload through ``await pipeline.acall(...)`` with coroutine functions and the fake
+    clock's async sleep, plus ``FANOUT`` concurrent calls of a third pipeline
+    (``asyncio.gather``). Flushes, shuts down, prints the outcomes.
 ``collector-down RUN_ID CALLS``
     ``CALLS`` calls through a retry + breaker pipeline whose function succeeds, with exporters
     pointing at a dead endpoint; reports failures, the calls' wall time and ``shutdown()`` time.
@@ -21,6 +25,7 @@ Scenarios (first argument):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -36,6 +41,12 @@ from otel_resilience.testing import FakeClock
 #: Retry delays are deterministic: exponential from BASE_DELAY, no jitter, on a fake clock.
 BASE_DELAY = 0.5
 MAX_ATTEMPTS = 3
+#: Concurrent calls in the async scenario.
+FANOUT = 5
+
+#: Every pipeline a scenario builds stays referenced until the process ends, as module-level
+#: pipelines do in a real service: the breaker-state gauge only reports breakers still alive.
+LIVE: list[Pipeline] = []
 
 
 class DependencyDown(ConnectionError):
@@ -47,6 +58,7 @@ def names(run_id: str) -> dict[str, str]:
     return {
         "checkout": f"e2e.checkout.{run_id}",
         "search": f"e2e.search.{run_id}",
+        "fanout": f"e2e.fanout.{run_id}",
         "breaker": f"e2e-breaker-{run_id}",
     }
 
@@ -57,10 +69,8 @@ def emit(tag: str, payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def run_workload(run_id: str) -> dict[str, Any]:
-    """Open a breaker through exhausted retries, and succeed after one retry elsewhere."""
-    n = names(run_id)
-    clock = FakeClock()
+def workload_pipelines(n: dict[str, str], clock: FakeClock) -> tuple[Pipeline, Pipeline]:
+    """The breaker-guarded ``checkout`` pipeline and the retry-only ``search`` pipeline."""
     checkout = Pipeline(
         n["checkout"],
         CircuitBreaker(
@@ -80,6 +90,22 @@ def run_workload(run_id: str) -> dict[str, Any]:
         ),
         clock=clock,
     )
+    search = Pipeline(
+        n["search"],
+        Retry(
+            max_attempts=MAX_ATTEMPTS, backoff="exponential", base_delay=BASE_DELAY, jitter=False
+        ),
+        clock=clock,
+    )
+    LIVE.extend((checkout, search))
+    return checkout, search
+
+
+def run_workload(run_id: str) -> dict[str, Any]:
+    """Open a breaker through exhausted retries, and succeed after one retry elsewhere."""
+    n = names(run_id)
+    clock = FakeClock()
+    checkout, search = workload_pipelines(n, clock)
 
     def always_down() -> str:
         raise DependencyDown("payment service unreachable")
@@ -93,18 +119,12 @@ def run_workload(run_id: str) -> dict[str, Any]:
         else:
             outcomes.append("ok")
 
-    search = Pipeline(
-        n["search"],
-        Retry(
-            max_attempts=MAX_ATTEMPTS, backoff="exponential", base_delay=BASE_DELAY, jitter=False
-        ),
-        clock=clock,
-    )
-    state = {"calls": 0}
+    calls = 0
 
     def flaky() -> str:
-        state["calls"] += 1
-        if state["calls"] == 1:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
             raise DependencyDown("search index warming up")
         return "results"
 
@@ -113,7 +133,56 @@ def run_workload(run_id: str) -> dict[str, Any]:
         **n,
         "checkout_outcomes": outcomes,
         "search_result": search_result,
-        "search_calls": state["calls"],
+        "search_calls": calls,
+        "sleeps": clock.sleeps,
+    }
+
+
+async def run_async_workload(run_id: str) -> dict[str, Any]:
+    """The workload through ``acall``, then FANOUT concurrent calls of a third pipeline."""
+    n = names(run_id)
+    clock = FakeClock()
+    checkout, search = workload_pipelines(n, clock)
+
+    async def always_down() -> str:
+        await asyncio.sleep(0)  # a real suspension inside the call
+        raise DependencyDown("payment service unreachable")
+
+    outcomes: list[str] = []
+    for _ in range(3):
+        try:
+            await checkout.acall(always_down)
+        except Exception as exc:  # the test checks which exception each call ended with
+            outcomes.append(type(exc).__name__)
+        else:
+            outcomes.append("ok")
+
+    calls = 0
+
+    async def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0)
+        if calls == 1:
+            raise DependencyDown("search index warming up")
+        return "results"
+
+    search_result = await search.acall(flaky)
+
+    fanout = Pipeline(n["fanout"], Retry(max_attempts=2, jitter=False), clock=clock)
+    LIVE.append(fanout)
+
+    async def echo(i: int) -> int:
+        await asyncio.sleep(0)  # lets the other calls interleave with this one
+        return i
+
+    fanned = await asyncio.gather(*(fanout.acall(echo, i) for i in range(FANOUT)))
+    return {
+        **n,
+        "checkout_outcomes": outcomes,
+        "search_result": search_result,
+        "search_calls": calls,
+        "fanout_results": fanned,
         "sleeps": clock.sleeps,
     }
 
@@ -161,6 +230,9 @@ def main(argv: list[str]) -> int:
     handle = configure(service_name=os.environ.get("E2E_SERVICE_NAME", "otel-resilience-e2e"))
     if scenario == "workload":
         result = run_workload(run_id)
+        handle.flush()
+    elif scenario == "async-workload":
+        result = asyncio.run(run_async_workload(run_id))
         handle.flush()
     elif scenario == "serve":
         result = run_workload(run_id)

@@ -237,31 +237,27 @@ def kv(attributes: Any) -> dict[str, Any]:
     return {a.key: any_value(a.value) for a in attributes}
 
 
+def _otlp_items(requests: Any, signal: str, items: str) -> list[tuple[dict[str, Any], Any, Any]]:
+    """Flatten OTLP export requests (resource -> scope -> ``items``) of one ``signal``."""
+    out = []
+    for req in list(requests):
+        for res in getattr(req.pbreq, f"resource_{signal}"):
+            for scoped in getattr(res, f"scope_{signal}"):
+                attrs = kv(res.resource.attributes)
+                out.extend((attrs, scoped.scope, item) for item in getattr(scoped, items))
+    return out
+
+
 def otlp_spans(telemetry: Any) -> list[tuple[dict[str, Any], Any, Any]]:
     """Every received span as ``(resource attributes, scope, span)``."""
-    out = []
-    for req in list(telemetry.trace_requests):
-        for rs in req.pbreq.resource_spans:
-            for ss in rs.scope_spans:
-                out.extend((kv(rs.resource.attributes), ss.scope, span) for span in ss.spans)
-    return out
+    return _otlp_items(telemetry.trace_requests, "spans", "spans")
 
 
 def otlp_metrics(telemetry: Any) -> list[tuple[dict[str, Any], Any, Any]]:
     """Every received metric as ``(resource attributes, scope, metric)``, oldest first."""
-    out = []
-    for req in list(telemetry.metric_requests):
-        for rm in req.pbreq.resource_metrics:
-            for sm in rm.scope_metrics:
-                out.extend((kv(rm.resource.attributes), sm.scope, m) for m in sm.metrics)
-    return out
+    return _otlp_items(telemetry.metric_requests, "metrics", "metrics")
 
 
 def otlp_logs(telemetry: Any) -> list[tuple[dict[str, Any], Any, Any]]:
     """Every received log record as ``(resource attributes, scope, record)``."""
-    out = []
-    for req in list(telemetry.log_requests):
-        for rl in req.pbreq.resource_logs:
-            for sl in rl.scope_logs:
-                out.extend((kv(rl.resource.attributes), sl.scope, r) for r in sl.log_records)
-    return out
+    return _otlp_items(telemetry.log_requests, "logs", "log_records")

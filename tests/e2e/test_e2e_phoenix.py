@@ -131,3 +131,58 @@ def test_attribute_filter_finds_pipeline_spans(phoenix: Any, run_app: Any, run_i
         deadline_s=30,
     )
     assert {s["name"] for s in spans} == {result["search"]}
+
+
+def test_async_calls_reach_phoenix(phoenix: Any, run_app: Any, run_id: str) -> None:
+    """Spans of ``await pipeline.acall(...)``, sequential and concurrent, arrive intact."""
+    result = run_app(["async-workload", run_id], exporter_env("http/protobuf", phoenix)).check()
+    assert result["checkout_outcomes"] == ["DependencyDown", "DependencyDown", "CircuitOpenError"]
+    assert result["search_result"] == "results"
+    assert result["sleeps"] == [0.5, 1.0, 0.5, 1.0, 0.5], "retries slept on the clock's asleep"
+    fanout = len(result["fanout_results"])
+    assert result["fanout_results"] == list(range(fanout))
+
+    checkout = poll(
+        "3 async checkout spans in Phoenix",
+        lambda: (s := phoenix.spans(name=result["checkout"], limit=100)) and len(s) >= 3 and s,
+        deadline_s=30,
+    )
+    outcomes = sorted(attrs(span)[semconv.OUTCOME] for span in checkout)
+    assert outcomes == [semconv.OUTCOME_FAILURE] * 2 + [semconv.OUTCOME_REJECTED]
+    for span in checkout:
+        if attrs(span)[semconv.OUTCOME] == semconv.OUTCOME_FAILURE:
+            assert int(attrs(span)[semconv.ATTEMPTS]) == 3
+            delays = sorted(
+                float(e["attributes"][semconv.RETRY_DELAY])
+                for e in events(span, semconv.SPAN_EVENT_RETRY)
+            )
+            assert delays == pytest.approx([0.5, 1.0])
+    # The transition is recorded on the span of the awaited call that opened the breaker.
+    changes = [
+        (span, ev)
+        for span in checkout
+        for ev in events(span, semconv.SPAN_EVENT_CIRCUIT_STATE_CHANGE)
+    ]
+    assert len(changes) == 1, [s.get("events") for s in checkout]
+    opened_in, change = changes[0]
+    assert attrs(opened_in)[semconv.OUTCOME] == semconv.OUTCOME_FAILURE
+    assert change["attributes"][semconv.CIRCUIT_BREAKER_STATE] == "open"
+
+    (search,) = poll(
+        "the async search span in Phoenix",
+        lambda: phoenix.spans(name=result["search"], limit=10),
+        deadline_s=30,
+    )
+    assert attrs(search)[semconv.OUTCOME] == semconv.OUTCOME_SUCCESS
+    assert int(attrs(search)[semconv.ATTEMPTS]) == 2
+
+    # Concurrent calls on one event loop: each is its own root span, none leaks into another.
+    fanned = poll(
+        f"{fanout} concurrent fanout spans in Phoenix",
+        lambda: (s := phoenix.spans(name=result["fanout"], limit=100)) and len(s) >= fanout and s,
+        deadline_s=30,
+    )
+    assert len(fanned) == fanout
+    assert all(span.get("parent_id") in (None, "") for span in fanned)
+    assert len({span["context"]["trace_id"] for span in fanned}) == fanout
+    assert all(attrs(s)[semconv.OUTCOME] == semconv.OUTCOME_SUCCESS for s in fanned)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def closed_port() -> int:
@@ -13,6 +16,19 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def run_instrumented(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` under this venv's ``opentelemetry-instrument`` with exactly ``env``."""
+    instrument = Path(sys.executable).parent / "opentelemetry-instrument"
+    return subprocess.run(
+        [str(instrument), sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @dataclass

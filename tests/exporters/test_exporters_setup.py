@@ -10,6 +10,7 @@ from pathlib import Path
 
 import otel_resilience_exporters as ore
 import pytest
+from exporters_support import run_instrumented
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -263,15 +264,7 @@ def test_opentelemetry_instrument_uses_our_setup(tmp_path: Path, select_configur
     )
     if select_configurator:
         env["OTEL_PYTHON_CONFIGURATOR"] = "otel_resilience"
-    instrument = Path(sys.executable).parent / "opentelemetry-instrument"
-    proc = subprocess.run(
-        [str(instrument), sys.executable, str(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_instrumented(script, env)
     assert proc.returncode == 0, proc.stderr
     (span,) = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert span["name"] == "plain"
