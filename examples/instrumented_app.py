@@ -7,8 +7,9 @@ metrics and breaker log events without changing a line::
     OTEL_SERVICE_NAME=inventory-app OTEL_TRACES_EXPORTER=console \
     opentelemetry-instrument python examples/instrumented_app.py
 
-The inventory service it calls is down for good: each lookup retries, the breaker opens after
-a few failed lookups, and the remaining ones are rejected at once. The price service fails on
+The inventory service it calls is down for good: the first lookup retries to exhaustion, the
+breaker (inside the retry, so it sees every attempt) opens during the second, and every lookup
+after that is rejected at once. The price service fails on
 every other call and recovers with one retry.
 """
 
@@ -20,6 +21,7 @@ from otel_resilience import CircuitBreaker, Pipeline, Retry
 
 inventory = Pipeline(
     "inventory.lookup",
+    Retry(max_attempts=3, backoff="exponential", base_delay=0.01, max_delay=0.05, jitter=False),
     CircuitBreaker(
         name="inventory",
         failure_ratio=0.5,
@@ -28,7 +30,6 @@ inventory = Pipeline(
         window_type="count",
         break_duration=60.0,
     ),
-    Retry(max_attempts=3, backoff="exponential", base_delay=0.01, max_delay=0.05, jitter=False),
 )
 prices = Pipeline("prices.quote", Retry(max_attempts=3, base_delay=0.01, jitter=False))
 

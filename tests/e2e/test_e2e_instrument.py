@@ -58,8 +58,9 @@ def test_opentelemetry_instrument_exports_an_unmodified_script(
     spans = otlp_spans(tel)
     outcomes = Counter((span.name, kv(span.attributes)[semconv.OUTCOME]) for _, _, span in spans)
     assert outcomes[("prices.quote", semconv.OUTCOME_SUCCESS)] == 6, outcomes
-    assert outcomes[("inventory.lookup", semconv.OUTCOME_FAILURE)] == 4, outcomes
-    assert outcomes[("inventory.lookup", semconv.OUTCOME_REJECTED)] == 2, outcomes
+    # Attempts 1-3 fail (call 1), attempt 4 opens the breaker, so calls 2-6 end rejected.
+    assert outcomes[("inventory.lookup", semconv.OUTCOME_FAILURE)] == 1, outcomes
+    assert outcomes[("inventory.lookup", semconv.OUTCOME_REJECTED)] == 5, outcomes
     for resource, scope, _ in spans:
         assert resource["service.name"] == "inventory-app"
         # Set by otel_resilience_exporters' resource: our configurator ran, not the stock one.
