@@ -58,8 +58,10 @@ class FlakyDependency:
     def __init__(self, clock: FakeClock, rng: random.Random) -> None:
         self.clock, self.rng = clock, rng
         self.error_rate, self.limited, self.latency = 0.0, 0.0, 0.05
+        self.attempts = 0  # every time the dependency is actually called
 
     def __call__(self, order: int) -> str:
+        self.attempts += 1
         self.clock.advance(self.latency * (0.5 + self.rng.random()))
         if self.rng.random() < self.error_rate:
             if self.rng.random() < self.limited:
@@ -168,7 +170,8 @@ def main() -> int:
         clock=clock,
         **telemetry,
     )
-    header = f"{'phase':<13}{'calls':>6}{'ok':>5}{'failed':>7}{'rejected':>9}{'retries':>8}"
+    header = f"{'phase':<13}{'calls':>6}{'attempts':>9}{'ok':>5}{'failed':>7}{'rejected':>9}"
+    header += f"{'retries':>8}"
     header += f"{'breaker':>10}{'p50 ms':>8}{'p95 ms':>8}"
     outcomes: dict[str, int] = {}
     for name, calls, error_rate, limited, latency in PHASES:
@@ -177,6 +180,7 @@ def main() -> int:
         durations: list[float] = []
         tally = {"ok": 0, "failed": 0, "rejected": 0}
         retries_before = counted(reader, semconv.EVENT_RETRY)
+        attempts_before = dependency.attempts
         for i in range(calls):
             started = clock.monotonic()
             try:
@@ -193,7 +197,8 @@ def main() -> int:
         retries = counted(reader, semconv.EVENT_RETRY) - retries_before
         print(header)
         print(
-            f"{name:<13}{calls:>6}{tally['ok']:>5}{tally['failed']:>7}{tally['rejected']:>9}"
+            f"{name:<13}{calls:>6}{dependency.attempts - attempts_before:>9}"
+            f"{tally['ok']:>5}{tally['failed']:>7}{tally['rejected']:>9}"
             f"{retries:>8}{breaker.state.value:>10}"
             f"{percentile(durations, 0.5) * 1000:>8.0f}{percentile(durations, 0.95) * 1000:>8.0f}"
         )
