@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import importlib
+import logging
 import os
 from typing import Any, ClassVar
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
-from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter, MetricsData
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -24,6 +25,8 @@ from ._delegate import (
     DelegatingSpanExporter,
 )
 from ._jsonl import JsonlLogRecordExporter, JsonlMetricExporter, JsonlSpanExporter
+from ._metric_redaction import redact_metrics_data
+from ._redaction import Redactor
 
 __all__ = [
     "AlloyLogRecordExporter",
@@ -36,6 +39,8 @@ __all__ = [
     "LocalPrometheusMetricReader",
     "TempoSpanExporter",
 ]
+
+_log = logging.getLogger(__name__)
 
 _GRPC, _HTTP = "grpc", "http/protobuf"
 _LOCAL_PORTS = {_GRPC: 4317, _HTTP: 4318}  # Jaeger, Tempo and Alloy all listen on these
@@ -60,7 +65,7 @@ def _timeout(signal: str, export_timeout: float | None) -> float | None:
         if os.environ.get(var, "").strip():
             return None
     if export_timeout is None:
-        export_timeout = s.env_float(s.ENV_EXPORT_TIMEOUT, s.DEFAULT_EXPORT_TIMEOUT)
+        export_timeout = s.env_timeout(s.ENV_EXPORT_TIMEOUT, s.DEFAULT_EXPORT_TIMEOUT)
     return export_timeout
 
 
@@ -220,21 +225,37 @@ class LocalPrometheusMetricReader(PrometheusMetricReader):
     """Prometheus scrape endpoint on ``host:port``; host defaults to 127.0.0.1, not all interfaces.
 
     Uses its own registry, so several readers (tests, re-configuration) never collide, and
-    stops its HTTP server on shutdown.
+    stops its HTTP server on shutdown. With a ``redactor``, every scrape serves scrubbed data
+    (see :func:`~otel_resilience_exporters._metric_redaction.redact_metrics_data`).
     """
 
-    def __init__(self, host: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, host: str | None = None, port: int | None = None, *, redactor: Redactor | None = None
+    ) -> None:
         registry = CollectorRegistry(auto_describe=True)
         super().__init__(registry=registry)
+        self.redactor = redactor
         host = host or os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "").strip()
         if port is None:
-            port = s.env_int("OTEL_EXPORTER_PROMETHEUS_PORT", s.DEFAULT_PROMETHEUS_PORT)
+            port = s.env_int(s.ENV_PROMETHEUS_PORT, s.DEFAULT_PROMETHEUS_PORT, 0, 65535)
         self._server, self._thread = start_http_server(
             port, addr=host or s.DEFAULT_PROMETHEUS_HOST, registry=registry
         )
         #: The address and port actually bound (the port is useful with port 0).
         self.host: str = str(self._server.server_address[0])
         self.port: int = self._server.server_port
+
+    def _receive_metrics(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> None:
+        # The one place every scrape's data passes through before it becomes text.
+        if metrics_data is not None and self.redactor is not None:
+            try:
+                metrics_data = redact_metrics_data(metrics_data, self.redactor)
+            except Exception:  # never serve what could not be scrubbed
+                _log.exception("metric redaction failed; scrape served without data")
+                return
+        super()._receive_metrics(metrics_data, timeout_millis, **kwargs)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         """Stop the HTTP server, then the reader."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -42,7 +43,13 @@ def _lock_for(path: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
+#: JSON has no NaN or infinities: such floats are written as these strings.
+_NON_FINITE: Final = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[repr(value)]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, bytes):
@@ -77,9 +84,13 @@ class _JsonlWriter:
     def write(self, objects: Iterable[dict[str, Any]]) -> bool:
         if self._closed:
             return False
-        text = "".join(json.dumps(o, separators=(",", ":"), default=str) + "\n" for o in objects)
+        text = "".join(
+            json.dumps(_jsonable(o), separators=(",", ":"), allow_nan=False) + "\n" for o in objects
+        )
         try:
-            with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            # Owner-only when created: the file holds telemetry, not for other local users.
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with self._lock, os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(text)
         except OSError:
             return False

@@ -11,7 +11,7 @@ from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, Status
 
@@ -24,6 +24,7 @@ __all__ = [
     "EventMirrorProcessor",
     "RedactingLogRecordProcessor",
     "RedactingSpanProcessor",
+    "RedactingTracerProvider",
     "redact_span",
 ]
 
@@ -41,11 +42,17 @@ def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
     """``span`` itself when nothing matched, else a scrubbed copy (ReadableSpan is immutable).
 
     Scrubs the name, attributes, status description, event names and attributes (so the
-    ``exception.message``/``exception.stacktrace`` of exception events) and link attributes.
+    ``exception.message``/``exception.stacktrace`` of exception events), link attributes, and
+    the attributes of the resource and instrumentation scope.
     """
-    changed = False
     name = redactor.scrub_text(span.name)
-    changed |= name is not span.name
+    resource = redactor.scrub_resource(span.resource)
+    scope = redactor.scrub_scope(span.instrumentation_scope)
+    changed = (
+        name is not span.name
+        or resource is not span.resource
+        or scope is not span.instrumentation_scope
+    )
     attributes: Any = span.attributes
     new_attrs = redactor.scrub_attributes(span.attributes)
     if new_attrs is not None:
@@ -89,7 +96,7 @@ def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
         name=name,
         context=span.context,
         parent=span.parent,
-        resource=span.resource,
+        resource=resource,
         attributes=attributes,
         events=events,
         links=links,
@@ -97,7 +104,7 @@ def redact_span(span: ReadableSpan, redactor: Redactor) -> ReadableSpan:
         status=status,
         start_time=span.start_time,
         end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
+        instrumentation_scope=scope,
     )
 
 
@@ -161,13 +168,37 @@ class RedactingSpanProcessor(SpanProcessor):
         return ok
 
 
+class RedactingTracerProvider(TracerProvider):
+    """A TracerProvider whose :meth:`add_span_processor` puts processors behind ``redacting``.
+
+    So a processor added the standard SDK way (``provider.add_span_processor(...)``) sees only
+    scrubbed spans on end. ``on_start`` still receives the live span: its attributes can change
+    until the end, so it cannot be scrubbed there. Without ``redacting``, a plain provider.
+    """
+
+    def __init__(self, *, redacting: RedactingSpanProcessor | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._redacting = redacting
+        if redacting is not None:
+            super().add_span_processor(redacting)
+
+    def add_span_processor(self, span_processor: SpanProcessor) -> None:
+        """Register ``span_processor`` downstream of redaction (when redaction is on)."""
+        if self._redacting is not None:
+            self._redacting.add_span_processor(span_processor)
+        else:
+            super().add_span_processor(span_processor)
+
+
 class RedactingLogRecordProcessor(LogRecordProcessor):
-    """Scrubs a log record's body and attributes in place.
+    """Scrubs a log record's body, attributes, event name, resource and scope in place.
 
     Log records stay mutable until every processor has seen them, and the SDK calls processors
     in the order they were added, so this must be the first processor on the provider (the
     set-up in :func:`~otel_resilience_exporters.build` adds it first). A record whose redaction
     fails has its body and attributes replaced by a marker rather than exported as it is.
+    Unless content capture is on, the body of a ``gen_ai.*`` event (a prompt or a response)
+    is removed.
     """
 
     def __init__(self, redactor: Redactor, drops: DropCounter | None = None) -> None:
@@ -177,14 +208,25 @@ class RedactingLogRecordProcessor(LogRecordProcessor):
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         """Scrub ``log_record`` in place."""
         record = log_record.log_record
+        redactor = self.redactor
         try:
-            record.body = self.redactor.scrub_value(record.body)
-            attrs = self.redactor.scrub_attributes(record.attributes)
+            name = record.event_name
+            if name and name.startswith("gen_ai.") and not redactor.options.capture_content:
+                record.body = None
+            record.body = redactor.scrub_value(record.body)
+            if name:
+                record.event_name = redactor.scrub_text(name)
+            attrs = redactor.scrub_attributes(record.attributes)
             if attrs is not None:
                 record.attributes = attrs
+            if log_record.resource is not None:
+                log_record.resource = redactor.scrub_resource(log_record.resource)
+            log_record.instrumentation_scope = redactor.scrub_scope(
+                log_record.instrumentation_scope
+            )
         except Exception:
             _log.exception("redaction failed; log record content replaced")
-            record.body, record.attributes = "[REDACTION FAILED]", {}
+            record.body, record.attributes, record.event_name = "[REDACTION FAILED]", {}, None
             if self._drops is not None:
                 self._drops.add("logs", semconv.DROP_REASON_REDACTION_FAILED)
 

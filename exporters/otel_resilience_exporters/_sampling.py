@@ -146,7 +146,11 @@ class _RoutingSampler(Sampler):
 
 
 class RuleBasedSampler(_RoutingSampler):
-    """Delegates to the first matching :class:`SamplingRule`, else to ``fallback``."""
+    """Decides root spans by the first matching :class:`SamplingRule`, else ``fallback``.
+
+    A span with a valid parent (local or remote) follows the parent's sampled flag and no rule
+    is consulted: a trace is kept or dropped as a whole, never left with holes or orphans.
+    """
 
     def __init__(self, rules: Sequence[SamplingRule], fallback: Sampler = ALWAYS_ON) -> None:
         if not all(isinstance(r, SamplingRule) for r in rules):
@@ -157,6 +161,27 @@ class RuleBasedSampler(_RoutingSampler):
     def route(self, name: str, attributes: Attributes) -> Sampler:
         """First match wins."""
         return next((r.sampler for r in self.rules if r.matches(name, attributes)), self.fallback)
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        """Follow a valid parent; route a root span through the rules."""
+        parent = get_current_span(parent_context).get_span_context()
+        if parent.is_valid:
+            follow = ALWAYS_ON if parent.trace_flags.sampled else ALWAYS_OFF
+            return follow.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+        return super().should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
 
     def get_description(self) -> str:
         """Rules and fallback."""

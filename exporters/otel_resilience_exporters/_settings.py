@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, TypeVar
 
 from opentelemetry.sdk.trace.sampling import Sampler
@@ -22,6 +24,8 @@ ENV_SHUTDOWN_TIMEOUT: Final = "OTEL_RESILIENCE_SHUTDOWN_TIMEOUT"
 ENV_EXPORT_TIMEOUT: Final = "OTEL_RESILIENCE_EXPORT_TIMEOUT"
 ENV_MAX_QUEUE_SIZE: Final = "OTEL_RESILIENCE_MAX_QUEUE_SIZE"
 ENV_MIRROR_EVENTS: Final = "OTEL_RESILIENCE_MIRROR_EVENTS"
+ENV_CAPTURE_CONTENT: Final = "OTEL_RESILIENCE_CAPTURE_CONTENT"
+ENV_PROMETHEUS_PORT: Final = "OTEL_EXPORTER_PROMETHEUS_PORT"
 ENV_GRAFANA_CLOUD_ENDPOINT: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_ENDPOINT"
 ENV_GRAFANA_CLOUD_INSTANCE_ID: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_INSTANCE_ID"
 ENV_GRAFANA_CLOUD_TOKEN: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_TOKEN"
@@ -32,6 +36,9 @@ DEFAULT_EXPORT_TIMEOUT: Final = 3.0
 DEFAULT_MAX_QUEUE_SIZE: Final = 2048
 DEFAULT_PROMETHEUS_HOST: Final = "127.0.0.1"
 DEFAULT_PROMETHEUS_PORT: Final = 9464
+#: Upper bound of every timeout (seconds): larger values are capped, since thread waits and
+#: millisecond conversions overflow long before ``inf``.
+MAX_TIMEOUT: Final = 3600.0
 
 SIGNALS: Final = ("traces", "metrics", "logs")
 _ALL: Final = frozenset(SIGNALS)
@@ -52,6 +59,7 @@ EXPORTER_SIGNALS: Final[Mapping[str, frozenset[str]]] = {
 #: Presets whose backend stores traces only: log events are mirrored onto spans by default.
 TRACE_ONLY_PRESETS: Final = frozenset({"jaeger", "tempo"})
 
+_log = logging.getLogger(__name__)
 _N = TypeVar("_N", int, float)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -77,14 +85,29 @@ def _env_number(name: str, default: _N, parse: Callable[[str], _N], expected: st
         raise ValueError(f"{name}: expected {expected}, got {raw!r}") from None
 
 
-def env_float(name: str, default: float) -> float:
-    """``name`` as a number; ValueError naming it when it is not one."""
-    return _env_number(name, default, float, "a number")
+def check_timeout(name: str, value: float) -> float:
+    """``value`` capped at :data:`MAX_TIMEOUT`; ValueError naming ``name`` unless it is a
+    finite number > 0."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}: expected a finite number of seconds > 0, got {value!r}")
+    if value > MAX_TIMEOUT:
+        _log.warning("%s: %r s capped at %g s", name, value, MAX_TIMEOUT)
+        return MAX_TIMEOUT
+    return float(value)
 
 
-def env_int(name: str, default: int) -> int:
-    """``name`` as an integer; ValueError naming it when it is not one."""
-    return _env_number(name, default, int, "an integer")
+def env_timeout(name: str, default: float) -> float:
+    """``name`` as seconds > 0, capped at :data:`MAX_TIMEOUT`; ValueError naming it otherwise."""
+    return check_timeout(name, _env_number(name, default, float, "a number"))
+
+
+def env_int(name: str, default: int, low: int | None = None, high: int | None = None) -> int:
+    """``name`` as an integer within [low, high]; ValueError naming it otherwise."""
+    value = _env_number(name, default, int, "an integer")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"within [{low}, {high}]"
+        raise ValueError(f"{name}: expected an integer {bounds}, got {value!r}")
+    return value
 
 
 def jsonl_path_from_env() -> str:
@@ -165,10 +188,9 @@ class TelemetrySettings:
                 raise ValueError(f"{attr}: {bad} cannot export {signal}")
         if self.service_name is not None and not self.service_name.strip():
             raise ValueError("service_name: must not be blank")
-        if not self.shutdown_timeout > 0:
-            raise ValueError(f"shutdown_timeout: must be > 0, got {self.shutdown_timeout!r}")
-        if not self.export_timeout > 0:
-            raise ValueError(f"export_timeout: must be > 0, got {self.export_timeout!r}")
+        # Frozen: capped values are written back through object.__setattr__.
+        for attr in ("shutdown_timeout", "export_timeout"):
+            object.__setattr__(self, attr, check_timeout(attr, getattr(self, attr)))
         if self.max_queue_size < 1:
             raise ValueError(f"max_queue_size: must be >= 1, got {self.max_queue_size!r}")
         if not self.jsonl_path:
@@ -189,19 +211,32 @@ class TelemetrySettings:
         mirror_events: bool | None = None,
         shutdown_timeout: float | None = None,
         resource_attributes: Mapping[str, Any] | None = None,
+        capture_content: bool | None = None,
     ) -> TelemetrySettings:
-        """Arguments that are not ``None`` win; the rest come from the environment."""
+        """Arguments that are not ``None`` win; the rest come from the environment.
+
+        Every value read from a variable is checked here, so an error names the variable.
+        """
         exporters = resolve_exporters(exporter)
         if redact is None:
             redact = bool(env_bool(ENV_REDACT, True))
+        if capture_content is None:
+            capture_content = env_bool(ENV_CAPTURE_CONTENT, None)
         redaction: RedactionOptions | None
         if isinstance(redact, RedactionOptions):
             redaction = redact
+            if capture_content is not None:
+                redaction = replace(redaction, capture_content=capture_content)
         elif redact:
             extra = split_names(os.environ.get(ENV_REDACT_KEYS, ""))
-            redaction = RedactionOptions(secret_keys=(*DEFAULT_SECRET_KEYS, *extra))
+            redaction = RedactionOptions(
+                secret_keys=(*DEFAULT_SECRET_KEYS, *extra),
+                capture_content=bool(capture_content),
+            )
         else:
             redaction = None
+        if shutdown_timeout is None:
+            shutdown_timeout = env_timeout(ENV_SHUTDOWN_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT)
         if mirror_events is None:
             auto = any(n in TRACE_ONLY_PRESETS for n in exporters["traces"])
             mirror_events = bool(env_bool(ENV_MIRROR_EVENTS, auto))
@@ -214,17 +249,13 @@ class TelemetrySettings:
             redaction=redaction,
             sampler=sampler,
             mirror_events=mirror_events,
-            shutdown_timeout=(
-                shutdown_timeout
-                if shutdown_timeout is not None
-                else env_float(ENV_SHUTDOWN_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT)
-            ),
-            export_timeout=env_float(ENV_EXPORT_TIMEOUT, DEFAULT_EXPORT_TIMEOUT),
-            max_queue_size=env_int(ENV_MAX_QUEUE_SIZE, DEFAULT_MAX_QUEUE_SIZE),
+            shutdown_timeout=shutdown_timeout,
+            export_timeout=env_timeout(ENV_EXPORT_TIMEOUT, DEFAULT_EXPORT_TIMEOUT),
+            max_queue_size=env_int(ENV_MAX_QUEUE_SIZE, DEFAULT_MAX_QUEUE_SIZE, low=1),
             jsonl_path=jsonl_path_from_env(),
             prometheus_host=(
                 os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "").strip()
                 or DEFAULT_PROMETHEUS_HOST
             ),
-            prometheus_port=env_int("OTEL_EXPORTER_PROMETHEUS_PORT", DEFAULT_PROMETHEUS_PORT),
+            prometheus_port=env_int(ENV_PROMETHEUS_PORT, DEFAULT_PROMETHEUS_PORT, 0, 65535),
         )

@@ -6,19 +6,17 @@ import atexit
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
 from opentelemetry import _logs, metrics, trace
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
 
@@ -31,7 +29,14 @@ from ._guard import (
     GuardedBatchLogRecordProcessor,
     GuardedBatchSpanProcessor,
 )
-from ._processors import EventMirrorProcessor, RedactingLogRecordProcessor, RedactingSpanProcessor
+from ._handle import Telemetry
+from ._metric_redaction import RedactingMetricExporter
+from ._processors import (
+    EventMirrorProcessor,
+    RedactingLogRecordProcessor,
+    RedactingSpanProcessor,
+    RedactingTracerProvider,
+)
 from ._redaction import RedactionOptions, Redactor
 from ._sampling import KeepMirroredEvents, parse_sampler
 from ._settings import TelemetrySettings
@@ -40,126 +45,6 @@ from ._views import default_views
 __all__ = ["Telemetry", "build", "configure"]
 
 _log = logging.getLogger(__name__)
-
-
-def _run_bounded(calls: Sequence[Callable[[], object]], deadline: float) -> bool:
-    """Run ``calls`` in parallel daemon threads; True when all finished before ``deadline``.
-
-    Daemon threads: a call stuck on an unreachable collector is abandoned, and never keeps the
-    interpreter from exiting.
-    """
-    done: list[bool] = []
-
-    def run(call: Callable[[], object]) -> None:
-        try:
-            call()
-        except Exception:
-            _log.debug("telemetry shutdown step failed", exc_info=True)
-        done.append(True)
-
-    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return len(done) == len(calls)
-
-
-class Telemetry:
-    """What :func:`configure` / :func:`build` set up: three providers and their lifecycle."""
-
-    def __init__(
-        self,
-        settings: TelemetrySettings,
-        *,
-        tracer_provider: TracerProvider,
-        meter_provider: MeterProvider,
-        logger_provider: LoggerProvider,
-        drops: DropCounter,
-        span_fanout: RedactingSpanProcessor | None,
-        guards: Sequence[GuardedBatchSpanProcessor | GuardedBatchLogRecordProcessor],
-    ) -> None:
-        self.settings = settings
-        self.tracer_provider = tracer_provider
-        self.meter_provider = meter_provider
-        self.logger_provider = logger_provider
-        self._drops = drops
-        self._span_fanout = span_fanout
-        self._guards = list(guards)
-        self._lock = threading.Lock()
-        self._shut = False
-
-    def add_span_processor(self, processor: SpanProcessor) -> None:
-        """Add a processor that sees spans after redaction (when redaction is on)."""
-        if self._span_fanout is not None:
-            self._span_fanout.add_span_processor(processor)
-        else:
-            self.tracer_provider.add_span_processor(processor)
-
-    def add_log_record_processor(self, processor: LogRecordProcessor) -> None:
-        """Add a processor; it runs after the redacting one, so it sees scrubbed records."""
-        self.logger_provider.add_log_record_processor(processor)
-
-    def dropped(self) -> dict[str, int]:
-        """Items lost so far per signal ("traces", "logs", "metrics"); 0 when none."""
-        out = dict.fromkeys(("traces", "logs", "metrics"), 0)
-        for (signal, _reason), n in self._drops.snapshot().items():
-            out[signal] = out.get(signal, 0) + n
-        return out
-
-    def dropped_by_reason(self) -> dict[tuple[str, str], int]:
-        """Items lost so far, keyed by (signal, reason)."""
-        return self._drops.snapshot()
-
-    @property
-    def is_shutdown(self) -> bool:
-        """Whether :meth:`shutdown` has been called."""
-        return self._shut
-
-    def flush(self, timeout: float | None = None) -> bool:
-        """Export everything buffered; returns within ``timeout`` seconds (default: the shutdown
-        timeout) and says whether every provider finished."""
-        if self._shut:
-            return False
-        budget = self.settings.shutdown_timeout if timeout is None else timeout
-        millis = int(budget * 1000)
-        deadline = time.monotonic() + budget
-        return _run_bounded(
-            [
-                lambda: self.tracer_provider.force_flush(millis),
-                lambda: self.logger_provider.force_flush(millis),
-                lambda: self.meter_provider.force_flush(millis),
-            ],
-            deadline,
-        )
-
-    def shutdown(self, timeout: float | None = None) -> bool:
-        """Flush and shut all three providers down within ``timeout`` seconds in total (default
-        ``OTEL_RESILIENCE_SHUTDOWN_TIMEOUT``, 5), whatever the collector does. Idempotent.
-
-        Returns whether everything finished in time; what did not is abandoned and counted.
-        """
-        with self._lock:
-            if self._shut:
-                return True
-            self._shut = True
-        budget = self.settings.shutdown_timeout if timeout is None else timeout
-        millis = int(budget * 1000)
-        # In parallel, each with the whole budget: sequential phases would let one stuck signal
-        # starve the others. Drops counted here are only exportable if the collector is up,
-        # and then there are none.
-        finished = _run_bounded(
-            [
-                self.tracer_provider.shutdown,
-                self.logger_provider.shutdown,
-                lambda: self.meter_provider.shutdown(timeout_millis=millis),
-            ],
-            time.monotonic() + budget,
-        )
-        if not finished:
-            for guard in self._guards:
-                self._drops.add(guard.signal, semconv.DROP_REASON_SHUTDOWN, guard.pending)
-        return finished
 
 
 def _distro_version() -> str:
@@ -184,6 +69,35 @@ def _sampler(settings: TelemetrySettings) -> Sampler | None:
     return sampler
 
 
+def _resource(settings: TelemetrySettings, redactor: Redactor | None) -> Resource:
+    attrs: dict[str, Any] = {
+        "telemetry.distro.name": "otel-resilience-exporters",
+        "telemetry.distro.version": _distro_version(),
+        **settings.resource_attributes,
+    }
+    if settings.service_name:
+        attrs["service.name"] = settings.service_name
+    # Resource.create merges OTEL_RESOURCE_ATTRIBUTES and the detectors in, so the result is
+    # what gets scrubbed: every signal then shares one clean resource.
+    resource = Resource.create(attrs)
+    return redactor.scrub_resource(resource) if redactor is not None else resource
+
+
+def _close(created: Sequence[Any]) -> None:
+    """Shut down what a failed :func:`build` had started (servers, threads), newest first."""
+    for part in reversed(created):
+        try:
+            part.shutdown()
+        except Exception:
+            _log.debug("clean-up after a failed build() failed", exc_info=True)
+
+
+def _hand_over(created: list[Any], parts: Sequence[Any], *owners: Any) -> None:
+    """``owners`` now shut ``parts`` down: track them instead."""
+    created[:] = [c for c in created if all(c is not p for p in parts)]
+    created.extend(owners)
+
+
 def build(
     service_name: str | None = None,
     exporter: str | Sequence[str] | None = None,
@@ -197,13 +111,16 @@ def build(
     views: Sequence[View] = (),
     mirror_events: bool | None = None,
     shutdown_timeout: float | None = None,
+    capture_content: bool | None = None,
     settings: TelemetrySettings | None = None,
 ) -> Telemetry:
     """Set up providers without installing them globally (see :func:`configure` for arguments).
 
-    ``span_exporters``/``log_exporters``/``metric_readers`` are added next to the named ones
-    and go through the same redaction, queue bounds and drop counting. ``settings`` replaces
-    every other option and the environment.
+    ``span_exporters``/``log_exporters``/``metric_readers`` are added next to the named ones;
+    the exporters go through the same redaction, queue bounds and drop counting, the readers
+    receive metrics unscrubbed. ``capture_content`` keeps GenAI prompts and responses (else
+    OTEL_RESILIENCE_CAPTURE_CONTENT, default off). ``settings`` replaces every other option
+    and the environment. When set-up fails, whatever was already started is shut down.
     """
     if isinstance(sampler, str):
         sampler = parse_sampler(sampler)
@@ -216,73 +133,104 @@ def build(
             mirror_events=mirror_events,
             shutdown_timeout=shutdown_timeout,
             resource_attributes=resource_attributes,
+            capture_content=capture_content,
         )
-    attrs: dict[str, Any] = {
-        "telemetry.distro.name": "otel-resilience-exporters",
-        "telemetry.distro.version": _distro_version(),
-        **settings.resource_attributes,
-    }
-    if settings.service_name:
-        attrs["service.name"] = settings.service_name
-    resource = Resource.create(attrs)
-    drops = DropCounter()
-    timeout, queue = settings.export_timeout, settings.max_queue_size
+    redactor = Redactor(settings.redaction) if settings.redaction is not None else None
+    trace_sampler = _sampler(settings)
+    created: list[Any] = []
+    try:
+        return _assemble(
+            settings,
+            redactor,
+            trace_sampler,
+            created,
+            span_exporters=span_exporters,
+            log_exporters=log_exporters,
+            metric_readers=metric_readers,
+            views=views,
+        )
+    except BaseException:
+        _close(created)
+        raise
 
+
+def _assemble(
+    settings: TelemetrySettings,
+    redactor: Redactor | None,
+    trace_sampler: Sampler | None,
+    created: list[Any],
+    *,
+    span_exporters: Sequence[SpanExporter],
+    log_exporters: Sequence[LogRecordExporter],
+    metric_readers: Sequence[MetricReader],
+    views: Sequence[View],
+) -> Telemetry:
+    """The body of :func:`build`; everything started goes into ``created`` first."""
+    timeout, queue = settings.export_timeout, settings.max_queue_size
+    # The named exporters raise on bad configuration: create them all before anything that
+    # binds a port or starts a thread.
+    named_spans = [_exporters.span_exporter(n, settings) for n in settings.traces_exporters]
+    created.extend(named_spans)
+    named_logs = [_exporters.log_exporter(n, settings) for n in settings.logs_exporters]
+    created.extend(named_logs)
+    push = [
+        _exporters.metric_exporter(n, settings)
+        for n in settings.metrics_exporters
+        if n != "prometheus"
+    ]
+    created.extend(push)
+
+    drops = DropCounter()
     readers: list[MetricReader] = []
-    for name in settings.metrics_exporters:
-        if name == "prometheus":
-            readers.append(
-                _exporters.LocalPrometheusMetricReader(
-                    settings.prometheus_host, settings.prometheus_port
-                )
+    for exp in push:
+        scrubbed = RedactingMetricExporter(exp, redactor) if redactor is not None else exp
+        reader = PeriodicExportingMetricReader(
+            CountingMetricExporter(scrubbed, drops), export_timeout_millis=timeout * 1000
+        )
+        created[created.index(exp)] = reader  # the reader shuts it down from now on
+        readers.append(reader)
+    if "prometheus" in settings.metrics_exporters:
+        readers.append(
+            _exporters.LocalPrometheusMetricReader(
+                settings.prometheus_host, settings.prometheus_port, redactor=redactor
             )
-        else:
-            readers.append(
-                PeriodicExportingMetricReader(
-                    CountingMetricExporter(_exporters.metric_exporter(name, settings), drops),
-                    export_timeout_millis=timeout * 1000,
-                )
-            )
-    readers.extend(metric_readers)
+        )
+        created.append(readers[-1])
+    resource = _resource(settings, redactor)
     meter_provider = MeterProvider(
         resource=resource,
-        metric_readers=readers,
+        metric_readers=[*readers, *metric_readers],
         views=[*default_views(), *views],
         shutdown_on_exit=False,
     )
+    _hand_over(created, readers, meter_provider)
     drops.bind(meter_provider.get_meter(semconv.SCOPE_NAME))
 
-    redactor = Redactor(settings.redaction) if settings.redaction is not None else None
-    tracer_provider = TracerProvider(
-        resource=resource, sampler=_sampler(settings), shutdown_on_exit=False
-    )
     span_guards = [
         GuardedBatchSpanProcessor(e, drops, max_queue_size=queue, export_timeout=timeout)
-        for e in [
-            *(_exporters.span_exporter(n, settings) for n in settings.traces_exporters),
-            *span_exporters,
-        ]
+        for e in [*named_spans, *span_exporters]
     ]
-    fanout = None
-    if redactor is not None:
-        fanout = RedactingSpanProcessor(redactor, span_guards, drops)
-        tracer_provider.add_span_processor(fanout)
-    else:
+    _hand_over(created, named_spans, *span_guards)
+    fanout = None if redactor is None else RedactingSpanProcessor(redactor, span_guards, drops)
+    tracer_provider = RedactingTracerProvider(
+        redacting=fanout, resource=resource, sampler=trace_sampler, shutdown_on_exit=False
+    )
+    if fanout is None:
         for guard in span_guards:
             tracer_provider.add_span_processor(guard)
 
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    if redactor is not None:  # first: later processors must only see scrubbed records
+    # First: processors run in order and later ones (ours, the user's, added the SDK way)
+    # must only see scrubbed records.
+    if redactor is not None:
         logger_provider.add_log_record_processor(RedactingLogRecordProcessor(redactor, drops))
     if settings.mirror_events:
         logger_provider.add_log_record_processor(EventMirrorProcessor(tracer_provider))
     log_guards = [
         GuardedBatchLogRecordProcessor(e, drops, max_queue_size=queue, export_timeout=timeout)
-        for e in [
-            *(_exporters.log_exporter(n, settings) for n in settings.logs_exporters),
-            *log_exporters,
-        ]
+        for e in [*named_logs, *log_exporters]
     ]
+    _hand_over(created, named_logs, *log_guards)
     for log_guard in log_guards:
         logger_provider.add_log_record_processor(log_guard)
     return Telemetry(
@@ -291,7 +239,6 @@ def build(
         meter_provider=meter_provider,
         logger_provider=logger_provider,
         drops=drops,
-        span_fanout=fanout,
         guards=[*span_guards, *log_guards],
     )
 

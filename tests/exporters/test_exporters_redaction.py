@@ -59,16 +59,85 @@ def test_innocent_text_survives(text: str) -> None:
         ("accessToken", True),
         ("Set-Cookie", True),
         ("client_secret", True),
+        # substrings of the letters-and-digits-only key
+        ("SECRETKEY", True),
+        ("PRIVATEKEY", True),
+        ("OPENAIAPIKEY", True),
+        ("XApiKey", True),
+        ("Passwords", True),
+        ("password1", True),
+        ("cookies", True),
+        ("ClientSecrets", True),
+        ("db.credentials", True),
+        # token: by segment, plural and suffix included
+        ("JWTToken", True),
+        ("session_token", True),
+        ("api_tokens", True),
+        ("x-authtoken", True),
+        # token counts and descriptors
         ("gen_ai.usage.input_tokens", False),
         ("gen_ai.usage.output_tokens", False),
         ("max_tokens", False),
+        ("maxTokens", False),
+        ("cache_read_input_tokens", False),
+        ("llm.token_count.prompt", False),
+        ("gen_ai.token.type", False),
         ("tokenizer", False),
         ("http.route", False),
     ],
 )
-def test_secret_keys_match_whole_segments(key: str, secret: bool) -> None:
-    """Secret keys match whole key segments, case-insensitively; token counts are not secrets."""
+def test_secret_key_rule(key: str, secret: bool) -> None:
+    """Secret words match as substrings, token by segment; token counts are not secrets."""
     assert Redactor().is_secret_key(key) is secret
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "postgresql://admin:hunter2@10.0.0.5:5432/db",
+            "postgresql://[REDACTED:url_credentials]@10.0.0.5:5432/db",
+        ),
+        (
+            "https://api.x.com/v1?api_key=Zq83kdLx92mNq&access_token=abcd1234efgh&page=2",
+            "https://api.x.com/v1?api_key=[REDACTED:secret_param]"
+            "&access_token=[REDACTED:secret_param]&page=2",
+        ),
+        ("retry with password=hunter2 now", "retry with password=[REDACTED:secret_param] now"),
+        ('{"client_secret": "s3cr3t"}', '{"client_secret": "[REDACTED:secret_param]"}'),
+        ("Authorization: Basic dXNlcjpwYXNz", "Authorization: [REDACTED:basic_auth]"),
+        ("authorization: bearer abc123def456", "authorization: [REDACTED:bearer_token]"),
+        ("BEARER abc123def456ghi", "[REDACTED:bearer_token]"),
+    ],
+)
+def test_credentials_in_urls_and_text(text: str, expected: str) -> None:
+    """URL userinfo, secret key=value pairs and Basic/Bearer credentials are redacted."""
+    assert Redactor().scrub_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://example.com/search?q=shoes&page=2&sort=price",
+        "https://docs.example.com:8443/a/b#frag",
+        "max_tokens=512 temperature=0.2 tokenizer=bpe",
+        "a basic understanding of the bearer responsibilities",
+        "at 12:30:45 retries=3 outcome=success",
+        "ssh://deploy.example.com:22/repo",
+    ],
+)
+def test_ordinary_urls_and_pairs_survive(text: str) -> None:
+    """Ordinary URLs, harmless key=value pairs and prose are left as they are."""
+    assert Redactor().scrub_text(text) is text
+
+
+def test_harmless_pair_value_still_scanned() -> None:
+    """A value under a harmless key still gets the other detectors."""
+    r = Redactor()
+    assert r.scrub_text("max_tokens=5 note=jane@example.com") == (
+        "max_tokens=5 note=[REDACTED:email]"
+    )
+    assert r.scrub_text("card=4111 1111 1111 1111") == "card=[REDACTED:credit_card]"
 
 
 def test_secret_keys_are_masked_or_dropped() -> None:
@@ -119,6 +188,23 @@ def test_sequence_and_mapping_values() -> None:
         "n": 1,
     }
     assert r.scrub_value(12345) == 12345
+
+
+def test_bytes_sets_and_objects() -> None:
+    """UTF-8 bytes, sets, frozensets and other objects are scrubbed; binary bytes are masked."""
+    r = Redactor()
+    assert r.scrub_value(b"carol@example.com") == "[REDACTED:email]"
+    clean = b"plain"
+    assert r.scrub_value(clean) is clean
+    assert r.scrub_value(b"\xff\xfe\x00") == "[REDACTED:bytes]"
+    assert r.scrub_value({"bob@example.com", "ok"}) == {"[REDACTED:email]", "ok"}
+    assert r.scrub_value(frozenset({"bob@example.com"})) == frozenset({"[REDACTED:email]"})
+
+    class User:
+        def __str__(self) -> str:
+            return "User(email=bob@example.com)"
+
+    assert r.scrub_value(User()) == "User(email=[REDACTED:email])"
 
 
 def test_exported_spans_are_scrubbed() -> None:

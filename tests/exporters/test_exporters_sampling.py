@@ -176,3 +176,43 @@ def test_mirror_adds_event_to_recording_span_once() -> None:
         "resilience.circuit_breaker.rejected",
     ]
     handle.shutdown()
+
+
+def test_rules_do_not_sample_children_of_a_dropped_root() -> None:
+    """A child matching an always-on rule follows its unsampled root: no orphan spans."""
+    spans = InMemorySpanExporter()
+    sampler = RuleBasedSampler(
+        [SamplingRule(ALWAYS_ON, attributes={"tenant": "vip"})], fallback=ALWAYS_OFF
+    )
+    handle = build(exporter="none", sampler=sampler, span_exporters=[spans])
+    tracer = handle.tracer_provider.get_tracer("t")
+    with tracer.start_as_current_span("root") as root:
+        with tracer.start_as_current_span("child", attributes={"tenant": "vip"}) as child:
+            assert not child.get_span_context().trace_flags.sampled
+        assert not root.get_span_context().trace_flags.sampled
+    handle.flush()
+    assert spans.get_finished_spans() == ()
+    handle.shutdown()
+
+
+def test_rules_do_not_drop_children_of_a_sampled_root() -> None:
+    """A child matching an always-off rule follows its sampled root: no holes in the trace."""
+    spans = InMemorySpanExporter()
+    sampler = RuleBasedSampler([SamplingRule(ALWAYS_OFF, name="db*")], fallback=ALWAYS_ON)
+    handle = build(exporter="none", sampler=sampler, span_exporters=[spans])
+    tracer = handle.tracer_provider.get_tracer("t")
+    with (
+        tracer.start_as_current_span("root"),
+        tracer.start_as_current_span("db.query"),
+        tracer.start_as_current_span("grandchild"),
+    ):
+        pass
+    with tracer.start_as_current_span("db.root"):  # a root: the rule applies
+        pass
+    handle.flush()
+    assert sorted(s.name for s in spans.get_finished_spans()) == [
+        "db.query",
+        "grandchild",
+        "root",
+    ]
+    handle.shutdown()
