@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from opentelemetry.metrics import Counter, Meter
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
@@ -33,46 +32,44 @@ _R = TypeVar("_R")
 
 
 class DropCounter:
-    """Thread-safe tally of lost telemetry, mirrored to the ``resilience.telemetry.dropped`` metric.
+    """Thread-safe tally of lost telemetry, reported as the ``resilience.telemetry.dropped`` metric.
 
-    The tally is kept even before a meter is bound (and after the meter provider is shut down),
-    so :meth:`snapshot` always has the full count.
+    The metric is an observable counter read from this tally at collection time: with the
+    collector down every span may be dropped, and a synchronous counter add per drop (several
+    microseconds in the SDK) would make an outage slow the application down. Counting is a dict
+    increment under a lock, kept before a meter is bound and after the provider shuts down, so
+    :meth:`snapshot` always has the full count.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], int] = {}
-        self._instrument: Counter | None = None
+        self._bound = False
 
     def bind(self, meter: Meter) -> None:
-        """Create the counter on ``meter`` and replay what was counted before."""
-        instrument = meter.create_counter(
+        """Report the tally through an observable counter on ``meter`` (once)."""
+        with self._lock:
+            if self._bound:
+                return
+            self._bound = True
+        meter.create_observable_counter(
             semconv.METRIC_TELEMETRY_DROPPED,
+            callbacks=[self._observe],
             unit="{item}",
             description="Spans, log records and metric points lost before reaching a backend.",
         )
-        with self._lock:
-            self._instrument = instrument
-            pending = dict(self._counts)
-        for (signal, reason), n in pending.items():
-            instrument.add(n, self._attrs(signal, reason))
 
-    @staticmethod
-    def _attrs(signal: str, reason: str) -> dict[str, str]:
-        return {semconv.TELEMETRY_SIGNAL: signal, semconv.ERROR_TYPE: reason}
+    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        for (signal, reason), n in self.snapshot().items():
+            yield Observation(n, {semconv.TELEMETRY_SIGNAL: signal, semconv.ERROR_TYPE: reason})
 
     def add(self, signal: str, reason: str, n: int = 1) -> None:
         """Count ``n`` items of ``signal`` ("traces", "logs", "metrics") lost for ``reason``."""
         if n <= 0:
             return
+        key = (signal, reason)
         with self._lock:
-            key = (signal, reason)
             self._counts[key] = self._counts.get(key, 0) + n
-            instrument = self._instrument
-        if instrument is not None:
-            # Counting must never raise into an exporter thread.
-            with contextlib.suppress(Exception):
-                instrument.add(n, self._attrs(signal, reason))
 
     def snapshot(self) -> dict[tuple[str, str], int]:
         """``{(signal, reason): count}`` so far."""
