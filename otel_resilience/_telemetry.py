@@ -72,8 +72,6 @@ class Instruments:
         "events",
         "key",
         "logger",
-        "meter",
-        "meter_provider",
         "pipeline_duration",
         "tracer",
     )
@@ -81,8 +79,6 @@ class Instruments:
     def __init__(self, tp: Any, mp: Any, lp: Any, key: tuple[object, object, object]) -> None:
         self.key = key
         self.tracer: trace.Tracer | None = None
-        self.meter: metrics.Meter | None = None
-        self.meter_provider: Any = None
         self.pipeline_duration: metrics.Histogram | None = None
         self.events: metrics.Counter | None = None
         self.logger: _logs.Logger | None = None
@@ -96,8 +92,6 @@ class Instruments:
         if mp is not None and not isinstance(mp, _NOOP_METER_PROVIDERS):
             meter = mp.get_meter(semconv.SCOPE_NAME, _VERSION)
         if meter is not None and not isinstance(meter, metrics.NoOpMeter):
-            self.meter_provider = mp
-            self.meter = meter
             self.pipeline_duration = meter.create_histogram(
                 semconv.METRIC_PIPELINE_DURATION,
                 unit="s",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["category_name", "error_type"]
+from typing import Any
+
+__all__ = ["category_name", "error_type", "result_error_type"]
 
 _names: dict[type, str] = {}
 
@@ -20,6 +22,14 @@ def error_type(exc: BaseException) -> str:
         if len(_names) < 1024:  # bounded: classes created on the fly must not grow it forever
             _names[cls] = name
     return name
+
+
+def result_error_type(value: Any) -> str:
+    """The value of ``error.type`` for a returned result that failed: its HTTP status if any."""
+    status = getattr(value, "status_code", None) or getattr(value, "status", None)
+    if isinstance(status, int):
+        return str(status)
+    return "_OTHER"
 
 
 def category_name(field: str, value: object) -> str:

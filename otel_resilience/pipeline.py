@@ -18,10 +18,9 @@ from otel_resilience import semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._strategy import CallContext, Strategy
 from otel_resilience._telemetry import Instruments, Telemetry
-from otel_resilience._util import check_classifier, check_clock, error_type
+from otel_resilience._util import check_classifier, check_clock, error_type, result_error_type
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
 from otel_resilience.errors import CircuitOpenError
-from otel_resilience.retry.core import describe
 
 __all__ = ["Pipeline"]
 
@@ -213,7 +212,7 @@ class Pipeline:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             elif outcome == semconv.OUTCOME_FAILURE and ctx.failed_result is not None:
-                attrs[semconv.ERROR_TYPE] = describe(result)
+                attrs[semconv.ERROR_TYPE] = result_error_type(result)
                 attrs[semconv.ERROR_CATEGORY] = ctx.failed_result.category.value
                 span.set_status(Status(StatusCode.ERROR))
             span.set_attributes(attrs)  # one call: the SDK takes its span lock once

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from otel_resilience.retry.options import ResolvedPolicy
 
@@ -96,11 +95,3 @@ def policy_index(run: RetryRun, category: str, per_category: bool) -> int:
     count = run.per_category.get(category, 0) + 1
     run.per_category[category] = count
     return count
-
-
-def describe(value: Any) -> str:
-    """Short text for a retried result, used as ``error.type`` (an HTTP status when it has one)."""
-    status = getattr(value, "status_code", None) or getattr(value, "status", None)
-    if isinstance(status, int):
-        return str(status)
-    return "_OTHER"

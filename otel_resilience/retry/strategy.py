@@ -15,13 +15,13 @@ from otel_resilience._util import (
     check_callable,
     check_classifier,
     error_type,
+    result_error_type,
 )
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier, ErrorInfo
 from otel_resilience.errors import CircuitOpenError, RetryExhaustedError
 from otel_resilience.retry.core import (
     GIVE_UP_NOT_RETRYABLE,
     RetryRun,
-    describe,
     next_delay,
     policy_index,
 )
@@ -136,7 +136,7 @@ class Retry(Strategy):
         else:
             info = self._classifier.classify(result)
             ctx.failed_result = info
-            kind = describe(result)
+            kind = result_error_type(result)
             wanted = True
         now = self._clock.monotonic()
         delay: float | None = None
