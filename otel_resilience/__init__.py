@@ -23,7 +23,12 @@ from otel_resilience.classify import (
     ErrorInfo,
     Severity,
 )
-from otel_resilience.errors import CircuitOpenError, ResilienceError, RetryExhaustedError
+from otel_resilience.errors import (
+    CircuitOpenError,
+    RejectedError,
+    ResilienceError,
+    RetryExhaustedError,
+)
 from otel_resilience.pipeline import Pipeline
 from otel_resilience.retry import Retry, RetryPolicy, attempts_of
 
@@ -41,6 +46,7 @@ __all__ = [
     "ErrorClassifier",
     "ErrorInfo",
     "Pipeline",
+    "RejectedError",
     "ResilienceError",
     "Retry",
     "RetryExhaustedError",

@@ -1,105 +1,398 @@
-"""What every strategy shares: the per-call context and the binding to a Pipeline."""
+"""The strategy contract: the per-call context, decisions, and the binding to a Pipeline.
+
+Two kinds of strategies build on it:
+
+- *Deciding* strategies (Retry, CircuitBreaker, and next Fallback, RateLimiter, Cache) only
+  decide. They implement hooks (:class:`DecidingStrategy`) that return small decision values,
+  and one sync and one async runner (``_runner``) drive every one of them.
+- *Shaping* strategies (Timeout, Hedging, Bulkhead) change how the call executes. They keep an
+  I/O-free core and override ``_run`` / ``_arun`` with thin adapters.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from opentelemetry.trace import Span
-
+from otel_resilience import semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._telemetry import Instruments, Telemetry
-from otel_resilience._util import check_clock
+from otel_resilience._util import error_type, result_error_type
+from otel_resilience._validate import check_clock
+from otel_resilience.classify._results import _known as _response_types
+from otel_resilience.classify._results import is_http_failure
+from otel_resilience.errors import RejectedError
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
     from otel_resilience.classify import ErrorClassifier, ErrorInfo
 
-__all__ = ["CallContext", "Strategy"]
+__all__ = [
+    "Again",
+    "CallContext",
+    "CallShared",
+    "Decision",
+    "DecidingStrategy",
+    "Fail",
+    "Finish",
+    "Strategy",
+    "Substitute",
+    "UsageError",
+    "Wait",
+    "no_verdict",
+]
 
+_log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class CallContext:
-    """State of one call through a pipeline, shared by its strategies.
+class UsageError(TypeError):
+    """The pipeline was called the wrong way (a coroutine function through ``call()``...)."""
 
-    ``span`` is the pipeline span when it records, else ``None``: strategies test it before doing
-    any telemetry work, which keeps the no-SDK path to a single attribute check.
+
+#: Errors that are no verdict on the dependency: strategies let them pass untouched.
+_NO_VERDICT = (RejectedError, UsageError)
+
+
+def no_verdict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a refusal or a misuse: never retried, never a breaker failure."""
+    return isinstance(exc, _NO_VERDICT)
+
+
+# -- decisions ---------------------------------------------------------------------------------
+
+
+class Decision:
+    """What a deciding strategy's hook asks its runner to do; ``None`` means "go on"."""
+
+    __slots__ = ()
+
+
+class Again(Decision):
+    """Run the inner path again after ``delay`` seconds; ``state`` replaces the call's state."""
+
+    __slots__ = ("delay", "state")
+
+    def __init__(self, delay: float, state: object) -> None:
+        self.delay = delay
+        self.state = state
+
+
+class Wait(Decision):
+    """From ``enter``: sleep ``delay`` seconds, then ask ``enter`` again."""
+
+    __slots__ = ("delay",)
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+
+class Finish(Decision):
+    """End this layer returning ``value`` (a cached or substitute value)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+class Fail(Decision):
+    """End this layer raising ``error`` (chained to the attempt's exception, if any)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class Substitute(Decision):
+    """Call ``fn`` with the call's own arguments; its outcome goes through the hooks again."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+
+# -- the call ----------------------------------------------------------------------------------
+
+
+class CallShared:
+    """What every call of one pipeline shares: its name, clock, classifier and predicate."""
+
+    __slots__ = ("classifier", "clock", "default_predicate", "is_failure_result", "name")
+
+    def __init__(
+        self,
+        name: str,
+        clock: Clock,
+        classifier: ErrorClassifier,
+        is_failure_result: Callable[[Any], bool] | None,
+    ) -> None:
+        self.name = name
+        self.clock = clock
+        self.classifier = classifier
+        self.default_predicate = is_failure_result is None
+        self.is_failure_result = is_failure_result or is_http_failure
+
+
+class CallContext:
+    """One call through a pipeline, as its strategies see it.
+
+    ``fn``, ``args`` and ``kwargs`` are the protected call; ``clock`` the pipeline's clock;
+    ``deadline`` the monotonic time (on ``clock``) by which the call must be over, or ``None``:
+    a strategy may read it and, around what it runs, tighten it (restoring it afterwards).
+    ``span`` is the pipeline span when it records, else ``None``: strategies test it before any
+    telemetry work. ``attempts`` counts the calls that reached ``fn``.
+
+    Strategies keep per-call state in their own locals (the runners hold it), never here, so
+    concurrent attempts of one call (hedging) do not race on shared fields.
     """
 
     __slots__ = (
+        "_classified",
+        "_verdict",
+        "args",
         "attempts",
-        "error_by",
-        "error_info",
-        "error_info_for",
+        "deadline",
         "failed_result",
+        "fn",
         "inst",
+        "kwargs",
         "outcome",
-        "pipeline",
+        "shared",
         "span",
     )
 
-    def __init__(self, pipeline: str, inst: Instruments, span: Span | None) -> None:
-        self.pipeline = pipeline
+    def __init__(
+        self,
+        shared: CallShared,
+        inst: Instruments,
+        span: Span | None,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        self.shared = shared
         self.inst = inst
         self.span = span
-        self.attempts = 1
-        self.outcome: str | None = None  # set by strategies that decide it (fallback, rejected)
-        self.error_info: ErrorInfo | None = None
-        self.error_info_for: object = None
-        self.error_by: object = None
-        self.failed_result: ErrorInfo | None = None  # a returned result that counts as failure
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.deadline: float | None = None
+        self.attempts = 0
+        self.outcome: str | None = None
+        # One tuple each, replaced whole: a concurrent attempt never sees half an update.
+        self._classified: tuple[object, object, ErrorInfo] | None = None
+        self._verdict: tuple[object, bool | None] | None = None
+        #: ``(result, info)`` of a returned value a strategy judged a failure and passed on.
+        self.failed_result: tuple[object, ErrorInfo] | None = None
 
-    def classify(self, classifier: ErrorClassifier, exc: BaseException) -> ErrorInfo:
-        """Classify ``exc``, reusing the last result if the same classifier already did."""
-        if self.error_info_for is exc and self.error_by is classifier and self.error_info:
-            return self.error_info
-        info = classifier.classify(exc)
-        self.error_info, self.error_info_for, self.error_by = info, exc, classifier
+    @property
+    def pipeline(self) -> str:
+        """The pipeline's name."""
+        return self.shared.name
+
+    @property
+    def clock(self) -> Clock:
+        """The pipeline's clock."""
+        return self.shared.clock
+
+    @property
+    def classifier(self) -> ErrorClassifier:
+        """The pipeline's classifier."""
+        return self.shared.classifier
+
+    def set_outcome(self, outcome: str) -> None:
+        """Report the call's outcome; only the values in ``semconv.OUTCOMES`` are valid."""
+        if outcome not in semconv.OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(semconv.OUTCOMES)}, got {outcome!r}")
+        self.outcome = outcome
+
+    def time_left(self) -> float | None:
+        """Seconds until ``deadline`` (negative once passed), or ``None`` without one."""
+        return None if self.deadline is None else self.deadline - self.clock.monotonic()
+
+    def classify(self, classifier: ErrorClassifier, obj: object) -> ErrorInfo:
+        """Classify an exception or a response, reusing the last answer for the same pair."""
+        last = self._classified
+        if last is not None and last[0] is obj and last[1] is classifier:
+            return last[2]
+        info = classifier.classify(obj)
+        self._classified = (obj, classifier, info)
         return info
+
+    def result_failed(
+        self, result: object, predicate: Callable[[Any], bool] | None = None
+    ) -> bool | None:
+        """Whether ``result`` is a failure, by ``predicate`` or else the pipeline's.
+
+        The pipeline's verdict is computed once per result and shared by every strategy. A
+        predicate that raises gives no verdict (``None``): the result goes on as a result and
+        breakers count nothing.
+        """
+        if predicate is None:
+            shared = self.shared
+            if shared.default_predicate and _response_types.get(type(result)) is False:
+                return False  # the common case: a type already known not to be a response
+            last = self._verdict
+            if last is not None and last[0] is result:
+                return last[1]
+            predicate = shared.is_failure_result
+            cache = True
+        else:
+            cache = False
+        failed: bool | None
+        try:
+            failed = bool(predicate(result))
+        except Exception:
+            _log.debug("otel-resilience: is_failure_result raised", exc_info=True)
+            failed = None
+        if cache:
+            self._verdict = (result, failed)
+        return failed
+
+    def result_info(self, result: object) -> ErrorInfo | None:
+        """The classification of ``result`` if it ended the call as a failure, else ``None``."""
+        marked = self.failed_result
+        if marked is not None and marked[0] is result:
+            return marked[1]
+        if self.result_failed(result):
+            return self.classify(self.classifier, result)
+        return None
+
+    # -- attempt events (recorded where the attempt happens: before any strategy reacts) -----
+
+    def attempt_failed(self, started: float, exc: BaseException | None, result: object) -> None:
+        """Record a failed attempt (an exception, or a result that is a failure)."""
+        span = self.span
+        if span is None:
+            return
+        obj = exc if exc is not None else result
+        info = self.classify(self.classifier, obj)
+        span.add_event(
+            semconv.SPAN_EVENT_ATTEMPT,
+            {
+                semconv.ATTEMPT_NUMBER: self.attempts,
+                semconv.ATTEMPT_DURATION: self.clock.monotonic() - started,
+                semconv.ATTEMPT_OUTCOME: semconv.OUTCOME_FAILURE,
+                semconv.ERROR_TYPE: error_type(exc) if exc is not None else result_error_type(obj),
+                semconv.ERROR_CATEGORY: info.category.value,
+            },
+        )
+
+    def attempt_succeeded(self, started: float) -> None:
+        """Record a successful attempt that followed failed ones."""
+        if self.span is not None:
+            self.span.add_event(
+                semconv.SPAN_EVENT_ATTEMPT,
+                {
+                    semconv.ATTEMPT_NUMBER: self.attempts,
+                    semconv.ATTEMPT_DURATION: self.clock.monotonic() - started,
+                    semconv.ATTEMPT_OUTCOME: semconv.OUTCOME_SUCCESS,
+                },
+            )
+
+
+# -- strategies --------------------------------------------------------------------------------
+
+_GLOBAL_TELEMETRY = Telemetry()  # shared by strategies not yet in a pipeline: nothing per strategy
 
 
 class Strategy:
     """Base class of the strategies a :class:`~otel_resilience.Pipeline` composes.
 
-    A strategy given no clock or providers adopts those of the first Pipeline it is added to.
-    Subclasses implement ``_run`` (sync) and ``_arun`` (async) as short loops around one shared,
-    I/O-free decision core.
+    A strategy uses its pipeline's telemetry providers and, unless given its own, its clock.
+    Adding one strategy to two pipelines is fine when they share clock and providers; with
+    different ones it is an error (which one would it report to?).
     """
+
+    __slots__ = ("_binding", "_clock", "_clock_given", "_telemetry")
 
     strategy_name = "strategy"
 
-    def __init__(
-        self,
-        *,
-        clock: Clock | None = None,
-        tracer_provider: Any = None,
-        meter_provider: Any = None,
-        logger_provider: Any = None,
-    ) -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
         check_clock("clock", clock)
         self._clock_given = clock is not None
         self._clock: Clock = clock if clock is not None else SYSTEM_CLOCK
-        self._telemetry = Telemetry(tracer_provider, meter_provider, logger_provider)
-        self._bound = False
+        self._telemetry = _GLOBAL_TELEMETRY
+        self._binding: tuple[str, object, tuple[object, ...]] | None = None
 
     @property
     def clock(self) -> Clock:
         """The clock this strategy reads and sleeps on."""
         return self._clock
 
-    def _bind(self, pipeline_name: str, clock: Clock, telemetry: Telemetry) -> None:
-        """Adopt a pipeline's defaults for what was not given explicitly (first pipeline wins)."""
-        if self._bound:
-            return
-        self._bound = True
+    def _bind(self, pipeline_name: str, clock: Clock, telemetry: Telemetry) -> bool:
+        """Join a pipeline; ``True`` the first time. Conflicting bindings raise ValueError."""
+        if self._binding is not None:
+            first, first_clock, first_providers = self._binding
+            if first_clock is not clock and not self._clock_given:
+                raise ValueError(
+                    f"{self!r} already belongs to pipeline {first!r} with another clock; "
+                    "give each pipeline its own strategy instance"
+                )
+            ours = telemetry.providers
+            if any(a is not b for a, b in zip(first_providers, ours, strict=True)):
+                raise ValueError(
+                    f"{self!r} already belongs to pipeline {first!r} with other telemetry "
+                    "providers; give each pipeline its own strategy instance"
+                )
+            return False
+        self._binding = (pipeline_name, clock, telemetry.providers)
         if not self._clock_given:
             self._clock = clock
-        own = self._telemetry.providers
-        merged = [o if o is not None else p for o, p in zip(own, telemetry.providers, strict=True)]
-        self._telemetry = Telemetry(*merged)
+        self._telemetry = telemetry
+        return True
 
     def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
         raise NotImplementedError
 
     async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
         raise NotImplementedError
+
+
+class DecidingStrategy(Strategy):
+    """A strategy that only decides; the shared runners (sync and async) execute its decisions.
+
+    Hooks, each called with the call's context and the per-call ``state``:
+
+    - ``enter(ctx)``: before the inner call. Return the per-call state, or raise a
+      :class:`~otel_resilience.RejectedError` to refuse, or a :class:`Finish` / :class:`Fail`
+      to end at once, or a :class:`Wait` to be asked again after a delay.
+    - ``on_result(ctx, state, result)`` / ``on_error(ctx, state, exc)``: after each inner
+      call. Return ``None`` to pass the outcome on, or :class:`Again`, :class:`Finish`,
+      :class:`Fail` or :class:`Substitute`.
+    - ``on_again(ctx, state)``: after an ``Again``'s sleep, before the inner call reruns.
+    - ``on_abandon(ctx, state)``: the call left with no verdict (a refusal or misuse from
+      inside, a cancellation, an interrupt): release what ``enter`` took.
+    """
+
+    __slots__ = ()
+
+    def enter(self, ctx: CallContext) -> Any:
+        return None
+
+    def on_result(self, ctx: CallContext, state: Any, result: Any) -> Decision | None:
+        return None
+
+    def on_error(self, ctx: CallContext, state: Any, exc: Exception) -> Decision | None:
+        return None
+
+    def on_again(self, ctx: CallContext, state: Any) -> None:
+        return None
+
+    def on_abandon(self, ctx: CallContext, state: Any) -> None:
+        return None
+
+    def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
+        from otel_resilience._runner import run_sync
+
+        return run_sync(self, nxt, ctx)
+
+    async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
+        from otel_resilience._runner import run_async
+
+        return await run_async(self, nxt, ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -114,6 +115,7 @@ class Instruments:
             try:
                 self.logger.emit(
                     LogRecord(
+                        timestamp=time.time_ns(),
                         event_name=name,
                         attributes=attributes,
                         severity_number=SeverityNumber.INFO,
@@ -123,18 +125,20 @@ class Instruments:
             except Exception:  # a broken logging pipeline must not break the user's call
                 _log.debug("otel-resilience: emitting %s failed", name, exc_info=True)
 
-    def count(self, pipeline: str, strategy: str, event: str) -> None:
-        """Add one to ``resilience.events``."""
+    def count(
+        self, pipeline: str, strategy: str, event: str, extra: dict[str, Any] | None = None
+    ) -> None:
+        """Add one to ``resilience.events`` (``extra``: attributes beyond the three keys)."""
         if self.events is not None:
+            attrs = {
+                semconv.PIPELINE_NAME: pipeline,
+                semconv.STRATEGY: strategy,
+                semconv.EVENT: event,
+            }
+            if extra:
+                attrs.update(extra)
             try:
-                self.events.add(
-                    1,
-                    {
-                        semconv.PIPELINE_NAME: pipeline,
-                        semconv.STRATEGY: strategy,
-                        semconv.EVENT: event,
-                    },
-                )
+                self.events.add(1, attrs)
             except Exception:  # same: telemetry never fails the call
                 _log.debug("otel-resilience: counting %s failed", event, exc_info=True)
 

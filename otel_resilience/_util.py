@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["category_name", "error_type", "result_error_type"]
+from otel_resilience._validate import check_callable, check_classifier, check_clock
+
+__all__ = [
+    "category_name",
+    "check_callable",
+    "check_classifier",
+    "check_clock",
+    "error_type",
+    "result_error_type",
+]
 
 _names: dict[type, str] = {}
 
@@ -41,23 +50,3 @@ def category_name(field: str, value: object) -> str:
     except ValueError:
         known = ", ".join(c.value for c in ErrorCategory)
         raise ValueError(f"{field}: unknown error category {value!r} (known: {known})") from None
-
-
-def check_callable(field: str, value: object) -> None:
-    """ValueError naming ``field`` unless ``value`` is None or callable."""
-    if value is not None and not callable(value):
-        raise ValueError(f"{field} must be callable, got {value!r}")
-
-
-def check_clock(field: str, value: object) -> None:
-    """ValueError naming ``field`` unless ``value`` is None or has a clock's three methods."""
-    if value is None:
-        return
-    if not all(callable(getattr(value, m, None)) for m in ("monotonic", "sleep", "asleep")):
-        raise ValueError(f"{field} must have monotonic(), sleep() and asleep(), got {value!r}")
-
-
-def check_classifier(field: str, value: object) -> None:
-    """ValueError naming ``field`` unless ``value`` is None or has ``classify()``."""
-    if value is not None and not callable(getattr(value, "classify", None)):
-        raise ValueError(f"{field} must be an ErrorClassifier, got {value!r}")

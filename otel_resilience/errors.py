@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ResilienceError", "CircuitOpenError", "RetryExhaustedError"]
+__all__ = ["CircuitOpenError", "RejectedError", "ResilienceError", "RetryExhaustedError"]
 
 
 class ResilienceError(Exception):
     """Base class of every exception otel-resilience raises on its own behalf."""
 
 
-class CircuitOpenError(ResilienceError):
+class RejectedError(ResilienceError):
+    """A strategy refused to call the protected function (open breaker, full bulkhead, ...).
+
+    A refusal is a decision, not a verdict on the dependency: outer strategies neither retry it
+    nor count it as a failure, the call's outcome is ``rejected`` and it is not an attempt.
+    ``retry_after`` is the number of seconds after which a call may be admitted, if known.
+    """
+
+    retry_after: float | None = None
+
+
+class CircuitOpenError(RejectedError):
     """Raised instead of calling the protected function while a circuit breaker is open.
 
     ``retry_after`` is the number of seconds until the breaker lets a probe through, or ``None``

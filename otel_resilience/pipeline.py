@@ -6,21 +6,28 @@ import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from contextvars import Token
+from types import CoroutineType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_resilience import semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
-from otel_resilience._strategy import CallContext, Strategy
-from otel_resilience._telemetry import Instruments, Telemetry
-from otel_resilience._util import check_classifier, check_clock, error_type, result_error_type
+from otel_resilience._runner import run_async, run_sync
+from otel_resilience._strategy import (
+    CallContext,
+    CallShared,
+    DecidingStrategy,
+    Strategy,
+    UsageError,
+)
+from otel_resilience._telemetry import Telemetry
+from otel_resilience._util import error_type, result_error_type
+from otel_resilience._validate import check_callable, check_classifier, check_clock
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
-from otel_resilience.errors import CircuitOpenError
+from otel_resilience.errors import RejectedError
 
 __all__ = ["Pipeline"]
 
@@ -29,13 +36,6 @@ _log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_OUTCOMES = (
-    semconv.OUTCOME_SUCCESS,
-    semconv.OUTCOME_FAILURE,
-    semconv.OUTCOME_FALLBACK,
-    semconv.OUTCOME_REJECTED,
-)
-
 
 class Pipeline:
     """Strategies composed outermost-first around a protected call.
@@ -43,8 +43,12 @@ class Pipeline:
     ``Pipeline("payments", Retry(), CircuitBreaker())`` retries calls that go through the
     breaker. Each call is one span named ``name`` (current while the function runs, so clients
     instrumented by OpenTelemetry nest under it) and one ``resilience.pipeline.duration``
-    measurement. Strategies given no clock or providers use the pipeline's; providers default
-    to the global ones, and with none configured telemetry costs next to nothing.
+    measurement. Strategies use the pipeline's telemetry providers (the global ones by default:
+    with none configured telemetry costs next to nothing) and, unless given their own, its clock.
+
+    ``is_failure_result`` decides which returned values are failures for every strategy that
+    has no predicate of its own; by default error responses (408, 429, 5xx...) of httpx,
+    httpx2, requests and aiohttp (:func:`~otel_resilience.classify.is_http_failure`).
     """
 
     def __init__(
@@ -56,23 +60,35 @@ class Pipeline:
         meter_provider: Any = None,
         logger_provider: Any = None,
         classifier: ErrorClassifier | None = None,
+        is_failure_result: Callable[[Any], bool] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         check_clock("clock", clock)
         check_classifier("classifier", classifier)
+        check_callable("is_failure_result", is_failure_result)
         for i, strategy in enumerate(strategies):
             if not isinstance(strategy, Strategy):
                 raise ValueError(f"strategies[{i}] must be a Strategy, got {strategy!r}")
+        if len(set(map(id, strategies))) != len(strategies):
+            raise ValueError("strategies must not contain the same strategy instance twice")
         self.name = name
         self.strategies = strategies
         self.clock: Clock = clock or SYSTEM_CLOCK
         self._telemetry = Telemetry(tracer_provider, meter_provider, logger_provider)
         self._classifier = classifier or DEFAULT_CLASSIFIER
+        self._shared = CallShared(name, self.clock, self._classifier, is_failure_result)
         self._span_attrs = {semconv.PIPELINE_NAME: name}
         self._metric_attrs = {
-            o: {semconv.PIPELINE_NAME: name, semconv.OUTCOME: o} for o in _OUTCOMES
+            o: {semconv.PIPELINE_NAME: name, semconv.OUTCOME: o} for o in semconv.OUTCOMES
         }
+        # Innermost first: the layer function and its strategy, for sync and async calls.
+        self._sync_layers: list[tuple[Callable[..., Any], Strategy]] = []
+        self._async_layers: list[tuple[Callable[..., Any], Strategy]] = []
+        for strategy in reversed(strategies):
+            deciding = isinstance(strategy, DecidingStrategy)
+            self._sync_layers.append((run_sync if deciding else type(strategy)._run, strategy))
+            self._async_layers.append((run_async if deciding else type(strategy)._arun, strategy))
         for strategy in strategies:
             strategy._bind(name, self.clock, self._telemetry)
 
@@ -87,15 +103,23 @@ class Pipeline:
         inst = self._telemetry.instruments()
         nxt: Callable[[], Any] = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
         if inst.tracer is None and inst.pipeline_duration is None:
-            ctx = CallContext(self.name, inst, None)
-            for strategy in reversed(self.strategies):
-                nxt = functools.partial(strategy._run, nxt, ctx)
-            return nxt()  # type: ignore[no-any-return]
-        ctx, span, token, started = self._begin(inst)
-        for strategy in reversed(self.strategies):
-            nxt = functools.partial(strategy._run, nxt, ctx)
+            ctx = CallContext(self._shared, inst, None, fn, args, kwargs)
+            for layer, strategy in self._sync_layers:
+                nxt = functools.partial(layer, strategy, nxt, ctx)
+            result = nxt()
+            if type(result) is CoroutineType:
+                _refuse_coroutine(fn, result)
+            return result  # type: ignore[no-any-return]
+        started = self.clock.monotonic()
+        span, token = self._start_span(inst)
+        ctx = CallContext(self._shared, inst, _recording(span), fn, args, kwargs)
+        nxt = functools.partial(_leaf, ctx, nxt)
+        for layer, strategy in self._sync_layers:
+            nxt = functools.partial(layer, strategy, nxt, ctx)
         try:
             result = nxt()
+            if type(result) is CoroutineType:
+                _refuse_coroutine(fn, result)
         except BaseException as exc:
             self._finish(ctx, span, started, exc, None)
             raise
@@ -106,17 +130,30 @@ class Pipeline:
         return result  # type: ignore[no-any-return]
 
     async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Await ``fn(*args, **kwargs)`` through the strategies."""
+        """Await ``fn(*args, **kwargs)`` through the strategies.
+
+        ``fn`` is called once per attempt, so pass the function, not a coroutine it made.
+        """
+        if isinstance(fn, CoroutineType):
+            fn.close()  # it can never run: don't leave a "never awaited" warning behind
+            raise UsageError(
+                "acall() needs the async function and its arguments, not a coroutine object: "
+                "each attempt must call the function again (pipeline.acall(fn, *args))"
+            )
         inst = self._telemetry.instruments()
         nxt: Callable[[], Any] = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
-        if inst.tracer is None and inst.pipeline_duration is None:
-            ctx = CallContext(self.name, inst, None)
-            for strategy in reversed(self.strategies):
-                nxt = functools.partial(strategy._arun, nxt, ctx)
+        recording = not (inst.tracer is None and inst.pipeline_duration is None)
+        if recording:
+            started = self.clock.monotonic()
+            span, token = self._start_span(inst)
+            ctx = CallContext(self._shared, inst, _recording(span), fn, args, kwargs)
+        else:
+            ctx = CallContext(self._shared, inst, None, fn, args, kwargs)
+        nxt = functools.partial(_aleaf, ctx, nxt)
+        for layer, strategy in self._async_layers:
+            nxt = functools.partial(layer, strategy, nxt, ctx)
+        if not recording:
             return await nxt()  # type: ignore[no-any-return]
-        ctx, span, token, started = self._begin(inst)
-        for strategy in reversed(self.strategies):
-            nxt = functools.partial(strategy._arun, nxt, ctx)
         try:
             result = await nxt()
         except BaseException as exc:
@@ -138,6 +175,12 @@ class Pipeline:
 
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Decorate a ``def`` or ``async def`` so that every call goes through the pipeline."""
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise UsageError(
+                f"{getattr(fn, '__qualname__', fn)!r} is a generator function: pipelines do not "
+                "protect streams yet (retrying half-consumed output is unsafe); decorate a "
+                "function that returns the whole result instead"
+            )
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
@@ -154,17 +197,22 @@ class Pipeline:
 
     # -- telemetry (shared by call and acall) --------------------------------------------------
 
-    def _begin(self, inst: Instruments) -> tuple[CallContext, Any, Token[Context] | None, float]:
-        started = self.clock.monotonic()
-        span: Any = None
-        token: Token[Context] | None = None
-        if inst.tracer is not None:
+    def _start_span(self, inst: Any) -> tuple[Any, Any]:
+        """Start the call's span and make it current; a failing SDK means no span, not no call."""
+        if inst.tracer is None:
+            return None, None
+        try:
             span = inst.tracer.start_span(
                 self.name, kind=SpanKind.INTERNAL, attributes=self._span_attrs
             )
-            token = otel_context.attach(trace.set_span_in_context(span))
-        recording = span if span is not None and span.is_recording() else None
-        return CallContext(self.name, inst, recording), span, token, started
+        except Exception:  # a raising sampler or span processor on_start
+            _log.debug("otel-resilience: starting the span failed", exc_info=True)
+            return None, None
+        try:
+            return span, otel_context.attach(trace.set_span_in_context(span))
+        except Exception:
+            _log.debug("otel-resilience: attaching the span failed", exc_info=True)
+            return span, None
 
     def _finish(
         self,
@@ -179,6 +227,12 @@ class Pipeline:
             self._end(ctx, span, started, exc, result)
         except Exception:  # telemetry must not turn a success into an error, or mask one
             _log.debug("otel-resilience: recording telemetry failed", exc_info=True)
+        finally:
+            if span is not None:
+                try:
+                    span.end()  # always: a span left open leaks and never exports
+                except Exception:
+                    _log.debug("otel-resilience: ending the span failed", exc_info=True)
 
     def _end(
         self,
@@ -188,32 +242,109 @@ class Pipeline:
         exc: BaseException | None,
         result: Any,
     ) -> None:
+        failed_result = None
         if exc is not None:
             outcome = ctx.outcome or (
                 semconv.OUTCOME_REJECTED
-                if isinstance(exc, CircuitOpenError)
+                if isinstance(exc, RejectedError)
                 else semconv.OUTCOME_FAILURE
             )
-        elif ctx.failed_result is not None and ctx.outcome is None:
-            outcome = semconv.OUTCOME_FAILURE
         else:
-            outcome = ctx.outcome or semconv.OUTCOME_SUCCESS
+            failed_result = ctx.result_info(result)
+            if ctx.outcome is not None:
+                outcome = ctx.outcome
+            else:
+                outcome = (
+                    semconv.OUTCOME_SUCCESS if failed_result is None else (semconv.OUTCOME_FAILURE)
+                )
         hist = ctx.inst.pipeline_duration
         if hist is not None:
-            hist.record(self.clock.monotonic() - started, self._metric_attrs[outcome])
-        if span is None:
+            point = self._metric_attrs.get(outcome) or {
+                semconv.PIPELINE_NAME: self.name,
+                semconv.OUTCOME: outcome,
+            }
+            hist.record(self.clock.monotonic() - started, point)
+        if ctx.span is None:
             return
-        if ctx.span is not None:
-            attrs: dict[str, Any] = {semconv.OUTCOME: outcome, semconv.ATTEMPTS: ctx.attempts}
-            if exc is not None:
-                info = ctx.classify(self._classifier, exc)
-                attrs[semconv.ERROR_TYPE] = error_type(exc)
-                attrs[semconv.ERROR_CATEGORY] = info.category.value
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-            elif outcome == semconv.OUTCOME_FAILURE and ctx.failed_result is not None:
-                attrs[semconv.ERROR_TYPE] = result_error_type(result)
-                attrs[semconv.ERROR_CATEGORY] = ctx.failed_result.category.value
-                span.set_status(Status(StatusCode.ERROR))
-            span.set_attributes(attrs)  # one call: the SDK takes its span lock once
-        span.end()
+        attrs: dict[str, Any] = {semconv.OUTCOME: outcome, semconv.ATTEMPTS: ctx.attempts}
+        if exc is not None:
+            info = ctx.classify(self._classifier, exc)
+            attrs[semconv.ERROR_TYPE] = error_type(exc)
+            attrs[semconv.ERROR_CATEGORY] = info.category.value
+            _record_exception(span, exc)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        elif outcome == semconv.OUTCOME_FAILURE and failed_result is not None:
+            attrs[semconv.ERROR_TYPE] = result_error_type(result)
+            attrs[semconv.ERROR_CATEGORY] = failed_result.category.value
+            span.set_status(Status(StatusCode.ERROR))
+        span.set_attributes(attrs)  # one call: the SDK takes its span lock once
+
+
+def _recording(span: Any) -> Any:
+    try:
+        return span if span is not None and span.is_recording() else None
+    except Exception:
+        return None
+
+
+def _record_exception(span: Any, exc: BaseException) -> None:
+    """``span.record_exception``, surviving exceptions whose ``__str__`` raises."""
+    try:
+        span.record_exception(exc)
+    except Exception:
+        span.add_event(
+            semconv.SPAN_EVENT_EXCEPTION,
+            {
+                semconv.EXCEPTION_TYPE: error_type(exc),
+                semconv.EXCEPTION_MESSAGE: "<unprintable exception>",
+            },
+        )
+
+
+def _refuse_coroutine(fn: Any, coro: Any) -> None:
+    coro.close()
+    raise UsageError(
+        f"{getattr(fn, '__qualname__', fn)!r} returned a coroutine: call async functions with "
+        "`await pipeline.acall(fn, ...)` (or decorate the async def), not pipeline.call()"
+    )
+
+
+def _leaf(ctx: CallContext, call: Callable[[], Any]) -> Any:
+    """The protected call itself, while telemetry records: counts and records the attempt."""
+    ctx.attempts += 1
+    started = ctx.clock.monotonic()
+    try:
+        result = call()
+    except Exception as exc:
+        ctx.attempt_failed(started, exc, None)
+        raise
+    if ctx.result_failed(result):
+        ctx.attempt_failed(started, None, result)
+    elif ctx.attempts > 1:
+        ctx.attempt_succeeded(started)
+    return result
+
+
+async def _aleaf(ctx: CallContext, call: Callable[[], Any]) -> Any:
+    """Async twin of :func:`_leaf`; also refuses a callable that returns no awaitable."""
+    ctx.attempts += 1
+    recording = ctx.span is not None
+    started = ctx.clock.monotonic() if recording else 0.0
+    awaitable = call()
+    if type(awaitable) is not CoroutineType and not inspect.isawaitable(awaitable):
+        raise UsageError(
+            f"{getattr(ctx.fn, '__qualname__', ctx.fn)!r} returned {type(awaitable).__name__}, "
+            "not an awaitable: call plain functions with pipeline.call(), not acall()"
+        )
+    if not recording:
+        return await awaitable
+    try:
+        result = await awaitable
+    except Exception as exc:
+        ctx.attempt_failed(started, exc, None)
+        raise
+    if ctx.result_failed(result):
+        ctx.attempt_failed(started, None, result)
+    elif ctx.attempts > 1:
+        ctx.attempt_succeeded(started)
+    return result

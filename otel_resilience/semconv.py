@@ -19,6 +19,10 @@ ATTEMPT_NUMBER: Final = "resilience.attempt.number"
 ATTEMPT_DURATION: Final = "resilience.attempt.duration"
 ATTEMPT_OUTCOME: Final = "resilience.attempt.outcome"
 RETRY_DELAY: Final = "resilience.retry.delay"
+#: Why a Retry gave up: one of the ``RETRY_REASON_*`` values.
+RETRY_REASON: Final = "resilience.retry.reason"
+#: The delay (seconds) a server asked for (Retry-After and similar headers).
+RETRY_REQUESTED_DELAY: Final = "resilience.retry.requested_delay"
 STRATEGY: Final = "resilience.strategy"
 EVENT: Final = "resilience.event"
 ERROR_CATEGORY: Final = "resilience.error.category"
@@ -33,6 +37,15 @@ OUTCOME_SUCCESS: Final = "success"
 OUTCOME_FAILURE: Final = "failure"
 OUTCOME_FALLBACK: Final = "fallback"
 OUTCOME_REJECTED: Final = "rejected"
+#: Every valid value of resilience.outcome; strategies may report no other.
+OUTCOMES: Final = frozenset({OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_FALLBACK, OUTCOME_REJECTED})
+
+# --- Values of resilience.retry.reason ----------------------------------------------------------
+RETRY_REASON_ATTEMPTS: Final = "attempts"
+RETRY_REASON_DEADLINE: Final = "deadline"
+RETRY_REASON_NOT_RETRYABLE: Final = "not_retryable"
+RETRY_REASON_RETRY_AFTER_EXCEEDS_MAX_DELAY: Final = "retry_after_exceeds_max_delay"
+RETRY_REASON_RETRY_AFTER_EXCEEDS_DEADLINE: Final = "retry_after_exceeds_deadline"
 
 # --- Values of resilience.circuit_breaker.state and .previous_state --------------------------
 CIRCUIT_STATE_CLOSED: Final = "closed"
@@ -58,6 +71,11 @@ SPAN_EVENT_RETRY_EXHAUSTED: Final = "resilience.retry_exhausted"
 SPAN_EVENT_CIRCUIT_REJECTED: Final = "resilience.circuit_breaker.rejected"
 #: Also the event name of the log record emitted for every breaker transition.
 SPAN_EVENT_CIRCUIT_STATE_CHANGE: Final = "resilience.circuit_breaker.state_change"
+
+#: OpenTelemetry's exception event, written by hand when an exception cannot be printed.
+SPAN_EVENT_EXCEPTION: Final = "exception"
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
 
 # --- Log events -------------------------------------------------------------------------------
 LOG_EVENT_CIRCUIT_STATE_CHANGE: Final = SPAN_EVENT_CIRCUIT_STATE_CHANGE

@@ -341,7 +341,8 @@ def test_state_change_telemetry(run, fake_clock, otel_capture):
 
 def test_state_change_log_without_active_span(fake_clock, otel_capture):
     """isolate() outside any span still emits the log event."""
-    breaker = CircuitBreaker(name="manual", clock=fake_clock, **otel_capture.providers)
+    breaker = CircuitBreaker(name="manual", clock=fake_clock)
+    Pipeline("svc", breaker, clock=fake_clock, **otel_capture.providers)
     breaker.isolate()
     (record,) = otel_capture.logs(semconv.LOG_EVENT_CIRCUIT_STATE_CHANGE)
     assert record.log_record.attributes[semconv.CIRCUIT_BREAKER_STATE] == "open"

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from otel_resilience.circuit_breaker.window import CountWindow, TimeWindow
-from otel_resilience.retry.core import RetryRun, next_delay
+from otel_resilience.retry._core import RetryRun, next_delay
 from otel_resilience.retry.options import ResolvedPolicy
 
 outcomes = st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()), max_size=200)
@@ -60,15 +60,21 @@ def test_time_window_matches_bucket_model(buckets, seconds, steps, later):
     jitter=st.floats(0.0, 1.0),
     draws=st.lists(st.floats(0.0, 0.999999), min_size=1, max_size=40),
     retry_after=st.none() | st.floats(0.0, 1e6),
+    clamp=st.booleans(),
 )
-def test_backoff_never_exceeds_max_delay(kind, base, cap, jitter, draws, retry_after):
-    """Every delay, jitter and Retry-After included, lies in [0, max_delay]."""
+def test_backoff_never_exceeds_max_delay(kind, base, cap, jitter, draws, retry_after, clamp):
+    """Every delay lies in [0, max_delay]; a longer Retry-After gives up unless clamped."""
     policy = ResolvedPolicy.build(10_000, kind, base, cap, jitter)
     run = RetryRun(0.0, None)
     it = iter(draws * 3)
     for n in range(1, len(draws) + 1):
-        delay = next_delay(run, policy, 10_000, n, retry_after, 0.0, lambda: next(it))
-        assert delay is not None
+        delay = next_delay(run, policy, 10_000, n, retry_after, clamp, 0.0, lambda: next(it))
+        if delay is None:
+            assert not clamp
+            assert retry_after is not None
+            assert retry_after > cap
+            assert run.gave_up == "retry_after_exceeds_max_delay"
+            return
         assert 0.0 <= delay <= cap
         run.attempts += 1
 
@@ -77,5 +83,5 @@ def test_backoff_never_exceeds_max_delay(kind, base, cap, jitter, draws, retry_a
 def test_exponential_without_jitter_is_exact(base, cap, n):
     """With no jitter, exponential delay n is min(base * 2**(n-1), max_delay)."""
     policy = ResolvedPolicy.build(1000, "exponential", base, cap, False)
-    delay = next_delay(RetryRun(0.0, None), policy, 1000, n, None, 0.0, lambda: 0.5)
+    delay = next_delay(RetryRun(0.0, None), policy, 1000, n, None, False, 0.0, lambda: 0.5)
     assert delay == min(base * 2 ** (n - 1), cap)

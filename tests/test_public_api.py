@@ -17,6 +17,7 @@ EXPECTED = {
     "ErrorClassifier",
     "ErrorInfo",
     "Pipeline",
+    "RejectedError",
     "ResilienceError",
     "Retry",
     "RetryExhaustedError",

@@ -105,10 +105,12 @@ def test_non_retryable_category_is_not_retried(run, flaky, fake_clock):
     assert fake_clock.sleeps == []
 
 
-def test_retry_after_header_is_honoured_and_capped(run, flaky, fake_clock):
-    """Retry-After lengthens the backoff, and max_delay caps it."""
+def test_retry_after_header_is_honoured_and_capped_when_asked(run, flaky, fake_clock):
+    """Retry-After lengthens the backoff; with clamp_retry_after, max_delay caps it."""
     dep = flaky(http_error(429, **{"Retry-After": "3"}), http_error(429, **{"Retry-After": "60"}))
-    retry = Retry(max_attempts=3, base_delay=0.1, max_delay=10.0, jitter=False)
+    retry = Retry(
+        max_attempts=3, base_delay=0.1, max_delay=10.0, jitter=False, clamp_retry_after=True
+    )
     assert run(Pipeline("p", retry, clock=fake_clock), dep) == "ok"
     assert fake_clock.sleeps == [3.0, 10.0]
 

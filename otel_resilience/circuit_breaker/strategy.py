@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.metrics import Observation
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
-from otel_resilience._strategy import CallContext, Strategy
+from otel_resilience._strategy import CallContext, DecidingStrategy
 from otel_resilience._telemetry import Telemetry, track_breaker
 from otel_resilience._util import check_callable, check_classifier
 from otel_resilience.circuit_breaker.core import CLOSED, BreakerCore, Rejected, Transition
@@ -20,8 +20,6 @@ from otel_resilience.errors import CircuitOpenError
 
 __all__ = ["CircuitBreaker"]
 
-T = TypeVar("T")
-
 _EVENT_FOR = {
     CircuitState.OPEN: semconv.EVENT_CIRCUIT_OPENED,
     CircuitState.HALF_OPEN: semconv.EVENT_CIRCUIT_HALF_OPENED,
@@ -29,7 +27,7 @@ _EVENT_FOR = {
 }
 
 
-class CircuitBreaker(Strategy):
+class CircuitBreaker(DecidingStrategy):
     """Open after too many failures (or slow calls) in a sliding window; probe after a break.
 
     ``window`` is seconds with ``window_type="time"`` and a number of calls with ``"count"``.
@@ -43,10 +41,24 @@ class CircuitBreaker(Strategy):
     ``is_failure`` is given; ``is_failure_result`` marks returned values as failures.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_classifier",
+        "_core",
+        "_is_failure",
+        "_is_failure_result",
+        "_name",
+        "_pipeline_name",
+        "_slow_limit",
+        "_timed",
+        "options",
+    )
+
     strategy_name = semconv.STRATEGY_CIRCUIT_BREAKER
 
     def __init__(
         self,
+        *,
         name: str | None = None,
         failure_ratio: float = 0.5,
         minimum_calls: int = 10,
@@ -56,7 +68,6 @@ class CircuitBreaker(Strategy):
         half_open_max_calls: int = 1,
         slow_call_duration: float | None = None,
         slow_call_ratio: float = 1.0,
-        *,
         break_duration_multiplier: float = 1.0,
         max_break_duration: float | None = None,
         window_buckets: int = 10,
@@ -65,9 +76,6 @@ class CircuitBreaker(Strategy):
         is_failure_result: Callable[[Any], bool] | None = None,
         classifier: ErrorClassifier | None = None,
         clock: Clock | None = None,
-        tracer_provider: Any = None,
-        meter_provider: Any = None,
-        logger_provider: Any = None,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"name must be a non-empty string or None, got {name!r}")
@@ -88,23 +96,15 @@ class CircuitBreaker(Strategy):
             slow_call_ratio=slow_call_ratio,
             failure_categories=BreakerOptions.categories(failure_categories),
         )
-        super().__init__(
-            clock=clock,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            logger_provider=logger_provider,
-        )
+        super().__init__(clock=clock)
         self._name = name
         self._core = BreakerCore(self.options)
         self._is_failure = is_failure
         self._is_failure_result = is_failure_result
         self._classifier = classifier or DEFAULT_CLASSIFIER
+        self._slow_limit = slow_call_duration
         self._timed = slow_call_duration is not None or window_type == "time"
-        # Successes need no slow-call or result check: the common path takes a shortcut.
-        self._plain = slow_call_duration is None and is_failure_result is None
         self._pipeline_name: str | None = None
-        if meter_provider is not None:  # otherwise the first pipeline decides
-            self._track()
 
     # -- public control ------------------------------------------------------------------------
 
@@ -143,18 +143,15 @@ class CircuitBreaker(Strategy):
 
     # -- binding and telemetry -----------------------------------------------------------------
 
-    def _bind(self, pipeline_name: str, clock: Clock, telemetry: Telemetry) -> None:
-        if self._bound:
-            return
-        super()._bind(pipeline_name, clock, telemetry)
+    def _bind(self, pipeline_name: str, clock: Clock, telemetry: Telemetry) -> bool:
+        if not super()._bind(pipeline_name, clock, telemetry):
+            return False
         self._pipeline_name = pipeline_name
         if self._name is None:
             self._name = pipeline_name
-        self._track()
-
-    def _track(self) -> None:
-        # An explicit meter provider gets its own gauge; otherwise the global one reports us.
-        track_breaker(self._telemetry.providers[1], self)
+        # The gauge reports through the pipeline's meter provider (None: the global one).
+        track_breaker(telemetry.providers[1], self)
+        return True
 
     def _emit(self, transition: Transition | None, ctx: CallContext | None) -> None:
         if transition is None:
@@ -175,92 +172,72 @@ class CircuitBreaker(Strategy):
 
     def _rejected(self, rejected: Rejected, ctx: CallContext) -> CircuitOpenError:
         self._emit(rejected.transition, ctx)
-        ctx.outcome = semconv.OUTCOME_REJECTED
+        ctx.set_outcome(semconv.OUTCOME_REJECTED)
         if ctx.span is not None:
             attrs: dict[str, Any] = {semconv.CIRCUIT_BREAKER_NAME: self.name}
             if rejected.retry_after is not None:
                 attrs[semconv.CIRCUIT_BREAKER_RETRY_AFTER] = rejected.retry_after
             ctx.span.add_event(semconv.SPAN_EVENT_CIRCUIT_REJECTED, attrs)
-        self._telemetry.instruments().count(
-            ctx.pipeline, self.strategy_name, semconv.EVENT_CIRCUIT_REJECTED
-        )
+        ctx.inst.count(ctx.pipeline, self.strategy_name, semconv.EVENT_CIRCUIT_REJECTED)
         return CircuitOpenError(self.name, rejected.retry_after)
 
-    # -- shared decision path ------------------------------------------------------------------
+    # -- hooks (driven by the shared sync and async runners) ----------------------------------
 
-    def _acquire(self, ctx: CallContext) -> int:
+    def enter(self, ctx: CallContext) -> Any:
+        """A permit (with the start time when slow calls count), or CircuitOpenError."""
         state, epoch = self._core.snapshot  # one read: state and epoch always belong together
         if state is CLOSED:  # fast path; record() re-checks the epoch under the lock
-            return epoch
-        try:
-            permit, transition = self._core.acquire(self._clock.monotonic())
-        except Rejected as rejected:
-            raise self._rejected(rejected, ctx) from None
-        self._emit(transition, ctx)
+            permit: Any = epoch
+        else:
+            try:
+                permit, transition = self._core.acquire(self._clock.monotonic())
+            except Rejected as rejected:
+                raise self._rejected(rejected, ctx) from None
+            if transition is not None:
+                self._emit(transition, ctx)
+        if self._slow_limit is not None:
+            return (permit, self._clock.monotonic())
         return permit
 
-    def _outcome(self, permit: int, ctx: CallContext, failed: bool, started: float) -> None:
-        # A closed count-window breaker needs no time for a success: nothing can move.
-        core = self._core
-        timed = self._timed or failed or core.state is not CLOSED
-        now = self._clock.monotonic() if timed else 0.0
-        limit = self.options.slow_call_duration
-        slow = limit is not None and now - started >= limit
-        self._emit(core.record(permit, failed, slow, now), ctx)
-
-    def _after_error(self, permit: int, ctx: CallContext, exc: Exception, started: float) -> None:
-        if isinstance(exc, CircuitOpenError):  # an inner breaker said no: no verdict
-            self._core.release(permit)
+    def on_result(self, ctx: CallContext, state: Any, result: Any) -> None:
+        failed = ctx.result_failed(result, self._is_failure_result)
+        if failed is None:  # the predicate broke: no verdict, but never a stuck probe slot
+            self.on_abandon(ctx, state)
             return
+        if self._slow_limit is None and not failed:
+            now = self._clock.monotonic() if self._timed else 0.0
+            transition = self._core.record_success(state, now)
+            if transition is not None:
+                self._emit(transition, ctx)
+            return
+        self._record(ctx, state, failed)
+
+    def on_error(self, ctx: CallContext, state: Any, exc: Exception) -> None:
         try:
             if self._is_failure is not None:
                 failed = bool(self._is_failure(exc))
             else:
                 category = ctx.classify(self._classifier, exc).category.value
                 failed = category in self.options.failure_categories
-        except BaseException:  # a broken predicate must not keep a probe slot forever
-            self._core.release(permit)
-            raise
-        self._outcome(permit, ctx, failed, started)
-
-    def _after_result(self, permit: int, ctx: CallContext, result: Any, started: float) -> None:
-        if self._plain:
-            now = self._clock.monotonic() if self._timed else 0.0
-            self._emit(self._core.record_success(permit, now), ctx)
+        except Exception:  # a broken predicate is no verdict; the call's own error goes on
+            self.on_abandon(ctx, state)
             return
-        try:
-            failed = self._is_failure_result is not None and bool(self._is_failure_result(result))
-        except BaseException:
-            self._core.release(permit)
-            raise
-        self._outcome(permit, ctx, failed, started)
+        self._record(ctx, state, failed)
 
-    # -- runners: identical but for `await` ---------------------------------------------------
+    def on_abandon(self, ctx: CallContext, state: Any) -> None:
+        """Cancelled, interrupted, refused further in: no verdict; free a probe slot."""
+        self._core.release(state[0] if self._slow_limit is not None else state)
 
-    def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
-        permit = self._acquire(ctx)
-        started = self._clock.monotonic() if self.options.slow_call_duration is not None else 0.0
-        try:
-            result = nxt()
-        except Exception as exc:
-            self._after_error(permit, ctx, exc, started)
-            raise
-        except BaseException:  # interrupted: no verdict on the dependency, free the probe slot
-            self._core.release(permit)
-            raise
-        self._after_result(permit, ctx, result, started)
-        return result
-
-    async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
-        permit = self._acquire(ctx)
-        started = self._clock.monotonic() if self.options.slow_call_duration is not None else 0.0
-        try:
-            result = await nxt()
-        except Exception as exc:
-            self._after_error(permit, ctx, exc, started)
-            raise
-        except BaseException:  # cancelled: a half-open probe must not leave the breaker stuck
-            self._core.release(permit)
-            raise
-        self._after_result(permit, ctx, result, started)
-        return result
+    def _record(self, ctx: CallContext, state: Any, failed: bool) -> None:
+        # A closed count-window breaker needs no time for a success: nothing can move.
+        core = self._core
+        if self._slow_limit is not None:
+            permit, started = state
+        else:
+            permit, started = state, 0.0
+        timed = self._timed or failed or core.state is not CLOSED
+        now = self._clock.monotonic() if timed else 0.0
+        slow = self._slow_limit is not None and now - started >= self._slow_limit
+        transition = core.record(permit, failed, slow, now)
+        if transition is not None:
+            self._emit(transition, ctx)

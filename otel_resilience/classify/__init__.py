@@ -12,14 +12,17 @@ from __future__ import annotations
 from ._classifier import DEFAULT_CLASSIFIER, ErrorClassifier
 from ._headers import parse_retry_after
 from ._model import CategoryOverride, ClassificationRule, ErrorCategory, ErrorInfo, Severity
+from ._results import FAILURE_STATUSES, is_http_failure
 
 __all__ = [
     "DEFAULT_CLASSIFIER",
+    "FAILURE_STATUSES",
     "CategoryOverride",
     "ClassificationRule",
     "ErrorCategory",
     "ErrorClassifier",
     "ErrorInfo",
     "Severity",
+    "is_http_failure",
     "parse_retry_after",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
+from ..errors import RetryExhaustedError
 from ._headers import from_headers, header_dict
 from ._model import (
     CATEGORY_DEFAULTS,
@@ -238,6 +239,11 @@ def _rule_matches(rule: ClassificationRule, obj: object, status: int | None) -> 
 
 
 def _resolve(obj: object, status: int | None, headers: object, depth: int) -> _Resolution:
+    if isinstance(obj, RetryExhaustedError) and depth < _MAX_CAUSE_DEPTH:
+        # A wrapped give-up fails the way its last attempt did.
+        last = obj.last_error if obj.last_error is not None else obj.last_result
+        last_status, last_headers = _status_and_headers(last)
+        return _resolve(last, last_status, last_headers, depth + 1)
     type_category, retryable = _type_resolution(type(obj))
     code_category = _provider_category(obj, status)
     if code_category is not None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 __all__ = ["from_headers", "header_dict", "parse_retry_after"]
 
@@ -26,6 +26,7 @@ _DURATION_PART = re.compile(r"(\d{1,15}(?:\.\d{1,9})?)(ms|h|m|s)", re.ASCII)
 _DURATION = re.compile(r"(?:\d{1,15}(?:\.\d{1,9})?(?:ms|h|m|s))+", re.ASCII)
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _MAX_HEADER = 256  # longer values are garbage; bounds regex and parsing work
+_MAX_HEADERS = 256  # more header lines than this are not read: a mapping may never end
 
 
 def header_dict(headers: object) -> dict[str, str]:
@@ -39,7 +40,7 @@ def header_dict(headers: object) -> dict[str, str]:
     items = getattr(headers, "items", None)
     if callable(items):
         out: dict[str, str] = {}
-        for pair in items():
+        for pair in itertools.islice(items(), _MAX_HEADERS):
             key, value = pair
             name = _text(key)
             if name is not None and name.lower() not in out:
@@ -159,6 +160,8 @@ def _duration(value: str) -> float | None:
 def _http_date(value: str) -> datetime | None:
     if len(value) > _MAX_HEADER:
         return None
+    from email.utils import parsedate_to_datetime  # lazy: email costs import time, dates are rare
+
     try:
         return parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -32,6 +32,7 @@ class ErrorCategory(str, Enum):
     CONTEXT_LENGTH = "context_length"
     CONTENT_FILTER = "content_filter"
     CANCELLED = "cancelled"
+    REJECTED = "rejected"
     UNKNOWN = "unknown"
 
     def __str__(self) -> str:
@@ -111,6 +112,9 @@ CATEGORY_DEFAULTS: dict[ErrorCategory, tuple[Severity, bool, bool, str]] = {
     ),
     ErrorCategory.CANCELLED: (
         Severity.LOW, False, False, "The request was cancelled.",
+    ),
+    ErrorCategory.REJECTED: (
+        Severity.LOW, False, False, "The service is busy right now. Please try again later.",
     ),
     ErrorCategory.UNKNOWN: (
         Severity.MEDIUM, False, False, _GENERIC_MESSAGE,

@@ -27,6 +27,8 @@ USE_STATUS = None
 
 # (package, qualname) -> (category or USE_STATUS, retryable override or None).
 TYPE_TABLE: dict[tuple[str, str], tuple[ErrorCategory | None, bool | None]] = {
+    # Our own refusals: a decision of a strategy, never a verdict on the dependency.
+    ("otel_resilience", "RejectedError"): (_C.REJECTED, False),
     # Standard library. asyncio/socket/concurrent timeouts are TimeoutError on 3.11+.
     ("asyncio", "CancelledError"): (_C.CANCELLED, None),
     ("asyncio", "TimeoutError"): (_C.TIMEOUT, None),

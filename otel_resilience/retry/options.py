@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-import tenacity
-
 from otel_resilience._util import category_name
+from otel_resilience._validate import (
+    check_callable,
+    check_choice,
+    check_classifier,
+    check_count,
+    check_flag,
+    check_seconds,
+)
 
-__all__ = ["BACKOFF_KINDS", "Backoff", "RetryPolicy", "validate_backoff"]
+__all__ = ["BACKOFF_KINDS", "Backoff", "RetryOptions", "RetryPolicy", "validate_backoff"]
 
 Backoff = Literal["constant", "linear", "exponential", "decorrelated"]
 BACKOFF_KINDS: tuple[str, ...] = ("constant", "linear", "exponential", "decorrelated")
 
 
 def _check_delay(name: str, value: float | None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    check_seconds(name, value, optional=True)
 
 
 def _check_attempts(name: str, value: int | None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if value is not None:
+        check_count(name, value)
 
 
 def _check_jitter(name: str, value: bool | float | None) -> None:
@@ -91,6 +89,8 @@ class ResolvedPolicy:
         jitter: bool | float,
     ) -> ResolvedPolicy:
         """Fill in the wait strategy (tenacity's) for the kinds it provides."""
+        import tenacity  # lazy: only a Retry that is built pays for importing it
+
         fraction = (0.5 if jitter else 0.0) if isinstance(jitter, bool) else float(jitter)
         wait: Any
         if backoff == "constant":
@@ -132,31 +132,41 @@ def resolve_policies(
     return resolved
 
 
-def check_retry_options(
-    max_attempts: int,
-    backoff: str,
-    base_delay: float,
-    max_delay: float,
-    jitter: bool | float,
-    deadline: float | None,
-    on_exhausted: str,
-) -> None:
-    """Validate a Retry's own arguments, naming the offending field."""
-    _check_attempts("max_attempts", max_attempts)
-    if backoff is None:
-        raise ValueError(f"backoff must be one of {', '.join(BACKOFF_KINDS)}; got None")
-    validate_backoff("backoff", backoff)
-    for name, value in (("base_delay", base_delay), ("max_delay", max_delay)):
-        if value is None:
-            raise ValueError(f"{name} must be a number of seconds, got None")
-        _check_delay(name, value)
-    _check_jitter("jitter", jitter)
-    if jitter is None:
-        raise ValueError("jitter must be a bool or a fraction in [0, 1], got None")
-    if max_delay < base_delay:
-        raise ValueError(f"max_delay ({max_delay}) must be >= base_delay ({base_delay})")
-    _check_delay("deadline", deadline)
-    if deadline is not None and deadline == 0:
-        raise ValueError("deadline must be > 0 seconds (or None for no deadline)")
-    if on_exhausted not in ("raise", "wrap"):
-        raise ValueError(f"on_exhausted must be 'raise' or 'wrap', got {on_exhausted!r}")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryOptions:
+    """Every option of a :class:`~otel_resilience.Retry`, validated at construction."""
+
+    max_attempts: int = 3
+    backoff: Backoff = "exponential"
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+    jitter: bool | float = True
+    deadline: float | None = None
+    retry_on: Any = None
+    retry_if_result: Callable[[Any], bool] | None = None
+    policies: Mapping[Any, RetryPolicy] | None = None
+    respect_retry_after: bool = True
+    clamp_retry_after: bool = False
+    on_exhausted: Literal["raise", "wrap"] = "raise"
+    classifier: Any = None
+    random: Callable[[], float] | None = None
+
+    def __post_init__(self) -> None:
+        check_count("max_attempts", self.max_attempts)
+        check_choice("backoff", self.backoff, BACKOFF_KINDS)
+        check_seconds("base_delay", self.base_delay)
+        check_seconds("max_delay", self.max_delay)
+        if self.jitter is None:
+            raise ValueError("jitter must be a bool or a fraction in [0, 1], got None")
+        _check_jitter("jitter", self.jitter)
+        if self.max_delay < self.base_delay:
+            raise ValueError(
+                f"max_delay must be >= base_delay ({self.base_delay}), got {self.max_delay!r}"
+            )
+        check_seconds("deadline", self.deadline, positive=True, optional=True)
+        check_callable("retry_if_result", self.retry_if_result)
+        check_callable("random", self.random)
+        check_classifier("classifier", self.classifier)
+        check_flag("respect_retry_after", self.respect_retry_after)
+        check_flag("clamp_retry_after", self.clamp_retry_after)
+        check_choice("on_exhausted", self.on_exhausted, ("raise", "wrap"))

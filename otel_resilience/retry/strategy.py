@@ -4,38 +4,26 @@ from __future__ import annotations
 
 import contextlib
 import random as _random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
-from otel_resilience._strategy import CallContext, Strategy
-from otel_resilience._util import (
-    category_name,
-    check_callable,
-    check_classifier,
-    error_type,
-    result_error_type,
-)
+from otel_resilience._strategy import Again, CallContext, DecidingStrategy, Decision, Fail
+from otel_resilience._util import category_name, error_type, result_error_type
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier, ErrorInfo
-from otel_resilience.errors import CircuitOpenError, RetryExhaustedError
-from otel_resilience.retry.core import (
-    GIVE_UP_NOT_RETRYABLE,
-    RetryRun,
-    next_delay,
-    policy_index,
-)
+from otel_resilience.errors import RetryExhaustedError
+from otel_resilience.retry._core import RetryRun, next_delay, policy_index
 from otel_resilience.retry.options import (
     Backoff,
     ResolvedPolicy,
+    RetryOptions,
     RetryPolicy,
-    check_retry_options,
     resolve_policies,
 )
 
 __all__ = ["Retry", "attempts_of"]
 
-T = TypeVar("T")
 RetryOn = Iterable[Any] | Callable[[BaseException], bool] | None
 
 _ATTEMPTS_ATTR = "resilience_attempts"
@@ -47,63 +35,77 @@ def attempts_of(exc: BaseException) -> int | None:
     return value if isinstance(value, int) else None
 
 
-class Retry(Strategy):
+class Retry(DecidingStrategy):
     """Retry failed attempts with backoff, honouring Retry-After, a deadline and error categories.
 
-    By default an exception is retried when the classifier calls it retryable. ``retry_on``
-    replaces that test: an iterable of error categories and/or exception types, or a predicate
-    on the exception. ``retry_if_result`` retries returned values (e.g. a 503 response); the
-    result is classified so its Retry-After header is honoured too. On exhaustion the last
-    error is re-raised with ``attempts_of(exc)`` set (or, with ``on_exhausted="wrap"``, a
-    :class:`RetryExhaustedError` is raised); an exhausted result is returned as it is.
+    An exception is retried when the classifier calls it retryable; ``retry_on`` replaces that
+    test: an iterable of error categories and/or exception types, or a predicate on the
+    exception. A returned value is retried when it is a failure: by ``retry_if_result`` if
+    given, else by the pipeline's ``is_failure_result`` (error responses of the HTTP clients we
+    know, by default); its Retry-After header is honoured too. On exhaustion the last error is
+    re-raised with ``attempts_of(exc)`` set, or, with ``on_exhausted="wrap"``, a
+    :class:`RetryExhaustedError` is raised; an exhausted result is returned as it is (or
+    wrapped). Every give-up records its reason. Options are those of :class:`RetryOptions`.
     """
+
+    __slots__ = (
+        "_classifier",
+        "_policies",
+        "_policy",
+        "_random",
+        "_retry_categories",
+        "_retry_listed",
+        "_retry_pred",
+        "_retry_types",
+        "deadline",
+        "max_attempts",
+        "options",
+    )
 
     strategy_name = semconv.STRATEGY_RETRY
 
     def __init__(
         self,
+        *,
         max_attempts: int = 3,
         backoff: Backoff = "exponential",
         base_delay: float = 0.2,
         max_delay: float = 10.0,
         jitter: bool | float = True,
-        *,
         deadline: float | None = None,
         retry_on: RetryOn = None,
         retry_if_result: Callable[[Any], bool] | None = None,
         policies: Mapping[Any, RetryPolicy] | None = None,
         respect_retry_after: bool = True,
-        on_exhausted: str = "raise",
+        clamp_retry_after: bool = False,
+        on_exhausted: Literal["raise", "wrap"] = "raise",
         classifier: ErrorClassifier | None = None,
         random: Callable[[], float] | None = None,
         clock: Clock | None = None,
-        tracer_provider: Any = None,
-        meter_provider: Any = None,
-        logger_provider: Any = None,
     ) -> None:
-        check_retry_options(
-            max_attempts, backoff, base_delay, max_delay, jitter, deadline, on_exhausted
+        self.options = RetryOptions(
+            max_attempts=max_attempts,
+            backoff=backoff,
+            base_delay=base_delay,
+            max_delay=max_delay,
+            jitter=jitter,
+            deadline=deadline,
+            retry_on=retry_on,
+            retry_if_result=retry_if_result,
+            policies=policies,
+            respect_retry_after=respect_retry_after,
+            clamp_retry_after=clamp_retry_after,
+            on_exhausted=on_exhausted,
+            classifier=classifier,
+            random=random,
         )
-        check_callable("retry_if_result", retry_if_result)
-        check_callable("random", random)
-        check_classifier("classifier", classifier)
-        if not isinstance(respect_retry_after, bool):
-            raise ValueError(f"respect_retry_after must be a bool, got {respect_retry_after!r}")
-        super().__init__(
-            clock=clock,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            logger_provider=logger_provider,
-        )
+        super().__init__(clock=clock)
         self.max_attempts = max_attempts
         self.deadline = deadline
         self._policy = ResolvedPolicy.build(max_attempts, backoff, base_delay, max_delay, jitter)
         self._policies = resolve_policies(self._policy, policies)
         self._retry_types, self._retry_categories, self._retry_pred = _split_retry_on(retry_on)
         self._retry_listed = retry_on is not None and self._retry_pred is None
-        self._retry_if_result = retry_if_result
-        self._respect_retry_after = respect_retry_after
-        self._wrap = on_exhausted == "wrap"
         self._classifier = classifier or DEFAULT_CLASSIFIER
         self._random = random or _random.random
 
@@ -114,177 +116,121 @@ class Retry(Strategy):
             f"base_delay={p.base_delay}, max_delay={p.max_delay}, deadline={self.deadline})"
         )
 
-    # -- shared decision path (sync and async) ------------------------------------------------
+    # -- hooks (driven by the shared sync and async runners) ----------------------------------
+
+    def enter(self, ctx: CallContext) -> float | None:
+        """The start time when a deadline needs it; a RetryRun waits for the first failure."""
+        if self.deadline is not None or ctx.deadline is not None:
+            return self._clock.monotonic()
+        return None
+
+    def on_error(self, ctx: CallContext, state: Any, exc: Exception) -> Decision | None:
+        run = state if type(state) is RetryRun else self._start(ctx, state)
+        info = ctx.classify(self._classifier, exc)
+        decision = self._decide(ctx, run, info, error_type(exc), self._wants_retry(exc, info))
+        if decision is not None:
+            return decision
+        with contextlib.suppress(Exception):  # __slots__ or a hostile __setattr__: not ours to fix
+            setattr(exc, _ATTEMPTS_ATTR, run.attempts)
+        if (
+            self.options.on_exhausted == "wrap"
+            and run.gave_up != semconv.RETRY_REASON_NOT_RETRYABLE
+        ):
+            return Fail(RetryExhaustedError(run.attempts, exc, reason=run.gave_up or "attempts"))
+        return None
+
+    def on_result(self, ctx: CallContext, state: Any, result: Any) -> Decision | None:
+        if not ctx.result_failed(result, self.options.retry_if_result):
+            return None
+        run = state if type(state) is RetryRun else self._start(ctx, state)
+        info = ctx.classify(self._classifier, result)
+        decision = self._decide(ctx, run, info, result_error_type(result), True)
+        if decision is not None:
+            return decision
+        ctx.failed_result = (result, info)  # the call ends on it: its outcome is a failure
+        if self.options.on_exhausted == "wrap":
+            return Fail(RetryExhaustedError(run.attempts, None, result, run.gave_up or "attempts"))
+        return None
+
+    def on_again(self, ctx: CallContext, state: Any) -> None:
+        state.attempts += 1
+
+    # -- the decision, shared by errors and results -------------------------------------------
+
+    def _start(self, ctx: CallContext, started: float | None) -> RetryRun:
+        now = self._clock.monotonic() if started is None else started
+        deadline_at = None if self.deadline is None else now + self.deadline
+        if ctx.deadline is not None and (deadline_at is None or ctx.deadline < deadline_at):
+            deadline_at = ctx.deadline  # an outer deadline bounds our retries too
+        return RetryRun(now, deadline_at)
 
     def _wants_retry(self, exc: BaseException, info: ErrorInfo) -> bool:
-        if isinstance(exc, CircuitOpenError):
-            return False  # an open breaker is a decision to fail fast; retrying defeats it
         if self._retry_pred is not None:
-            return bool(self._retry_pred(exc))
+            try:
+                return bool(self._retry_pred(exc))
+            except Exception:  # a broken predicate means "don't retry", not a new error
+                return False
         if self._retry_listed:  # an explicit list, even an empty one, replaces the default
             return isinstance(exc, self._retry_types) or info.category in self._retry_categories
         return info.retryable
 
-    def _failed(
-        self, run: RetryRun, ctx: CallContext, exc: BaseException | None, result: Any
-    ) -> float | None:
-        """Decide what follows a failed attempt; emit its telemetry. ``None`` means stop."""
-        if exc is not None:
-            info = ctx.classify(self._classifier, exc)
-            kind = error_type(exc)
-            wanted = self._wants_retry(exc, info)
-        else:
-            info = self._classifier.classify(result)
-            ctx.failed_result = info
-            kind = result_error_type(result)
-            wanted = True
+    def _decide(
+        self, ctx: CallContext, run: RetryRun, info: ErrorInfo, kind: str, wanted: bool
+    ) -> Again | None:
+        """An Again to retry, or None with ``run.gave_up`` set; records the decision."""
         now = self._clock.monotonic()
         delay: float | None = None
         if not wanted:
-            run.gave_up = GIVE_UP_NOT_RETRYABLE
+            run.gave_up = semconv.RETRY_REASON_NOT_RETRYABLE
+            run.requested_delay = info.retry_after
         else:
             category = info.category.value
             policy = self._policies.get(category)
             n = policy_index(run, category, policy is not None)
-            retry_after = info.retry_after if self._respect_retry_after else None
+            retry_after = info.retry_after if self.options.respect_retry_after else None
             delay = next_delay(
-                run, policy or self._policy, self.max_attempts, n, retry_after, now, self._random
+                run,
+                policy or self._policy,
+                self.max_attempts,
+                n,
+                retry_after,
+                self.options.clamp_retry_after,
+                now,
+                self._random,
             )
-        self._record(run, ctx, now, kind, info, delay)
-        return delay
+        self._record(run, ctx, kind, info, delay)
+        return None if delay is None else Again(delay, run)
 
     def _record(
-        self,
-        run: RetryRun,
-        ctx: CallContext,
-        now: float,
-        kind: str,
-        info: ErrorInfo,
-        delay: float | None,
+        self, run: RetryRun, ctx: CallContext, kind: str, info: ErrorInfo, delay: float | None
     ) -> None:
-        span = ctx.span
-        if span is not None:
-            span.add_event(
-                semconv.SPAN_EVENT_ATTEMPT,
-                {
-                    semconv.ATTEMPT_NUMBER: run.attempts,
-                    semconv.ATTEMPT_DURATION: now - run.attempt_started,
-                    semconv.ATTEMPT_OUTCOME: semconv.OUTCOME_FAILURE,
-                    semconv.ERROR_TYPE: kind,
-                    semconv.ERROR_CATEGORY: info.category.value,
-                },
-            )
+        reason = run.gave_up
         if delay is not None:
             event, span_event = semconv.EVENT_RETRY, semconv.SPAN_EVENT_RETRY
-        elif run.gave_up != GIVE_UP_NOT_RETRYABLE:
+        elif reason != semconv.RETRY_REASON_NOT_RETRYABLE or run.attempts > 1:
             event, span_event = semconv.EVENT_RETRY_EXHAUSTED, semconv.SPAN_EVENT_RETRY_EXHAUSTED
         else:
-            return
+            return  # a first attempt that cannot be retried: nothing was given up
+        extra: dict[str, Any] | None = None
+        if delay is None:
+            extra = {semconv.RETRY_REASON: reason}
+            if run.requested_delay is not None:
+                extra[semconv.RETRY_REQUESTED_DELAY] = run.requested_delay
+        span = ctx.span
         if span is not None:
             attrs: dict[str, Any] = {
-                semconv.ATTEMPT_NUMBER: run.attempts,
+                semconv.ATTEMPT_NUMBER: ctx.attempts or run.attempts,
                 semconv.ERROR_TYPE: kind,
                 semconv.ERROR_CATEGORY: info.category.value,
             }
             if delay is not None:
                 attrs[semconv.RETRY_DELAY] = delay
+                if run.requested_delay is not None:
+                    attrs[semconv.RETRY_REQUESTED_DELAY] = run.requested_delay
+            else:
+                attrs.update(extra or ())
             span.add_event(span_event, attrs)
-        self._telemetry.instruments().count(ctx.pipeline, self.strategy_name, event)
-
-    def _succeeded_after_retries(self, run: RetryRun, ctx: CallContext) -> None:
-        ctx.failed_result = None  # an earlier rejected result no longer decides the outcome
-        if ctx.span is not None:
-            ctx.span.add_event(
-                semconv.SPAN_EVENT_ATTEMPT,
-                {
-                    semconv.ATTEMPT_NUMBER: run.attempts,
-                    semconv.ATTEMPT_DURATION: self._clock.monotonic() - run.attempt_started,
-                    semconv.ATTEMPT_OUTCOME: semconv.OUTCOME_SUCCESS,
-                },
-            )
-
-    def _next_attempt(self, run: RetryRun, ctx: CallContext) -> None:
-        run.attempts += 1
-        ctx.attempts = run.attempts
-        run.attempt_started = self._clock.monotonic()
-
-    def _give_up(self, run: RetryRun, exc: BaseException) -> BaseException | None:
-        """The exception to raise instead of ``exc``, if any; marks ``exc`` with the attempts."""
-        with contextlib.suppress(AttributeError, TypeError):  # __slots__ exceptions can't be
-            setattr(exc, _ATTEMPTS_ATTR, run.attempts)
-        if self._wrap and run.gave_up != GIVE_UP_NOT_RETRYABLE:
-            return RetryExhaustedError(run.attempts, exc, reason=run.gave_up or "attempts")
-        return None
-
-    def _exhausted_result(self, run: RetryRun, result: T) -> T:
-        if self._wrap:
-            raise RetryExhaustedError(run.attempts, None, result, run.gave_up or "attempts")
-        return result
-
-    def _started(self, ctx: CallContext) -> float | None:
-        if self.deadline is not None or ctx.span is not None:
-            return self._clock.monotonic()
-        return None
-
-    def _start(self, started: float | None) -> RetryRun:
-        return RetryRun(self._clock.monotonic() if started is None else started, self.deadline)
-
-    # -- runners: identical loops but for `await` ----------------------------------------------
-
-    def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
-        run: RetryRun | None = None
-        pred = self._retry_if_result
-        # Attempt timing and the deadline need the start time; a RetryRun waits for a failure.
-        started = self._started(ctx)
-        while True:
-            try:
-                result = nxt()
-            except Exception as exc:
-                run = run or self._start(started)
-                delay = self._failed(run, ctx, exc, None)
-                if delay is None:
-                    wrapped = self._give_up(run, exc)
-                    if wrapped is not None:
-                        raise wrapped from exc
-                    raise
-            else:
-                if pred is None or not pred(result):
-                    if run is not None and run.attempts > 1:
-                        self._succeeded_after_retries(run, ctx)
-                    return result
-                run = run or self._start(started)
-                delay = self._failed(run, ctx, None, result)
-                if delay is None:
-                    return self._exhausted_result(run, result)
-            self._clock.sleep(delay)
-            self._next_attempt(run, ctx)
-
-    async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
-        run: RetryRun | None = None
-        pred = self._retry_if_result
-        started = self._started(ctx)
-        while True:
-            try:
-                result = await nxt()
-            except Exception as exc:
-                run = run or self._start(started)
-                delay = self._failed(run, ctx, exc, None)
-                if delay is None:
-                    wrapped = self._give_up(run, exc)
-                    if wrapped is not None:
-                        raise wrapped from exc
-                    raise
-            else:
-                if pred is None or not pred(result):
-                    if run is not None and run.attempts > 1:
-                        self._succeeded_after_retries(run, ctx)
-                    return result
-                run = run or self._start(started)
-                delay = self._failed(run, ctx, None, result)
-                if delay is None:
-                    return self._exhausted_result(run, result)
-            await self._clock.asleep(delay)
-            self._next_attempt(run, ctx)
+        ctx.inst.count(ctx.pipeline, self.strategy_name, event, extra)
 
 
 def _split_retry_on(
