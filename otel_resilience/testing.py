@@ -1,6 +1,7 @@
 """Test helpers for otel-resilience and for its users' own tests.
 
-:class:`FakeClock` makes every strategy deterministic: sleeping on it advances time instantly.
+:class:`FakeClock` makes every strategy deterministic: sleeping on it advances time instantly,
+or, with ``auto_advance=False``, parks the sleeper until the test advances time.
 This module is also a pytest plugin (entry point ``pytest11``) giving the fixtures
 ``fake_clock`` and ``otel_capture``. The fixtures import the OpenTelemetry SDK lazily, so merely
 having otel-resilience installed never requires the SDK.
@@ -8,11 +9,10 @@ having otel-resilience installed never requires the SDK.
 
 from __future__ import annotations
 
-import asyncio
-import math
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from otel_resilience._fake_clock import FakeClock
 
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
@@ -20,44 +20,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 __all__ = ["FakeClock", "OTelCapture", "fake_clock", "otel_capture"]
-
-
-class FakeClock:
-    """A clock that starts at ``start`` and only moves when told to, or when slept on.
-
-    ``sleeps`` records every requested sleep, in order, for assertions.
-    """
-
-    def __init__(self, start: float = 0.0) -> None:
-        if not math.isfinite(start):
-            raise ValueError(f"start must be a finite number, got {start!r}")
-        self._now = float(start)
-        self._lock = threading.Lock()
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        """The current fake time in seconds."""
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds`` (which must not be negative)."""
-        if not seconds >= 0 or not math.isfinite(seconds):  # also refuses NaN
-            raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
-        with self._lock:
-            self._now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        """Record the sleep and advance time by ``seconds`` at once."""
-        self.sleeps.append(seconds)
-        self.advance(max(seconds, 0.0))
-
-    async def asleep(self, seconds: float) -> None:
-        """Record the sleep, advance time at once, and yield to the event loop once."""
-        self.sleep(seconds)
-        await asyncio.sleep(0)
-
-    def __repr__(self) -> str:
-        return f"FakeClock(now={self._now!r})"
 
 
 class OTelCapture:
