@@ -34,8 +34,12 @@ lint:
 typecheck:
 	$(RUN) mypy
 
+# `make bench BENCH_FLAGS=--check` fails on a missed target; without it the figures are informational.
+BENCH_FLAGS ?=
 bench: sync
-	$(RUN) python benchmarks/bench_overhead.py
+	$(RUN) python benchmarks/bench_overhead.py $(BENCH_FLAGS)
+	$(RUN) python benchmarks/bench_import.py $(BENCH_FLAGS)
+	$(RUN) python benchmarks/bench_breaker_memory.py $(BENCH_FLAGS)
 
 e2e: sync
 	bash scripts/e2e.sh
