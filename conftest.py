@@ -59,13 +59,12 @@ class _ExportersPage:
             self._handles.append(handle)
             return handle
 
-        exporters.configure = configure  # type: ignore[assignment]
+        exporters.configure = configure
 
         def restore() -> None:
-            exporters.configure = original  # type: ignore[assignment]
+            exporters.configure = original
 
         self._restore = restore
-        namespace["jsonl_path"] = os.environ["OTEL_RESILIENCE_JSONL_PATH"]
 
     def teardown(self, namespace: dict[str, Any]) -> None:
         try:

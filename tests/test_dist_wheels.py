@@ -23,12 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DISTS = ("otel_resilience", "otel_resilience_exporters", "otel_resilience_instrumentation")
 
 
-def run(cmd: list[str], **kw: object) -> str:
-    """Run ``cmd``; fail the test with its output when it exits non-zero."""
+def try_run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` (bounded, output captured, uv never downloads a Python)."""
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-    proc = subprocess.run(
+    return subprocess.run(
         cmd, capture_output=True, text=True, timeout=600, check=False, env=env, **kw
     )
+
+
+def run(cmd: list[str], **kw: object) -> str:
+    """Run ``cmd``; fail the test with its output when it exits non-zero."""
+    proc = try_run(cmd, **kw)
     assert proc.returncode == 0, f"{cmd} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
@@ -62,8 +67,7 @@ def fresh_venv(uv: str, where: Path, constraints: Path, *wheels: Path) -> Path:
     python = where / "bin" / "python"
     install = [uv, "pip", "install", "-q", "-p", str(python), "-c", str(constraints)]
     install += [str(w) for w in wheels]
-    offline = subprocess.run([*install, "--offline"], capture_output=True, check=False)
-    if offline.returncode != 0:  # something is not in uv's cache yet: fetch it from PyPI
+    if try_run([*install, "--offline"]).returncode != 0:  # not all in uv's cache: use PyPI
         run(install)
     return python
 
