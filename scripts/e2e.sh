@@ -82,6 +82,7 @@ export E2E_PID_DIR=$PID_DIR
 export E2E_PHOENIX_PYTHON=$PHOENIX_VENV/bin/python
 E2E_PROMETHEUS_BIN=$(command -v prometheus || true)
 export E2E_PROMETHEUS_BIN
+log "running pytest -m e2e: starts Phoenix, Prometheus and OTLP sinks on 127.0.0.1 as tests need them"
 t=$(now)
 "$UV" run --frozen pytest -m e2e tests/e2e -q
 log "pytest -m e2e took $(($(now) - t)) s"

@@ -6,6 +6,8 @@ if command -v uv >/dev/null 2>&1; then command -v uv; exit 0; fi
 here=$(cd "$(dirname "$0")/.." && pwd)
 tools="$here/.tools/uv"
 if [ ! -x "$tools/bin/uv" ]; then
+    # stdout is the path Make reads; progress goes to stderr.
+    echo "uv not found: installing it from PyPI into .tools/uv (first run only)" >&2
     if python3 -m pip --version >/dev/null 2>&1; then
         python3 -m pip install --quiet --disable-pip-version-check --target "$tools" uv >&2
     else
