@@ -1,7 +1,9 @@
 """The two runners of deciding strategies: one sync, one async, identical but for ``await``.
 
 Every deciding strategy's control flow is here, written once; strategies only answer hooks.
-The success path is: ``enter``, the inner call, ``on_result`` returning ``None``.
+The success path is: ``enter`` (when the strategy has one), the inner call, ``on_success``
+(when it has one). Results of types already known not to be HTTP responses skip the
+pipeline's ``is_failure_result`` altogether.
 """
 
 from __future__ import annotations
@@ -21,47 +23,85 @@ from otel_resilience._strategy import (
     Substitute,
     Wait,
 )
+from otel_resilience.classify._results import _known as _response_types
 
 __all__ = ["run_async", "run_sync"]
 
 T = TypeVar("T")
+_ENTRY_DECISIONS = frozenset({Wait, Finish, Fail})  # by exact type: a set lookup, no MRO walk
+
+
+def _on_error(
+    level: DecidingStrategy, state: Any, ctx: CallContext, exc: Exception
+) -> Decision | None:
+    """An exception reached ``level``: no verdict (refusal, misuse) or a failure."""
+    if isinstance(exc, _NO_VERDICT):
+        level.on_abandon(ctx, state)
+        return None
+    return level.on_failure(ctx, state, exc, None)
+
+
+def _on_result(
+    level: DecidingStrategy, state: Any, ctx: CallContext, result: Any
+) -> Decision | None:
+    """A result that may be a failure reached ``level``."""
+    failed = ctx.result_failed(result, level.result_predicate)
+    if failed is None:  # a broken predicate: no verdict
+        level.on_abandon(ctx, state)
+        return None
+    if failed:
+        return level.on_failure(ctx, state, None, result)
+    success = level._success
+    return None if success is None else success(level, ctx, state, result)
 
 
 def _substitute(ctx: CallContext, fn: Callable[..., Any]) -> Callable[[], Any]:
     return functools.partial(fn, *ctx.args, **ctx.kwargs)
 
 
-def run_sync(strategy: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) -> T:
-    """Run ``nxt`` under ``strategy``'s decisions, in this thread."""
-    state = strategy.enter(ctx)
-    while isinstance(state, Decision):  # the rare path: refuse, answer at once, or wait
-        if isinstance(state, Wait):
+def _chain(error: BaseException, cause: BaseException | None) -> BaseException:
+    if cause is not None and error is not cause:
+        error.__cause__ = cause
+    return error
+
+
+def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) -> T:
+    """Run ``nxt`` under ``level``'s decisions, in this thread."""
+    entry = level._entry
+    state = entry(level, ctx) if entry is not None else None
+    if type(state) in _ENTRY_DECISIONS:
+        while isinstance(state, Wait):
             ctx.clock.sleep(state.delay)
-            state = strategy.enter(ctx)
-        elif isinstance(state, Finish):
+            state = entry(level, ctx)  # type: ignore[misc]
+        if isinstance(state, Finish):
             return state.value  # type: ignore[return-value]
-        elif isinstance(state, Fail):
+        if isinstance(state, Fail):
             raise state.error
-        else:
-            raise TypeError(f"enter() of {strategy!r} returned {state!r}")
     call: Callable[[], Any] = nxt
     while True:
         try:
             result = call()
-        except _NO_VERDICT:
-            strategy.on_abandon(ctx, state)
-            raise
         except Exception as exc:
-            decision = strategy.on_error(ctx, state, exc)
+            decision = _on_error(level, state, ctx, exc)
             if decision is None:
                 raise
             if isinstance(decision, Fail):
                 raise decision.error from exc
         except BaseException:  # cancelled or interrupted: no verdict, release what enter took
-            strategy.on_abandon(ctx, state)
+            level.on_abandon(ctx, state)
             raise
         else:
-            decision = strategy.on_result(ctx, state, result)
+            if (
+                level.result_predicate is None
+                and _response_types.get(type(result)) is False
+                and ctx.shared.default_predicate
+            ):  # a type known not to be an HTTP response: no predicate to run
+                success = level._success
+                if success is None:
+                    return result  # type: ignore[no-any-return]
+                decision = success(level, ctx, state, result)
+            else:
+                decision = _on_result(level, state, ctx, result)
             if decision is None:
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
@@ -70,52 +110,58 @@ def run_sync(strategy: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext)
             state = decision.state
             if decision.delay > 0:
                 ctx.clock.sleep(decision.delay)
-            strategy.on_again(ctx, state)
+            level.on_again(ctx, state)
             call = nxt
         elif isinstance(decision, Finish):
             return decision.value  # type: ignore[return-value]
         elif isinstance(decision, Substitute):
             call = _substitute(ctx, decision.fn)
         else:
-            raise TypeError(f"{strategy!r} returned {decision!r}")
+            raise TypeError(f"{level!r} decided {decision!r}")
 
 
 async def run_async(
-    strategy: DecidingStrategy, nxt: Callable[[], Awaitable[T]], ctx: CallContext
+    level: DecidingStrategy, nxt: Callable[[], Awaitable[T]], ctx: CallContext
 ) -> T:
-    """Await ``nxt`` under ``strategy``'s decisions: :func:`run_sync` with ``await``."""
-    state = strategy.enter(ctx)
-    while isinstance(state, Decision):
-        if isinstance(state, Wait):
+    """Await ``nxt`` under ``level``'s decisions: :func:`run_sync` with ``await``."""
+    entry = level._entry
+    state = entry(level, ctx) if entry is not None else None
+    if type(state) in _ENTRY_DECISIONS:
+        while isinstance(state, Wait):
             await ctx.clock.asleep(state.delay)
-            state = strategy.enter(ctx)
-        elif isinstance(state, Finish):
+            state = entry(level, ctx)  # type: ignore[misc]
+        if isinstance(state, Finish):
             return state.value  # type: ignore[return-value]
-        elif isinstance(state, Fail):
+        if isinstance(state, Fail):
             raise state.error
-        else:
-            raise TypeError(f"enter() of {strategy!r} returned {state!r}")
     call: Callable[[], Any] = nxt
-    substituted = False
+    substituted = False  # a substitute may be a plain function returning a plain value
     while True:
         try:
             result = call()
             if not substituted or hasattr(result, "__await__"):
                 result = await result
-        except _NO_VERDICT:
-            strategy.on_abandon(ctx, state)
-            raise
         except Exception as exc:
-            decision = strategy.on_error(ctx, state, exc)
+            decision = _on_error(level, state, ctx, exc)
             if decision is None:
                 raise
             if isinstance(decision, Fail):
                 raise decision.error from exc
         except BaseException:
-            strategy.on_abandon(ctx, state)
+            level.on_abandon(ctx, state)
             raise
         else:
-            decision = strategy.on_result(ctx, state, result)
+            if (
+                level.result_predicate is None
+                and _response_types.get(type(result)) is False
+                and ctx.shared.default_predicate
+            ):  # a type known not to be an HTTP response: no predicate to run
+                success = level._success
+                if success is None:
+                    return result  # type: ignore[no-any-return]
+                decision = success(level, ctx, state, result)
+            else:
+                decision = _on_result(level, state, ctx, result)
             if decision is None:
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
@@ -124,12 +170,11 @@ async def run_async(
             state = decision.state
             if decision.delay > 0:
                 await ctx.clock.asleep(decision.delay)
-            strategy.on_again(ctx, state)
+            level.on_again(ctx, state)
             call, substituted = nxt, False
         elif isinstance(decision, Finish):
             return decision.value  # type: ignore[return-value]
         elif isinstance(decision, Substitute):
-            # A substitute may be a plain function or return a plain value: both are fine.
             call, substituted = _substitute(ctx, decision.fn), True
         else:
-            raise TypeError(f"{strategy!r} returned {decision!r}")
+            raise TypeError(f"{level!r} decided {decision!r}")

@@ -355,44 +355,59 @@ class Strategy:
 
 
 class DecidingStrategy(Strategy):
-    """A strategy that only decides; the shared runners (sync and async) execute its decisions.
+    """A strategy that only decides; the shared runners (sync and async) carry out its decisions.
 
     Hooks, each called with the call's context and the per-call ``state``:
 
     - ``enter(ctx)``: before the inner call. Return the per-call state, or raise a
-      :class:`~otel_resilience.RejectedError` to refuse, or a :class:`Finish` / :class:`Fail`
-      to end at once, or a :class:`Wait` to be asked again after a delay.
-    - ``on_result(ctx, state, result)`` / ``on_error(ctx, state, exc)``: after each inner
-      call. Return ``None`` to pass the outcome on, or :class:`Again`, :class:`Finish`,
-      :class:`Fail` or :class:`Substitute`.
-    - ``on_again(ctx, state)``: after an ``Again``'s sleep, before the inner call reruns.
+      :class:`~otel_resilience.RejectedError` to refuse, or return a :class:`Finish` /
+      :class:`Fail` to end at once, or a :class:`Wait` to be asked again after a delay. A
+      strategy that needs no state sets ``self._entry = None`` and is not asked.
+    - ``on_success(ctx, state, result)``: a result that is no failure. Set
+      ``self._success = None`` when it has nothing to do (then it costs nothing).
+    - ``on_failure(ctx, state, exc, result)``: an exception (``exc``), or a result that is a
+      failure (``exc`` is ``None``) by ``result_predicate`` or else the pipeline's.
+    - ``on_again(ctx, state)``: after an :class:`Again`'s sleep, before the inner call reruns.
     - ``on_abandon(ctx, state)``: the call left with no verdict (a refusal or misuse from
-      inside, a cancellation, an interrupt): release what ``enter`` took.
+      further in, a cancellation, an interrupt, a predicate that raised): release what
+      ``enter`` took.
+
+    ``on_success`` and ``on_failure`` return ``None`` to pass the outcome on, or
+    :class:`Again`, :class:`Finish`, :class:`Fail` or :class:`Substitute`.
     """
 
-    __slots__ = ()
+    __slots__ = ("_entry", "_success", "result_predicate")
+
+    def __init__(
+        self, *, clock: Clock | None = None, result_predicate: Callable[[Any], bool] | None = None
+    ) -> None:
+        super().__init__(clock=clock)
+        self.result_predicate = result_predicate
+        # Plain functions (called with the strategy), or None to skip: no bound methods, so no
+        # reference cycle and no bytes per strategy beyond the two slots.
+        self._entry: Callable[[Any, CallContext], Any] | None = type(self).enter
+        self._success: Callable[[Any, CallContext, Any, Any], Decision | None] | None = type(
+            self
+        ).on_success
 
     def enter(self, ctx: CallContext) -> Any:
+        """Before the inner call: the per-call state (see the class docstring)."""
         return None
 
-    def on_result(self, ctx: CallContext, state: Any, result: Any) -> Decision | None:
+    def on_success(self, ctx: CallContext, state: Any, result: Any) -> Decision | None:
+        """A result that is no failure."""
         return None
 
-    def on_error(self, ctx: CallContext, state: Any, exc: Exception) -> Decision | None:
+    def on_failure(
+        self, ctx: CallContext, state: Any, exc: Exception | None, result: Any
+    ) -> Decision | None:
+        """An exception, or a result that is a failure."""
         return None
 
     def on_again(self, ctx: CallContext, state: Any) -> None:
+        """After an Again's sleep, before the inner call runs again."""
         return None
 
     def on_abandon(self, ctx: CallContext, state: Any) -> None:
+        """The call left this strategy with no verdict: release what ``enter`` took."""
         return None
-
-    def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
-        from otel_resilience._runner import run_sync
-
-        return run_sync(self, nxt, ctx)
-
-    async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
-        from otel_resilience._runner import run_async
-
-        return await run_async(self, nxt, ctx)

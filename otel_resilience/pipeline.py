@@ -83,8 +83,8 @@ class Pipeline:
             o: {semconv.PIPELINE_NAME: name, semconv.OUTCOME: o} for o in semconv.OUTCOMES
         }
         # Innermost first: the layer function and its strategy, for sync and async calls.
-        self._sync_layers: list[tuple[Callable[..., Any], Strategy]] = []
-        self._async_layers: list[tuple[Callable[..., Any], Strategy]] = []
+        self._sync_layers: list[tuple[Callable[..., Any], Any]] = []
+        self._async_layers: list[tuple[Callable[..., Any], Any]] = []
         for strategy in reversed(strategies):
             deciding = isinstance(strategy, DecidingStrategy)
             self._sync_layers.append((run_sync if deciding else type(strategy)._run, strategy))

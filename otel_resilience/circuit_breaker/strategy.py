@@ -96,7 +96,7 @@ class CircuitBreaker(DecidingStrategy):
             slow_call_ratio=slow_call_ratio,
             failure_categories=BreakerOptions.categories(failure_categories),
         )
-        super().__init__(clock=clock)
+        super().__init__(clock=clock, result_predicate=is_failure_result)
         self._name = name
         self._core = BreakerCore(self.options)
         self._is_failure = is_failure
@@ -199,20 +199,19 @@ class CircuitBreaker(DecidingStrategy):
             return (permit, self._clock.monotonic())
         return permit
 
-    def on_result(self, ctx: CallContext, state: Any, result: Any) -> None:
-        failed = ctx.result_failed(result, self._is_failure_result)
-        if failed is None:  # the predicate broke: no verdict, but never a stuck probe slot
-            self.on_abandon(ctx, state)
-            return
-        if self._slow_limit is None and not failed:
+    def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
+        if self._slow_limit is None:
             now = self._clock.monotonic() if self._timed else 0.0
             transition = self._core.record_success(state, now)
             if transition is not None:
                 self._emit(transition, ctx)
             return
-        self._record(ctx, state, failed)
+        self._record(ctx, state, False)
 
-    def on_error(self, ctx: CallContext, state: Any, exc: Exception) -> None:
+    def on_failure(self, ctx: CallContext, state: Any, exc: Exception | None, result: Any) -> None:
+        if exc is None:  # a result that is a failure
+            self._record(ctx, state, True)
+            return
         try:
             if self._is_failure is not None:
                 failed = bool(self._is_failure(exc))

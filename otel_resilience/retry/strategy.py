@@ -99,7 +99,10 @@ class Retry(DecidingStrategy):
             classifier=classifier,
             random=random,
         )
-        super().__init__(clock=clock)
+        super().__init__(clock=clock, result_predicate=retry_if_result)
+        self._success = None  # a success needs nothing from a Retry
+        if deadline is None:
+            self._entry = None  # an outer deadline is read at the first failure
         self.max_attempts = max_attempts
         self.deadline = deadline
         self._policy = ResolvedPolicy.build(max_attempts, backoff, base_delay, max_delay, jitter)
@@ -118,38 +121,32 @@ class Retry(DecidingStrategy):
 
     # -- hooks (driven by the shared sync and async runners) ----------------------------------
 
-    def enter(self, ctx: CallContext) -> float | None:
-        """The start time when a deadline needs it; a RetryRun waits for the first failure."""
-        if self.deadline is not None or ctx.deadline is not None:
-            return self._clock.monotonic()
-        return None
+    def enter(self, ctx: CallContext) -> float:
+        """The start time, for the deadline (asked only when there is one)."""
+        return self._clock.monotonic()
 
-    def on_error(self, ctx: CallContext, state: Any, exc: Exception) -> Decision | None:
+    def on_failure(
+        self, ctx: CallContext, state: Any, exc: Exception | None, result: Any
+    ) -> Decision | None:
         run = state if type(state) is RetryRun else self._start(ctx, state)
+        wrap = self.options.on_exhausted == "wrap"
+        if exc is None:  # a result that is a failure
+            info = ctx.classify(self._classifier, result)
+            decision = self._decide(ctx, run, info, result_error_type(result), True)
+            if decision is not None:
+                return decision
+            ctx.failed_result = (result, info)  # the call ends on it: its outcome is a failure
+            if wrap:
+                return Fail(RetryExhaustedError(run.attempts, None, result, run.gave_up or ""))
+            return None
         info = ctx.classify(self._classifier, exc)
         decision = self._decide(ctx, run, info, error_type(exc), self._wants_retry(exc, info))
         if decision is not None:
             return decision
         with contextlib.suppress(Exception):  # __slots__ or a hostile __setattr__: not ours to fix
             setattr(exc, _ATTEMPTS_ATTR, run.attempts)
-        if (
-            self.options.on_exhausted == "wrap"
-            and run.gave_up != semconv.RETRY_REASON_NOT_RETRYABLE
-        ):
-            return Fail(RetryExhaustedError(run.attempts, exc, reason=run.gave_up or "attempts"))
-        return None
-
-    def on_result(self, ctx: CallContext, state: Any, result: Any) -> Decision | None:
-        if not ctx.result_failed(result, self.options.retry_if_result):
-            return None
-        run = state if type(state) is RetryRun else self._start(ctx, state)
-        info = ctx.classify(self._classifier, result)
-        decision = self._decide(ctx, run, info, result_error_type(result), True)
-        if decision is not None:
-            return decision
-        ctx.failed_result = (result, info)  # the call ends on it: its outcome is a failure
-        if self.options.on_exhausted == "wrap":
-            return Fail(RetryExhaustedError(run.attempts, None, result, run.gave_up or "attempts"))
+        if wrap and run.gave_up != semconv.RETRY_REASON_NOT_RETRYABLE:
+            return Fail(RetryExhaustedError(run.attempts, exc, reason=run.gave_up or ""))
         return None
 
     def on_again(self, ctx: CallContext, state: Any) -> None:
