@@ -7,7 +7,10 @@ import math
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # dates are parsed rarely: datetime and email are imported on first use
+    from datetime import datetime
 
 __all__ = ["from_headers", "header_dict", "parse_retry_after"]
 
@@ -160,7 +163,7 @@ def _duration(value: str) -> float | None:
 def _http_date(value: str) -> datetime | None:
     if len(value) > _MAX_HEADER:
         return None
-    from email.utils import parsedate_to_datetime  # lazy: email costs import time, dates are rare
+    from email.utils import parsedate_to_datetime
 
     try:
         return parsedate_to_datetime(value.strip())
@@ -174,6 +177,8 @@ def _rfc3339(value: str) -> datetime | None:
         return None
     if text[-1] in "zZ":  # fromisoformat accepts "Z" only from Python 3.11
         text = text[:-1] + "+00:00"
+    from datetime import datetime
+
     try:
         return datetime.fromisoformat(text)
     except ValueError:
@@ -186,6 +191,8 @@ def _until(
     if when is None:
         return None
     if when.tzinfo is None:  # HTTP-dates are GMT by definition
+        from datetime import timezone
+
         when = when.replace(tzinfo=timezone.utc)
     try:
         target = when.timestamp()
