@@ -54,6 +54,26 @@ def test_time_window_matches_bucket_model(buckets, seconds, steps, later):
 
 
 @given(
+    buckets=st.integers(1, 1000),
+    jumps=st.lists(st.tuples(st.integers(0, 2500), st.booleans(), st.booleans()), max_size=60),
+)
+def test_time_window_jumps_of_any_size_match_bucket_model(buckets, jumps):
+    """Jumps over any number of buckets (wrapping the ring or not) keep the counts exact."""
+    window = TimeWindow(float(buckets), buckets)  # one-second buckets: bucket = int(now)
+    now, seen = 0, []
+    for gap, failed, slow in jumps:
+        now += gap
+        window.record(now + 0.5, failed, slow)
+        seen.append((now, failed, slow))
+        live = [(f, s) for b, f, s in seen if b > now - buckets]
+        assert window.counts(now + 0.5) == (
+            len(live),
+            sum(f for f, _ in live),
+            sum(s for _, s in live),
+        )
+
+
+@given(
     kind=st.sampled_from(["constant", "linear", "exponential", "decorrelated"]),
     base=st.floats(0.0, 50.0),
     cap=st.floats(0.0, 100.0),

@@ -1,21 +1,31 @@
 """The breaker's state machine: I/O-free, thread-safe, shared by the sync and async runners.
 
-Every transition bumps ``epoch``. A permit is the epoch it was granted in, so an outcome that
-arrives after the state moved on (a slow call that started before the breaker opened) is
-ignored instead of polluting the new state's counts.
+Every transition bumps ``epoch``. A closed-state permit is the epoch it was granted in, so an
+outcome that arrives after the state moved on (a slow call that started before the breaker
+opened) is ignored instead of polluting the new state's counts. A half-open permit is a probe
+id (a negative int, unique in the process) that must be handed back exactly once, by
+:meth:`BreakerCore.record` or :meth:`BreakerCore.release`. A probe never handed back (its call
+was interrupted at an unlucky point) loses its slot after ``half_open_probe_timeout``.
+
+An idle breaker allocates nothing but itself: the lock and the window come with first use.
 """
 
 from __future__ import annotations
 
 import threading
+from itertools import count
 
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
-from otel_resilience.circuit_breaker.window import CountWindow, TimeWindow
+from otel_resilience.circuit_breaker.window import CountWindow, TimeWindow, Window
 
 __all__ = ["BreakerCore", "Rejected", "Transition"]
 
 CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
 Transition = tuple[CircuitState, CircuitState]
+
+_CLOSED_AT_0 = (CLOSED, 0)  # shared by every new breaker: no tuple per idle breaker
+_PROBE_IDS = count(1)  # next() on a count is atomic in CPython
+_LOCK_BIRTH = threading.Lock()  # held only while a breaker creates its own lock
 
 
 class Rejected(Exception):
@@ -26,18 +36,58 @@ class Rejected(Exception):
         self.transition = transition
 
 
+class _Probes:
+    """The probes of one half-open period: running ones, timed-out ones, successes so far.
+
+    ``running`` maps probe id -> grant time, oldest first; it holds the slots. A probe that
+    outlives the timeout moves to ``overdue``: its slot is reclaimed for a new probe, but its
+    verdict, should it still arrive, counts (a slow but healthy dependency can still close
+    the breaker). ``overdue`` keeps the newest ``half_open_max_calls`` ids, so it stays small.
+    """
+
+    __slots__ = ("ok", "overdue", "running")
+
+    def __init__(self) -> None:
+        self.running: dict[int, float] = {}
+        self.overdue: dict[int, float] = {}
+        self.ok = 0
+
+    def admit(self, now: float, opts: BreakerOptions) -> bool:
+        """Whether a new probe fits, after reclaiming the slots of timed-out probes."""
+        limit = opts.half_open_max_calls
+        running = self.running
+        if len(running) + self.ok < limit:
+            return True
+        timeout, overdue = opts.half_open_probe_timeout, self.overdue
+        while running:
+            probe = next(iter(running))  # the oldest: ids are kept in grant order
+            granted = running[probe]
+            if now - granted < timeout:
+                break
+            del running[probe]
+            overdue[probe] = granted
+            if len(overdue) > limit:
+                del overdue[next(iter(overdue))]
+        return len(running) + self.ok < limit
+
+    def settle(self, probe: int) -> bool:
+        """Forget ``probe``; whether it was still ours (False: stale, or settled already)."""
+        return (
+            self.running.pop(probe, None) is not None or self.overdue.pop(probe, None) is not None
+        )
+
+
 class BreakerCore:
     """Counts outcomes and decides the state; callers emit telemetry for returned transitions."""
 
     __slots__ = (
         "_lock",
+        "_probes",
         "epoch",
         "isolated",
         "open_until",
         "opens_in_row",
         "opts",
-        "probes_issued",
-        "probes_ok",
         "snapshot",
         "state",
         "window",
@@ -45,21 +95,35 @@ class BreakerCore:
 
     def __init__(self, opts: BreakerOptions) -> None:
         self.opts = opts
-        self._lock = threading.Lock()
-        self.window: CountWindow | TimeWindow = (
-            CountWindow(int(opts.window))
-            if opts.window_type == "count"
-            else TimeWindow(opts.window, opts.window_buckets)
-        )
+        self._lock: threading.Lock | None = None
+        #: Created by the first recorded outcome (windows define no ``__len__``: always truthy).
+        self.window: Window | None = None
+        self._probes: _Probes | None = None  # only while half-open
         self.state = CLOSED
         self.epoch = 0
         #: ``(state, epoch)`` published together, for the lock-free fast path.
-        self.snapshot: tuple[CircuitState, int] = (CLOSED, 0)
+        self.snapshot: tuple[CircuitState, int] = _CLOSED_AT_0
         self.open_until = 0.0
         self.opens_in_row = 0
-        self.probes_issued = 0
-        self.probes_ok = 0
         self.isolated = False
+
+    def _new_lock(self) -> threading.Lock:
+        # Double-checked under a global lock: two threads must not each make a lock.
+        with _LOCK_BIRTH:
+            lock = self._lock
+            if lock is None:
+                lock = self._lock = threading.Lock()
+            return lock
+
+    def _fresh_window(self) -> Window:
+        opts = self.opts
+        if opts.window_type == "count":
+            return CountWindow(int(opts.window))
+        return TimeWindow(opts.window, opts.window_buckets)
+
+    def _new_window(self) -> Window:
+        window = self.window = self._fresh_window()
+        return window
 
     def effective_state(self, now: float) -> CircuitState:
         """The state, counting an expired break as half-open (no transition is made)."""
@@ -68,95 +132,125 @@ class BreakerCore:
             return HALF_OPEN
         return state
 
-    def _move(self, new: CircuitState, now: float) -> Transition:
+    def _move(self, new: CircuitState, now: float, *, isolated: bool = False) -> Transition:
+        # All-or-nothing under interrupts: a signal handler can raise only at a call, a
+        # function entry or a loop's back edge, so every call comes before the first store.
         prev = self.state
-        self.state = new
-        self.epoch += 1
-        self.probes_issued = self.probes_ok = 0
+        probes = _Probes() if new is HALF_OPEN else None
+        opens, open_until = self.opens_in_row, self.open_until
+        window = self.window
         if new is OPEN:
-            self.opens_in_row += 1
-            self.open_until = now + self.opts.break_for(self.opens_in_row)
+            opens += 1
+            open_until = now + self.opts.break_for(opens)
         elif new is CLOSED:
-            self.opens_in_row = 0
-            self.window.clear()
-        self.snapshot = (new, self.epoch)
+            opens = 0
+            if window is not None:
+                window = self._fresh_window()
+        epoch = self.epoch + 1
+        self.state = new
+        self.epoch = epoch
+        self._probes = probes
+        self.isolated = isolated
+        self.opens_in_row = opens
+        self.open_until = open_until
+        self.window = window
+        self.snapshot = (new, epoch)
         return prev, new
 
     def acquire(self, now: float) -> tuple[int, Transition | None]:
-        """Grant a permit (the current epoch) or raise :class:`Rejected`."""
-        with self._lock:
-            transition = None
-            if self.state is OPEN:
-                if self.isolated:
-                    raise Rejected(None, None)
-                if now < self.open_until:
-                    raise Rejected(self.open_until - now, None)
-                transition = self._move(HALF_OPEN, now)
-            if self.state is HALF_OPEN:
-                if self.probes_issued >= self.opts.half_open_max_calls:
+        """Grant a permit (the epoch, or a probe id when half-open) or raise :class:`Rejected`."""
+        probe = 0  # probe ids are negative: 0 means "no slot taken yet"
+        try:
+            with self._lock or self._new_lock():
+                transition = None
+                if self.state is OPEN:
+                    if self.isolated:
+                        raise Rejected(None, None)
+                    if now < self.open_until:
+                        raise Rejected(self.open_until - now, None)
+                    transition = self._move(HALF_OPEN, now)
+                probes = self._probes
+                if probes is None:  # closed
+                    return self.epoch, transition
+                if not probes.admit(now, self.opts):
                     raise Rejected(0.0, transition)
-                self.probes_issued += 1
-            return self.epoch, transition
+                probe = -next(_PROBE_IDS)
+                probes.running[probe] = now
+            return probe, transition
+        except BaseException:
+            # Interrupted (a signal handler raising) after taking a slot: give it back. An
+            # interrupt inside this handler still loses it, until the probe timeout.
+            if probe:
+                self.release(probe)
+            raise
 
     def record(self, permit: int, failed: bool, slow: bool, now: float) -> Transition | None:
         """Account for the outcome of the call holding ``permit``."""
-        with self._lock:
-            if permit != self.epoch:
-                return None
-            if self.state is CLOSED:
-                window = self.window
-                window.record(now, failed, slow)
-                if not (failed or slow):
+        try:
+            with self._lock or self._new_lock():
+                if permit == self.epoch and self.state is CLOSED:
+                    window = self.window or self._new_window()
+                    window.record(now, failed, slow)
+                    if not (failed or slow):
+                        return None
+                    total, failures, slows = window.counts(now)
+                    opts = self.opts
+                    # The epsilon absorbs float error: 14 of 25 must reach a ratio of 0.56.
+                    if total >= opts.minimum_calls and (
+                        failures >= opts.failure_ratio * total - 1e-9
+                        or (
+                            opts.slow_call_duration is not None
+                            and slows >= opts.slow_call_ratio * total - 1e-9
+                        )
+                    ):
+                        return self._move(OPEN, now)
                     return None
-                total, failures, slows = window.counts(now)
-                opts = self.opts
-                # The epsilon absorbs float error: 14 of 25 must reach a ratio of 0.56.
-                if total >= opts.minimum_calls and (
-                    failures >= opts.failure_ratio * total - 1e-9
-                    or (
-                        opts.slow_call_duration is not None
-                        and slows >= opts.slow_call_ratio * total - 1e-9
-                    )
-                ):
-                    return self._move(OPEN, now)
-                return None
-            if self.state is HALF_OPEN:
+                probes = self._probes
+                if probes is None or not probes.settle(permit):
+                    return None  # stale, or settled already: never counted twice
                 if failed or slow:  # a probe that fails or crawls means "not yet"
                     return self._move(OPEN, now)
-                self.probes_ok += 1
-                if self.probes_ok >= self.opts.half_open_max_calls:
+                ok = probes.ok + 1
+                if ok >= self.opts.half_open_max_calls:
                     return self._move(CLOSED, now)
-            return None
+                probes.ok = ok  # after the move, which an interrupt may cut short
+                return None
+        except BaseException:
+            self.release(permit)  # interrupted before the probe was settled: free its slot
+            raise
 
     def record_success(self, permit: int, now: float) -> Transition | None:
         """:meth:`record` for a success that is neither slow nor a failed result."""
-        with self._lock:
+        with self._lock or self._new_lock():
             if permit == self.epoch and self.state is CLOSED:
-                self.window.add_success(now)
+                (self.window or self._new_window()).add_success(now)
                 return None
         return self.record(permit, False, False, now)  # half-open probe, or a stale permit
 
     def release(self, permit: int) -> None:
-        """Give back a probe permit whose call ended with no outcome (cancelled, interrupted)."""
-        with self._lock:
-            if permit == self.epoch and self.state is HALF_OPEN and self.probes_issued > 0:
-                self.probes_issued -= 1
+        """Give back a permit whose call ended with no outcome (cancelled, interrupted)."""
+        with self._lock or self._new_lock():
+            probes = self._probes
+            if probes is not None:
+                probes.settle(permit)
 
     def isolate(self, now: float) -> Transition | None:
         """Hold the breaker open until :meth:`reset`."""
-        with self._lock:
-            self.isolated = True
-            return self._move(OPEN, now) if self.state is not OPEN else None
+        with self._lock or self._new_lock():
+            if self.state is OPEN:
+                self.isolated = True
+                return None
+            return self._move(OPEN, now, isolated=True)
 
     def reset(self, now: float) -> Transition | None:
         """Close the breaker and forget every outcome."""
-        with self._lock:
-            self.isolated = False
-            self.opens_in_row = 0
-            self.window.clear()
-            if self.state is CLOSED:
-                # New epoch all the same: calls admitted before the reset must not count.
-                self.epoch += 1
-                self.snapshot = (CLOSED, self.epoch)
-                return None
-            return self._move(CLOSED, now)
+        with self._lock or self._new_lock():
+            if self.state is not CLOSED:
+                return self._move(CLOSED, now)
+            # New epoch all the same: calls admitted before the reset must not count.
+            window = None if self.window is None else self._fresh_window()
+            epoch = self.epoch + 1
+            self.window = window
+            self.epoch = epoch
+            self.snapshot = (CLOSED, epoch)
+            return None

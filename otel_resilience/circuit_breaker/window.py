@@ -71,15 +71,12 @@ class TimeWindow:
         "total",
         "width",
     )
+    _head: int | None  # index of the newest bucket seen, None before the first outcome
 
     def __init__(self, seconds: float, buckets: int = 10) -> None:
         self.buckets = buckets
         self.width = seconds / buckets
-        self._calls = [0] * buckets
-        self._fails = [0] * buckets
-        self._slows = [0] * buckets
-        self._head: int | None = None
-        self.total = self.failures = self.slow = 0
+        self.clear()
 
     def _slot(self, now: float) -> int:
         idx = int(now // self.width)
@@ -87,16 +84,35 @@ class TimeWindow:
         if head is None:
             self._head = head = idx
         elif idx > head:
-            n = self.buckets
-            for k in range(head + 1, head + 1 + min(idx - head, n)):
-                slot = k % n
-                self.total -= self._calls[slot]
-                self.failures -= self._fails[slot]
-                self.slow -= self._slows[slot]
-                self._calls[slot] = self._fails[slot] = self._slows[slot] = 0
+            self._expire(head, idx)
             self._head = head = idx
         # A clock read that went backwards (threads racing) lands in the newest bucket.
         return head % self.buckets
+
+    def _expire(self, head: int, idx: int) -> None:
+        """Empty the buckets that leave the window as the newest bucket moves to ``idx``."""
+        n = self.buckets
+        if idx - head >= n:  # the whole window expired, however long the clock jumped
+            self.clear()
+            return
+        # Slices, not a loop per bucket: a jump costs a few C-level passes over <= n buckets.
+        start = (head + 1) % n
+        stop = start + idx - head
+        self._zero(start, min(stop, n))
+        if stop > n:  # the expired run wraps around the ring
+            self._zero(0, stop - n)
+
+    def _zero(self, lo: int, hi: int) -> None:
+        calls, fails, slows = self._calls, self._fails, self._slows
+        gone = (sum(calls[lo:hi]), sum(fails[lo:hi]), sum(slows[lo:hi]))
+        zeros = [0] * (hi - lo)
+        # No call from here on: an interrupt (a signal handler raising) cannot split the update.
+        calls[lo:hi] = zeros
+        fails[lo:hi] = zeros
+        slows[lo:hi] = zeros
+        self.total -= gone[0]
+        self.failures -= gone[1]
+        self.slow -= gone[2]
 
     def record(self, now: float, failed: bool, slow: bool) -> None:
         """Add one outcome at time ``now``."""
@@ -124,7 +140,12 @@ class TimeWindow:
 
     def clear(self) -> None:
         """Forget every outcome."""
-        self.__init__(self.width * self.buckets, self.buckets)  # type: ignore[misc]
+        n = self.buckets
+        self._calls = [0] * n
+        self._fails = [0] * n
+        self._slows = [0] * n
+        self._head = None
+        self.total = self.failures = self.slow = 0
 
 
 Window = CountWindow | TimeWindow
