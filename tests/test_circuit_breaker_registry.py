@@ -81,7 +81,6 @@ def test_only_get_refreshes_recency():
     assert sorted(registry.status()) == ["a", "d", "e"]
 
 
-@pytest.mark.xfail(strict=True, reason="CircuitBreaker private options path pending (lead)")
 def test_breakers_share_one_options_object():
     """The registry validates its defaults once; every breaker it makes shares that object."""
     registry = CircuitBreakerRegistry(minimum_calls=3, failure_categories=["timeout"])

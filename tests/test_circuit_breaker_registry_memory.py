@@ -30,7 +30,6 @@ print((after - before) / keys)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="lazy breaker windows pending")
 @pytest.mark.parametrize("window_type", ["time", "count"])
 def test_idle_keyed_breaker_memory(window_type: str):
     """10,000 idle keyed breakers cost at most 400 bytes each, windows and telemetry included."""

@@ -11,6 +11,9 @@ from otel_resilience.circuit_breaker.strategy import CircuitBreaker
 
 __all__ = ["CircuitBreakerRegistry"]
 
+# Keywords of CircuitBreaker that are not fields of its options object.
+_NOT_OPTIONS = frozenset({"is_failure", "is_failure_result", "classifier", "clock"})
+
 
 class CircuitBreakerRegistry:
     """Hands out one :class:`CircuitBreaker` per key, sharing the keyword ``defaults``.
@@ -26,9 +29,10 @@ class CircuitBreakerRegistry:
             raise ValueError(f"max_size must be an integer >= 1, got {max_size!r}")
         if "name" in defaults:
             raise ValueError("defaults must not contain name: each breaker is named by its key")
-        CircuitBreaker(name="defaults-check", **defaults)  # fail fast on bad defaults
+        # Validated once (failing fast on bad defaults); every breaker shares the options object.
+        self._options = CircuitBreaker(name="defaults-check", **defaults).options
+        self._extras = {k: v for k, v in defaults.items() if k in _NOT_OPTIONS}
         self._name = name
-        self._defaults = defaults
         self._max_size = max_size
         self._lock = threading.Lock()
         # A plain dict in recency order, oldest first: ~21 B per key where an LRUCache took
@@ -42,7 +46,7 @@ class CircuitBreakerRegistry:
             breaker = breakers.get(key)
             if breaker is None:
                 name = f"{self._name}.{key}" if self._name else str(key)
-                breaker = CircuitBreaker(name=name, **self._defaults)
+                breaker = CircuitBreaker(name=name, _options=self._options, **self._extras)
                 if len(breakers) >= self._max_size:
                     del breakers[next(iter(breakers))]  # the least recently used
             else:

@@ -74,36 +74,43 @@ class CircuitBreaker(DecidingStrategy):
         failure_categories: Iterable[str] | None = None,
         is_failure: Callable[[BaseException], bool] | None = None,
         is_failure_result: Callable[[Any], bool] | None = None,
+        half_open_probe_timeout: float = 60.0,
         classifier: ErrorClassifier | None = None,
         clock: Clock | None = None,
+        _options: BreakerOptions | None = None,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"name must be a non-empty string or None, got {name!r}")
         check_callable("is_failure", is_failure)
         check_callable("is_failure_result", is_failure_result)
         check_classifier("classifier", classifier)
-        self.options = BreakerOptions(
-            failure_ratio=failure_ratio,
-            minimum_calls=minimum_calls,
-            window=window,
-            window_type=window_type,
-            window_buckets=window_buckets,
-            break_duration=break_duration,
-            break_duration_multiplier=break_duration_multiplier,
-            max_break_duration=max_break_duration,
-            half_open_max_calls=half_open_max_calls,
-            slow_call_duration=slow_call_duration,
-            slow_call_ratio=slow_call_ratio,
-            failure_categories=BreakerOptions.categories(failure_categories),
-        )
+        if _options is not None:  # a registry shares one validated options object
+            self.options = _options
+        else:
+            self.options = BreakerOptions(
+                failure_ratio=failure_ratio,
+                minimum_calls=minimum_calls,
+                window=window,
+                window_type=window_type,
+                window_buckets=window_buckets,
+                break_duration=break_duration,
+                break_duration_multiplier=break_duration_multiplier,
+                max_break_duration=max_break_duration,
+                half_open_max_calls=half_open_max_calls,
+                half_open_probe_timeout=half_open_probe_timeout,
+                slow_call_duration=slow_call_duration,
+                slow_call_ratio=slow_call_ratio,
+                failure_categories=BreakerOptions.categories(failure_categories),
+            )
+        opts = self.options
         super().__init__(clock=clock, result_predicate=is_failure_result)
         self._name = name
-        self._core = BreakerCore(self.options)
+        self._core = BreakerCore(opts)
         self._is_failure = is_failure
         self._is_failure_result = is_failure_result
         self._classifier = classifier or DEFAULT_CLASSIFIER
-        self._slow_limit = slow_call_duration
-        self._timed = slow_call_duration is not None or window_type == "time"
+        self._slow_limit = opts.slow_call_duration
+        self._timed = opts.slow_call_duration is not None or opts.window_type == "time"
         self._pipeline_name: str | None = None
 
     # -- public control ------------------------------------------------------------------------
@@ -187,17 +194,21 @@ class CircuitBreaker(DecidingStrategy):
         """A permit (with the start time when slow calls count), or CircuitOpenError."""
         state, epoch = self._core.snapshot  # one read: state and epoch always belong together
         if state is CLOSED:  # fast path; record() re-checks the epoch under the lock
-            permit: Any = epoch
-        else:
-            try:
-                permit, transition = self._core.acquire(self._clock.monotonic())
-            except Rejected as rejected:
-                raise self._rejected(rejected, ctx) from None
+            if self._slow_limit is not None:
+                return (epoch, self._clock.monotonic())
+            return epoch
+        now = self._clock.monotonic()  # read before taking a slot: nothing runs in between
+        try:
+            permit, transition = self._core.acquire(now)
+        except Rejected as rejected:
+            raise self._rejected(rejected, ctx) from None
+        try:
             if transition is not None:
                 self._emit(transition, ctx)
-        if self._slow_limit is not None:
-            return (permit, self._clock.monotonic())
-        return permit
+        except BaseException:  # interrupted before the runner holds the permit: give it back
+            self._core.release(permit)
+            raise
+        return (permit, now) if self._slow_limit is not None else permit
 
     def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
         if self._slow_limit is None:
