@@ -35,7 +35,6 @@ def heavy_modules_after(statement: str) -> set[str]:
     return set(json.loads(out))
 
 
-@pytest.mark.xfail(strict=True, reason="core lazy imports pending (lead)")
 def test_import_loads_no_heavy_module_beyond_the_api():
     """``import otel_resilience`` loads none of asyncio, email, tenacity & co. itself."""
     # Python 3.10's importlib.metadata makes the API itself load subprocess and selectors.
