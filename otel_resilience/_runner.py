@@ -23,7 +23,7 @@ from otel_resilience._strategy import (
     Substitute,
     Wait,
 )
-from otel_resilience.classify._results import _known as _response_types
+from otel_resilience.classify._results import plain_types as _plain_types
 
 __all__ = ["run_async", "run_sync"]
 
@@ -59,20 +59,15 @@ def _substitute(ctx: CallContext, fn: Callable[..., Any]) -> Callable[[], Any]:
     return functools.partial(fn, *ctx.args, **ctx.kwargs)
 
 
-def _chain(error: BaseException, cause: BaseException | None) -> BaseException:
-    if cause is not None and error is not cause:
-        error.__cause__ = cause
-    return error
-
-
 def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) -> T:
     """Run ``nxt`` under ``level``'s decisions, in this thread."""
     entry = level._entry
-    state = entry(level, ctx) if entry is not None else None
-    if type(state) in _ENTRY_DECISIONS:
+    if entry is None:
+        state = None
+    elif type(state := entry(level, ctx)) in _ENTRY_DECISIONS:
         while isinstance(state, Wait):
             ctx.clock.sleep(state.delay)
-            state = entry(level, ctx)  # type: ignore[misc]
+            state = entry(level, ctx)
         if isinstance(state, Finish):
             return state.value  # type: ignore[return-value]
         if isinstance(state, Fail):
@@ -93,7 +88,7 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
         else:
             if (
                 level.result_predicate is None
-                and _response_types.get(type(result)) is False
+                and type(result) in _plain_types
                 and ctx.shared.default_predicate
             ):  # a type known not to be an HTTP response: no predicate to run
                 success = level._success
@@ -125,11 +120,12 @@ async def run_async(
 ) -> T:
     """Await ``nxt`` under ``level``'s decisions: :func:`run_sync` with ``await``."""
     entry = level._entry
-    state = entry(level, ctx) if entry is not None else None
-    if type(state) in _ENTRY_DECISIONS:
+    if entry is None:
+        state = None
+    elif type(state := entry(level, ctx)) in _ENTRY_DECISIONS:
         while isinstance(state, Wait):
             await ctx.clock.asleep(state.delay)
-            state = entry(level, ctx)  # type: ignore[misc]
+            state = entry(level, ctx)
         if isinstance(state, Finish):
             return state.value  # type: ignore[return-value]
         if isinstance(state, Fail):
@@ -153,7 +149,7 @@ async def run_async(
         else:
             if (
                 level.result_predicate is None
-                and _response_types.get(type(result)) is False
+                and type(result) in _plain_types
                 and ctx.shared.default_predicate
             ):  # a type known not to be an HTTP response: no predicate to run
                 success = level._success

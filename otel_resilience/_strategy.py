@@ -20,8 +20,7 @@ from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._telemetry import Instruments, Telemetry
 from otel_resilience._util import error_type, result_error_type
 from otel_resilience._validate import check_clock
-from otel_resilience.classify._results import _known as _response_types
-from otel_resilience.classify._results import is_http_failure
+from otel_resilience.classify._results import is_http_failure, plain_types
 from otel_resilience.errors import RejectedError
 
 if TYPE_CHECKING:
@@ -235,7 +234,7 @@ class CallContext:
         """
         if predicate is None:
             shared = self.shared
-            if shared.default_predicate and _response_types.get(type(result)) is False:
+            if shared.default_predicate and type(result) in plain_types:
                 return False  # the common case: a type already known not to be a response
             last = self._verdict
             if last is not None and last[0] is result:

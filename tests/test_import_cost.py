@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from core_support import run_python
 
 #: Modules the core must not import eagerly (asyncio alone drags in ssl, socket, subprocess and

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._model import ErrorCategory
 from ._tables import STATUS_NOT_RETRYABLE, category_for_status
 
-__all__ = ["FAILURE_STATUSES", "is_http_failure"]
+__all__ = ["FAILURE_STATUSES", "is_http_failure", "plain_types"]
 
 _FAILING_CATEGORIES = frozenset(
     {
@@ -36,6 +36,8 @@ _RESPONSE_TYPES = frozenset(
     }
 )
 _known: dict[type, bool] = {}
+#: Types seen and known not to be responses: the runners' hot path tests membership here.
+plain_types: set[type] = set()
 
 
 def _is_response_type(cls: type) -> bool:
@@ -45,7 +47,10 @@ def _is_response_type(cls: type) -> bool:
     )
     if len(_known) >= 1024:  # bounded: classes made on the fly must not grow it forever
         _known.clear()
+        plain_types.clear()
     _known[cls] = found
+    if not found:
+        plain_types.add(cls)
     return found
 
 
