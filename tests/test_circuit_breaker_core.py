@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from otel_resilience.circuit_breaker.core import BreakerCore, Rejected
+from otel_resilience.circuit_breaker._core import BreakerCore, Rejected
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 
 CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN

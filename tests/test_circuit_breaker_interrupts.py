@@ -13,10 +13,10 @@ from functools import partial
 import pytest
 
 from otel_resilience import CircuitBreaker, CircuitOpenError, CircuitState, Pipeline
-from otel_resilience.circuit_breaker import core as core_module
+from otel_resilience.circuit_breaker import _core as core_module
+from otel_resilience.circuit_breaker import _window as window_module
 from otel_resilience.circuit_breaker import options as options_module
-from otel_resilience.circuit_breaker import window as window_module
-from otel_resilience.circuit_breaker.core import CLOSED, BreakerCore, Rejected
+from otel_resilience.circuit_breaker._core import CLOSED, BreakerCore, Rejected
 from otel_resilience.circuit_breaker.options import BreakerOptions
 from otel_resilience.testing import FakeClock
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otel_resilience.circuit_breaker.window import CountWindow, TimeWindow
+from otel_resilience.circuit_breaker._window import CountWindow, TimeWindow
 from otel_resilience.retry._core import RetryRun, next_delay
 from otel_resilience.retry.options import ResolvedPolicy
 

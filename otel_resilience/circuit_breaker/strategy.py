@@ -13,7 +13,7 @@ from otel_resilience._clock import Clock
 from otel_resilience._strategy import CallContext, DecidingStrategy
 from otel_resilience._telemetry import Telemetry, track_breaker
 from otel_resilience._util import check_callable, check_classifier
-from otel_resilience.circuit_breaker.core import CLOSED, BreakerCore, Rejected, Transition
+from otel_resilience.circuit_breaker._core import CLOSED, BreakerCore, Rejected, Transition
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
 from otel_resilience.errors import CircuitOpenError

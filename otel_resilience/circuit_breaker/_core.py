@@ -15,8 +15,8 @@ from __future__ import annotations
 import threading
 from itertools import count
 
+from otel_resilience.circuit_breaker._window import CountWindow, TimeWindow, Window
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
-from otel_resilience.circuit_breaker.window import CountWindow, TimeWindow, Window
 
 __all__ = ["BreakerCore", "Rejected", "Transition"]
 
