@@ -9,12 +9,21 @@ from enum import Enum
 
 from otel_resilience import semconv
 from otel_resilience._util import category_name
+from otel_resilience._validate import check_count, check_ratio, check_seconds
 
-__all__ = ["DEFAULT_FAILURE_CATEGORIES", "MAX_WINDOW_BUCKETS", "BreakerOptions", "CircuitState"]
+__all__ = [
+    "DEFAULT_FAILURE_CATEGORIES",
+    "MAX_COUNT_WINDOW",
+    "MAX_WINDOW_BUCKETS",
+    "BreakerOptions",
+    "CircuitState",
+]
 
 #: Upper bound of ``window_buckets``. A thousand buckets already resolve the window to 0.1%;
 #: more only cost memory (24 KB per 1,000 buckets once used) and time under the breaker's lock.
 MAX_WINDOW_BUCKETS = 1000
+#: Upper bound of a count window (calls): one byte per call, allocated at the first outcome.
+MAX_COUNT_WINDOW = 1_000_000
 
 
 class CircuitState(str, Enum):
@@ -35,22 +44,8 @@ DEFAULT_FAILURE_CATEGORIES: frozenset[str] = frozenset(
 )
 
 
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-
-
-def _ratio(name: str, value: float) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not 0.0 < value <= 1.0:
-        raise ValueError(f"{name} must be a ratio in (0, 1], got {value!r}")
-
-
-def _count(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+def _positive(name: str, value: float) -> None:
+    check_seconds(name, value, positive=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +67,15 @@ class BreakerOptions:
     failure_categories: frozenset[str] = DEFAULT_FAILURE_CATEGORIES
 
     def __post_init__(self) -> None:
-        _ratio("failure_ratio", self.failure_ratio)
-        _count("minimum_calls", self.minimum_calls)
+        check_ratio("failure_ratio", self.failure_ratio)
+        check_count("minimum_calls", self.minimum_calls)
         if self.window_type not in ("time", "count"):
             raise ValueError(f"window_type must be 'time' or 'count', got {self.window_type!r}")
         if self.window_type == "count":
             window = self.window
             if isinstance(window, float) and window.is_integer():
                 window = int(window)
-            _count("window", window)  # type: ignore[arg-type]
+            check_count("window", window, maximum=MAX_COUNT_WINDOW)
             if self.minimum_calls > window:
                 raise ValueError(
                     f"minimum_calls ({self.minimum_calls}) must not exceed a count window "
@@ -88,11 +83,7 @@ class BreakerOptions:
                 )
         else:
             _positive("window", self.window)
-        _count("window_buckets", self.window_buckets)
-        if self.window_buckets > MAX_WINDOW_BUCKETS:
-            raise ValueError(
-                f"window_buckets must be <= {MAX_WINDOW_BUCKETS}, got {self.window_buckets!r}"
-            )
+        check_count("window_buckets", self.window_buckets, maximum=MAX_WINDOW_BUCKETS)
         _positive("break_duration", self.break_duration)
         if (
             isinstance(self.break_duration_multiplier, bool)
@@ -111,11 +102,11 @@ class BreakerOptions:
                     f"max_break_duration ({self.max_break_duration}) must be >= "
                     f"break_duration ({self.break_duration})"
                 )
-        _count("half_open_max_calls", self.half_open_max_calls)
+        check_count("half_open_max_calls", self.half_open_max_calls)
         _positive("half_open_probe_timeout", self.half_open_probe_timeout)
         if self.slow_call_duration is not None:
             _positive("slow_call_duration", self.slow_call_duration)
-        _ratio("slow_call_ratio", self.slow_call_ratio)
+        check_ratio("slow_call_ratio", self.slow_call_ratio)
 
     @staticmethod
     def categories(values: Iterable[str] | None) -> frozenset[str]:
