@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from otel_resilience import semconv
@@ -45,6 +46,9 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: The deadline of the innermost call in progress, in monotonic seconds on its pipeline's clock.
+_DEADLINE: ContextVar[float | None] = ContextVar("otel_resilience_deadline", default=None)
 
 
 class UsageError(TypeError):
@@ -141,8 +145,11 @@ class CallContext:
     """One call through a pipeline, as its strategies see it.
 
     ``fn``, ``args`` and ``kwargs`` are the protected call; ``clock`` the pipeline's clock;
-    ``deadline`` the monotonic time (on ``clock``) by which the call must be over, or ``None``:
-    a strategy may read it and, around what it runs, tighten it (restoring it afterwards).
+    ``deadline`` the monotonic time (on ``clock``) by which the call must be over, or ``None``.
+    A strategy may read it and, around what it runs, tighten it with :meth:`tighten_deadline`
+    (restoring it with :meth:`restore_deadline`). The deadline lives in a context variable,
+    so concurrent attempts (tasks, or threads run in a copied context) each see their own, and
+    code called inside the pipeline (an instrumented client) can read it too.
     ``span`` is the pipeline span when it records, else ``None``: strategies test it before any
     telemetry work. ``attempts`` counts the calls that reached ``fn``.
 
@@ -155,7 +162,6 @@ class CallContext:
         "_verdict",
         "args",
         "attempts",
-        "deadline",
         "failed_result",
         "fn",
         "inst",
@@ -180,7 +186,6 @@ class CallContext:
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
-        self.deadline: float | None = None
         self.attempts = 0
         self.outcome: str | None = None
         # One tuple each, replaced whole: a concurrent attempt never sees half an update.
@@ -210,9 +215,24 @@ class CallContext:
             raise ValueError(f"outcome must be one of {sorted(semconv.OUTCOMES)}, got {outcome!r}")
         self.outcome = outcome
 
+    @property
+    def deadline(self) -> float | None:
+        """The monotonic time (on the pipeline's clock) the call must end by, or ``None``."""
+        return _DEADLINE.get()
+
+    def tighten_deadline(self, at: float) -> Token[float | None]:
+        """Make ``at`` the deadline unless an earlier one stands; restore with the token."""
+        current = _DEADLINE.get()
+        return _DEADLINE.set(at if current is None or at < current else current)
+
+    def restore_deadline(self, token: Token[float | None]) -> None:
+        """Undo :meth:`tighten_deadline` (in the same context)."""
+        _DEADLINE.reset(token)
+
     def time_left(self) -> float | None:
         """Seconds until ``deadline`` (negative once passed), or ``None`` without one."""
-        return None if self.deadline is None else self.deadline - self.clock.monotonic()
+        deadline = _DEADLINE.get()
+        return None if deadline is None else deadline - self.clock.monotonic()
 
     def classify(self, classifier: ErrorClassifier, obj: object) -> ErrorInfo:
         """Classify an exception or a response, reusing the last answer for the same pair."""
