@@ -24,6 +24,7 @@ from otel_resilience._strategy import (
     Wait,
 )
 from otel_resilience.classify._results import _known as _response_types
+from otel_resilience.classify._results import aclose_dropped, close_dropped
 
 __all__ = ["run_async", "run_sync"]
 
@@ -106,6 +107,8 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
                 raise decision.error
+            if isinstance(decision, Again):  # this response is dropped: free its connection
+                close_dropped(result)
         if isinstance(decision, Again):
             state = decision.state
             if decision.delay > 0:
@@ -166,6 +169,8 @@ async def run_async(
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
                 raise decision.error
+            if isinstance(decision, Again):
+                await aclose_dropped(result)
         if isinstance(decision, Again):
             state = decision.state
             if decision.delay > 0:

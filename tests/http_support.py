@@ -25,6 +25,9 @@ import requests
 
 from otel_resilience import Pipeline
 
+#: The final status of a streamed GET, and whether each attempt's response was closed.
+Streamed = tuple[int, list[bool]]
+
 CLIENT_TIMEOUT = 5.0  # seconds: a broken test fails instead of hanging; never reached normally
 
 
@@ -51,7 +54,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except ConnectionError:  # a client that closed a streamed response early: expected
+            self.close_connection = True
 
     do_GET = do_POST = _reply
 
@@ -63,6 +69,9 @@ class ScriptedServer(ThreadingHTTPServer):
     """Answers the scripted replies in order, then ``default``; counts requests."""
 
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Keep test output quiet: clients hanging up on purpose is not a server error."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -165,4 +174,90 @@ CLIENTS: dict[str, Callable[[Pipeline, str], Any]] = {
     "httpx2-async": _httpx_like_async(httpx2),
     "requests": _requests_get,
     "aiohttp": _aiohttp_get,
+}
+
+
+# -- one streamed GET through a pipeline: which responses were closed behind the caller ------
+
+
+def _httpx_like_stream(module: Any) -> Callable[[Pipeline, str], Streamed]:
+    def get(pipeline: Pipeline, url: str) -> Streamed:
+        seen: list[Any] = []
+        with module.Client(timeout=CLIENT_TIMEOUT) as client:
+
+            def fetch(url: str) -> Any:
+                seen.append(client.send(client.build_request("GET", url), stream=True))
+                return seen[-1]
+
+            final = pipeline.call(fetch, url)
+            closed = [r.is_closed for r in seen]
+            for response in seen:
+                response.close()
+        return final.status_code, closed
+
+    return get
+
+
+def _httpx_like_async_stream(module: Any) -> Callable[[Pipeline, str], Streamed]:
+    async def aget(pipeline: Pipeline, url: str) -> Streamed:
+        seen: list[Any] = []
+        async with module.AsyncClient(timeout=CLIENT_TIMEOUT) as client:
+
+            async def fetch(url: str) -> Any:
+                seen.append(await client.send(client.build_request("GET", url), stream=True))
+                return seen[-1]
+
+            final = await pipeline.acall(fetch, url)
+            closed = [r.is_closed for r in seen]
+            for response in seen:
+                await response.aclose()
+        return final.status_code, closed
+
+    return lambda pipeline, url: asyncio.run(aget(pipeline, url))
+
+
+def _requests_stream(pipeline: Pipeline, url: str) -> Streamed:
+    seen: list[requests.Response] = []
+    with requests.Session() as session:
+
+        def fetch(url: str) -> requests.Response:
+            seen.append(session.get(url, stream=True, timeout=CLIENT_TIMEOUT))
+            return seen[-1]
+
+        final = pipeline.call(fetch, url)
+        closed = [bool(r.raw.closed) for r in seen]
+        for response in seen:
+            response.close()
+    return final.status_code, closed
+
+
+def _aiohttp_stream(pipeline: Pipeline, url: str) -> Streamed:
+    async def aget() -> Streamed:
+        seen: list[aiohttp.ClientResponse] = []
+        timeout = aiohttp.ClientTimeout(total=CLIENT_TIMEOUT)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+
+            async def fetch(url: str) -> aiohttp.ClientResponse:
+                seen.append(await session.get(url))  # the body is left unread
+                return seen[-1]
+
+            final = await pipeline.acall(fetch, url)
+            closed = [r.closed for r in seen]
+            for response in seen:
+                response.release()
+        return final.status, closed
+
+    return asyncio.run(aget())
+
+
+#: Client name -> a function making one GET with the body left unread (a stream) through a
+#: pipeline; it returns the final status and, for every response an attempt got, whether it
+#: was already closed when the pipeline returned.
+STREAMING_CLIENTS: dict[str, Callable[[Pipeline, str], Streamed]] = {
+    "httpx": _httpx_like_stream(httpx),
+    "httpx-async": _httpx_like_async_stream(httpx),
+    "httpx2": _httpx_like_stream(httpx2),
+    "httpx2-async": _httpx_like_async_stream(httpx2),
+    "requests": _requests_stream,
+    "aiohttp": _aiohttp_stream,
 }

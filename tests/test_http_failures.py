@@ -11,8 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
-from http_support import CLIENTS, Reply, ScriptedServer, scripted_server, status_of
+from http_support import (
+    CLIENTS,
+    STREAMING_CLIENTS,
+    Reply,
+    ScriptedServer,
+    Streamed,
+    scripted_server,
+    status_of,
+)
 
 from otel_resilience import CircuitBreaker, Pipeline, Retry, semconv
 from otel_resilience.circuit_breaker import CircuitState
@@ -39,6 +48,12 @@ def server(_httpd: ScriptedServer) -> ScriptedServer:
 def get(request: pytest.FixtureRequest) -> Get:
     """One GET through a pipeline with each real client in turn; returns the response."""
     return CLIENTS[request.param]
+
+
+@pytest.fixture(params=sorted(STREAMING_CLIENTS))
+def get_streamed(request: pytest.FixtureRequest) -> Callable[[Pipeline, str], Streamed]:
+    """One GET with the body left unread, with each real client in turn."""
+    return STREAMING_CLIENTS[request.param]
 
 
 def _span(capture: OTelCapture) -> Any:
@@ -229,3 +244,63 @@ def test_clamped_retry_after_waits_max_delay_and_retries(
     assert status_of(get(pipeline, server.url)) == 200
     assert server.requests == 2
     assert fake_clock.sleeps == [5.0]
+
+
+def test_a_retried_response_is_closed_before_the_retry(
+    get_streamed: Callable[[Pipeline, str], Streamed],
+    server: ScriptedServer,
+    fake_clock: FakeClock,
+) -> None:
+    """Streamed 503s a Retry drops are closed (connection released); the 200 is left open."""
+    big = Reply(503, "x" * 1_000_000)  # more than a client buffers: the body stays unread
+    server.script(big, big)
+    pipeline = Pipeline("p", Retry(max_attempts=3, base_delay=0.1), clock=fake_clock)
+    status, closed = get_streamed(pipeline, server.url)
+    assert status == 200
+    assert closed[:2] == [True, True]
+    assert len(closed) == server.requests == 3
+
+
+def test_retried_streams_do_not_exhaust_a_one_connection_pool(
+    server: ScriptedServer, fake_clock: FakeClock
+) -> None:
+    """httpx with one pooled connection: the retries reach the 200 instead of a PoolTimeout."""
+    big = Reply(503, "x" * 1_000_000)
+    server.script(big, big)
+    limits = httpx.Limits(max_connections=1)
+    with httpx.Client(limits=limits, timeout=httpx.Timeout(5.0, pool=1.0)) as client:
+
+        def fetch(url: str) -> httpx.Response:
+            return client.send(client.build_request("GET", url), stream=True)
+
+        pipeline = Pipeline("p", Retry(max_attempts=3, base_delay=0.1), clock=fake_clock)
+        response = pipeline.call(fetch, server.url)
+        response.close()
+    assert response.status_code == 200
+    assert server.requests == 3
+
+
+class _Unclosable(httpx.Response):
+    """A 503 whose close() says "async stream" and whose aclose() breaks, once built."""
+
+    def __init__(self) -> None:
+        super().__init__(503)  # reads and closes the empty body
+        self.broken = True
+
+    def close(self) -> None:
+        if getattr(self, "broken", False):
+            raise RuntimeError("Attempted to call an sync close on an async stream.")
+        super().close()
+
+    async def aclose(self) -> None:
+        raise ValueError("broken stream")
+
+
+def test_a_response_that_fails_to_close_is_still_retried(
+    run: Any, flaky: Any, fake_clock: FakeClock
+) -> None:
+    """Closing a dropped response is best effort: a broken close never fails the call."""
+    dep = flaky(_Unclosable(), result=httpx.Response(200))
+    pipeline = Pipeline("p", Retry(max_attempts=2, base_delay=0.1), clock=fake_clock)
+    assert run(pipeline, dep).status_code == 200
+    assert dep.calls == 2
