@@ -12,6 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from otel_resilience._responses import aclose_dropped, close_dropped
 from otel_resilience._strategy import (
     _NO_VERDICT,
     Again,
@@ -24,7 +25,6 @@ from otel_resilience._strategy import (
     Wait,
 )
 from otel_resilience.classify._results import _known as _response_types
-from otel_resilience.classify._results import aclose_dropped, close_dropped
 
 __all__ = ["run_async", "run_sync"]
 
