@@ -12,6 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from otel_resilience._responses import aclose_dropped, close_dropped
 from otel_resilience._strategy import (
     _NO_VERDICT,
     Again,
@@ -101,6 +102,8 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
                 raise decision.error
+            if isinstance(decision, Again):  # this response is dropped: free its connection
+                close_dropped(result)
         if isinstance(decision, Again):
             state = decision.state
             if decision.delay > 0:
@@ -162,6 +165,8 @@ async def run_async(
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
                 raise decision.error
+            if isinstance(decision, Again):
+                await aclose_dropped(result)
         if isinstance(decision, Again):
             state = decision.state
             if decision.delay > 0:

@@ -8,13 +8,9 @@ replies with canned statuses, headers and provider-style JSON error bodies.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import aiohttp
 import anthropic
@@ -22,6 +18,7 @@ import httpx
 import openai
 import pytest
 import requests
+from http_support import Reply, scripted_server
 
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorCategory, ErrorClassifier, ErrorInfo
 
@@ -29,60 +26,14 @@ C = ErrorCategory
 TIMEOUT = 0.3  # seconds a client waits on the silent socket; bounded, not a sleep
 
 
-@dataclass
-class Canned:
-    """What the local server answers to every request."""
-
-    status: int = 200
-    body: object = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def _reply(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
-        canned = self.server.canned
-        payload = json.dumps(canned.body).encode()
-        self.send_response(canned.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in canned.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = _reply
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Keep test output quiet."""
-
-
-class _Server(ThreadingHTTPServer):
-    canned = Canned()
-
-
-Server = tuple[str, Callable[[Canned], None]]
+Server = tuple[str, Callable[[Reply], None]]
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     """A local HTTP server shared by the module; yields its URL and a canned-reply setter."""
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-
-    def answer(canned: Canned) -> None:
-        httpd.canned = canned
-
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", answer
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    with scripted_server() as httpd:
+        yield httpd.url, httpd.always
 
 
 @pytest.fixture
@@ -137,7 +88,7 @@ def test_httpx_read_timeout_is_a_timeout(silent_url: str) -> None:
 def test_httpx_response_and_status_error_carry_status_and_retry_after(server: Server) -> None:
     """A 429 httpx.Response and its HTTPStatusError both say rate_limited with Retry-After."""
     url, answer = server
-    answer(Canned(429, {"error": "slow down"}, {"Retry-After": "3"}))
+    answer(Reply(429, {"error": "slow down"}, {"Retry-After": "3"}))
     response = httpx.get(url)
     exc = caught(response.raise_for_status)
     assert isinstance(exc, httpx.HTTPStatusError)
@@ -162,7 +113,7 @@ def test_requests_connection_error_and_read_timeout(closed_url: str, silent_url:
 def test_requests_http_error_reads_the_response(server: Server) -> None:
     """requests.HTTPError from raise_for_status is classified by its response's status."""
     url, answer = server
-    answer(Canned(503, {}, {"Retry-After": "11"}))
+    answer(Reply(503, {}, {"Retry-After": "11"}))
     response = requests.get(url, timeout=5)
     exc = caught(response.raise_for_status)
     assert isinstance(exc, requests.HTTPError)
@@ -196,7 +147,7 @@ def test_aiohttp_connector_error_and_socket_timeout(closed_url: str, silent_url:
 def test_aiohttp_client_response_error_reads_status_and_headers(server: Server) -> None:
     """ClientResponseError's .status and .headers give category and Retry-After."""
     url, answer = server
-    answer(Canned(529, {}, {"retry-after-ms": "1500"}))
+    answer(Reply(529, {}, {"retry-after-ms": "1500"}))
     exc = caught(lambda: asyncio.run(_aiohttp_get(url, raise_for_status=True)))
     assert isinstance(exc, aiohttp.ClientResponseError)
     info = classify(exc)
@@ -230,7 +181,7 @@ def test_openai_rate_limit_uses_the_exhausted_limit_reset(server: Server) -> Non
         "x-ratelimit-reset-tokens": "20ms",
     }
     body = _openai_error("Rate limit reached", "requests", "rate_limit_exceeded")
-    answer(Canned(429, body, headers))
+    answer(Reply(429, body, headers))
     exc = _openai_call(url)
     assert isinstance(exc, openai.RateLimitError)
     info = classify(exc)
@@ -254,7 +205,7 @@ def test_openai_status_errors_are_refined_by_their_body(
 ) -> None:
     """openai errors map through status and body code (quota, context length, filter...)."""
     url, answer = server
-    answer(Canned(status, body))
+    answer(Reply(status, body))
     exc = _openai_call(url)
     assert isinstance(exc, openai.APIStatusError)
     info = classify(exc)
@@ -309,7 +260,7 @@ def test_anthropic_status_errors(
 ) -> None:
     """anthropic errors map through status, error.type and the body's message."""
     url, answer = server
-    answer(Canned(status, body))
+    answer(Reply(status, body))
     exc = _anthropic_call(url)
     assert isinstance(exc, anthropic.APIStatusError)
     info = classify(exc)
@@ -329,11 +280,11 @@ def test_anthropic_rate_limit_reads_retry_after_then_reset_timestamps(server: Se
     }
     body = _anthropic_error("rate_limit_error", "Number of request tokens has exceeded")
     classifier = ErrorClassifier(wall_clock=now.timestamp)
-    answer(Canned(429, body, {**headers, "retry-after": "7"}))
+    answer(Reply(429, body, {**headers, "retry-after": "7"}))
     exc = _anthropic_call(url)
     assert isinstance(exc, anthropic.RateLimitError)
     assert classifier.classify(exc).retry_after == 7.0
-    answer(Canned(429, body, headers))
+    answer(Reply(429, body, headers))
     info = classifier.classify(_anthropic_call(url))
     assert (info.category, info.retry_after) == (C.RATE_LIMITED, 42.0)
 
