@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from types import CoroutineType
+from typing import Any, NoReturn, TypeVar
 
 from otel_resilience._strategy import (
     _NO_VERDICT,
@@ -21,11 +22,12 @@ from otel_resilience._strategy import (
     Fail,
     Finish,
     Substitute,
+    UsageError,
     Wait,
 )
 from otel_resilience.classify._results import _known as _response_types
 
-__all__ = ["run_async", "run_sync"]
+__all__ = ["refuse_coroutine", "run_async", "run_sync"]
 
 T = TypeVar("T")
 _ENTRY_DECISIONS = frozenset({Wait, Finish, Fail})  # by exact type: a set lookup, no MRO walk
@@ -57,6 +59,15 @@ def _on_result(
 
 def _substitute(ctx: CallContext, fn: Callable[..., Any]) -> Callable[[], Any]:
     return functools.partial(fn, *ctx.args, **ctx.kwargs)
+
+
+def refuse_coroutine(fn: Any, coro: Any) -> NoReturn:
+    """``call()`` got a coroutine back: close it (no "never awaited" warning) and refuse."""
+    coro.close()
+    raise UsageError(
+        f"{getattr(fn, '__qualname__', fn)!r} returned a coroutine: call async functions with "
+        "`await pipeline.acall(fn, ...)` (or decorate the async def), not pipeline.call()"
+    )
 
 
 def _chain(error: BaseException, cause: BaseException | None) -> BaseException:
@@ -91,9 +102,13 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
             level.on_abandon(ctx, state)
             raise
         else:
+            kind = type(result)
+            if kind is CoroutineType:  # an async function through call(): a misuse, no verdict
+                level.on_abandon(ctx, state)
+                refuse_coroutine(ctx.fn, result)
             if (
                 level.result_predicate is None
-                and _response_types.get(type(result)) is False
+                and _response_types.get(kind) is False
                 and ctx.shared.default_predicate
             ):  # a type known not to be an HTTP response: no predicate to run
                 success = level._success
