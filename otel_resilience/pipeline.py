@@ -100,6 +100,12 @@ class Pipeline:
 
     def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Call ``fn(*args, **kwargs)`` through the strategies."""
+        if type(fn) is CoroutineType:  # call(afn()): not callable, and would never be awaited
+            fn.close()
+            raise UsageError(
+                "call() needs a function, not a coroutine object: for async functions use "
+                "`await pipeline.acall(fn, *args)`"
+            )
         inst = self._telemetry.instruments()
         nxt: Callable[[], Any] = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
         if inst.tracer is None and inst.pipeline_duration is None:

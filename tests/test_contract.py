@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from core_support import http_response
 
 import otel_resilience
 from otel_resilience import (
@@ -29,6 +30,7 @@ from otel_resilience._strategy import (
     Finish,
     Strategy,
     Substitute,
+    UsageError,
     Wait,
 )
 from otel_resilience.testing import FakeClock
@@ -300,10 +302,12 @@ def test_rejected_error_is_the_base_of_refusals():
         (CircuitOpenError("b", 1.0), ErrorCategory.REJECTED),
         (RetryExhaustedError(3, TimeoutError()), ErrorCategory.TIMEOUT),
         (RetryExhaustedError(3, ConnectionError()), ErrorCategory.CONNECTION),
+        (RetryExhaustedError(3, None, http_response(503)), ErrorCategory.SERVER_ERROR),
+        (UsageError("call() of an async function"), ErrorCategory.INVALID_REQUEST),
     ],
 )
 def test_own_errors_are_classified(error, category):
-    """Refusals are 'rejected'; a wrapped give-up is classified as its last error."""
+    """Refusals are 'rejected', misuse 'invalid_request', a give-up its last error's or result's."""
     info = ErrorClassifier().classify(error)
     assert info.category is category
     if category is ErrorCategory.REJECTED:

@@ -62,7 +62,9 @@ def test_call_refuses_a_coroutine_function(no_warnings, fake_clock, otel_capture
     pipeline = Pipeline("p", clock=fake_clock, **otel_capture.providers)
     with pytest.raises(TypeError, match="acall"):
         pipeline.call(fetch)
-    assert otel_capture.span("p").attributes[semconv.OUTCOME] == semconv.OUTCOME_FAILURE
+    span = otel_capture.span("p")
+    assert span.attributes[semconv.OUTCOME] == semconv.OUTCOME_FAILURE
+    assert span.attributes[semconv.ERROR_CATEGORY] == "invalid_request"  # ours: never unknown
 
 
 @pytest.mark.parametrize("recording", [True, False], ids=["telemetry", "no-telemetry"])
@@ -92,6 +94,14 @@ def test_acall_refuses_a_coroutine_object(no_warnings, fake_clock):
 
 
 @pytest.mark.parametrize("recording", [True, False], ids=["telemetry", "no-telemetry"])
+def test_call_refuses_a_coroutine_object(no_warnings, recording, otel_capture):
+    """call(fn()) with a coroutine raises TypeError naming acall, and closes the coroutine."""
+    pipeline = Pipeline("p", Retry(), **(otel_capture.providers if recording else {}))
+    with pytest.raises(TypeError, match="acall"):
+        pipeline.call(fetch(1))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("recording", [True, False], ids=["telemetry", "no-telemetry"])
 def test_acall_refuses_a_plain_result(no_warnings, recording, otel_capture):
     """acall with a function returning a plain value is a TypeError: not retried, no verdict."""
     clock = FakeClock()
@@ -110,7 +120,7 @@ def test_acall_refuses_a_plain_result(no_warnings, recording, otel_capture):
     assert breaker.state is CircuitState.CLOSED  # the probe slot was given back
 
 
-def test_acall_takes_plain_functions_returning_awaitables(run, fake_clock):
+def test_acall_takes_plain_functions_returning_awaitables(fake_clock):
     """A partial of an async function or a function returning an awaitable is fine."""
     pipeline = Pipeline("p", Retry(), clock=fake_clock)
     assert asyncio.run(pipeline.acall(functools.partial(fetch, 3))) == 3
