@@ -100,7 +100,7 @@ class Pipeline:
 
     def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Call ``fn(*args, **kwargs)`` through the strategies."""
-        if type(fn) is CoroutineType:  # call(afn()): not callable, and would never be awaited
+        if isinstance(fn, CoroutineType):  # call(afn()): not callable, would never be awaited
             fn.close()
             raise UsageError(
                 "call() needs a function, not a coroutine object: for async functions use "
