@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from typing import Any
 
 #: Prepended to a script to make ``opentelemetry.sdk`` unimportable in that interpreter.
@@ -47,3 +48,20 @@ def http_response(status: int, **headers: str) -> Any:
     import httpx
 
     return httpx.Response(status, headers=headers, request=httpx.Request("GET", "http://x/"))
+
+
+def counted(*outcomes: Any) -> Callable[..., Any]:
+    """A plain function raising or returning ``outcomes`` in turn, then echoing its arguments."""
+    calls: list[tuple[Any, ...]] = []
+
+    def fn(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) <= len(outcomes):
+            outcome = outcomes[len(calls) - 1]
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+        return ("echo", args, kwargs)
+
+    fn.calls = calls  # type: ignore[attr-defined]
+    return fn

@@ -1,4 +1,4 @@
-"""The strategy contract: what a strategy sees, the decisions it may take, outcomes, refusals."""
+"""The strategy contract: what a strategy sees, the decisions it may take, the outcomes."""
 
 from __future__ import annotations
 
@@ -7,17 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from core_support import http_response
+from core_support import counted
 
-import otel_resilience
 from otel_resilience import (
-    CircuitBreaker,
-    CircuitOpenError,
-    ErrorCategory,
-    ErrorClassifier,
     Pipeline,
-    RejectedError,
-    ResilienceError,
     Retry,
     RetryExhaustedError,
     semconv,
@@ -30,10 +23,8 @@ from otel_resilience._strategy import (
     Finish,
     Strategy,
     Substitute,
-    UsageError,
     Wait,
 )
-from otel_resilience.testing import FakeClock
 
 
 class Scripted(DecidingStrategy):
@@ -64,23 +55,6 @@ class Scripted(DecidingStrategy):
     def on_again(self, ctx: CallContext, state: Any) -> None:
         """Record the state a rerun starts with."""
         self.seen.append(("again", state))
-
-
-def counted(*outcomes: Any) -> Callable[..., Any]:
-    """A plain function raising or returning ``outcomes`` in turn, then echoing its arguments."""
-    calls: list[tuple[Any, ...]] = []
-
-    def fn(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        if len(calls) <= len(outcomes):
-            outcome = outcomes[len(calls) - 1]
-            if isinstance(outcome, BaseException):
-                raise outcome
-            return outcome
-        return ("echo", args, kwargs)
-
-    fn.calls = calls  # type: ignore[attr-defined]
-    return fn
 
 
 # -- what a strategy sees ------------------------------------------------------------------
@@ -283,138 +257,3 @@ def test_set_outcome_accepts_only_the_semconv_values(fake_clock):
     Pipeline("p", Reporter(), clock=fake_clock).call(lambda: None)
     assert seen == sorted(semconv.OUTCOMES)
     assert {"success", "failure", "fallback", "rejected"} == semconv.OUTCOMES
-
-
-# -- refusals -----------------------------------------------------------------------------
-
-
-def test_rejected_error_is_the_base_of_refusals():
-    """RejectedError is a public ResilienceError; CircuitOpenError is one."""
-    assert otel_resilience.RejectedError is RejectedError
-    assert issubclass(RejectedError, ResilienceError)
-    assert issubclass(CircuitOpenError, RejectedError)
-
-
-@pytest.mark.parametrize(
-    ("error", "category"),
-    [
-        (RejectedError("full"), ErrorCategory.REJECTED),
-        (CircuitOpenError("b", 1.0), ErrorCategory.REJECTED),
-        (RetryExhaustedError(3, TimeoutError()), ErrorCategory.TIMEOUT),
-        (RetryExhaustedError(3, ConnectionError()), ErrorCategory.CONNECTION),
-        (RetryExhaustedError(3, None, http_response(503)), ErrorCategory.SERVER_ERROR),
-        (UsageError("call() of an async function"), ErrorCategory.INVALID_REQUEST),
-    ],
-)
-def test_own_errors_are_classified(error, category):
-    """Refusals are 'rejected', misuse 'invalid_request', a give-up its last error's or result's."""
-    info = ErrorClassifier().classify(error)
-    assert info.category is category
-    if category is ErrorCategory.REJECTED:
-        assert info.retryable is False
-
-
-class Refuse(DecidingStrategy):
-    """Test-only: refuses every call with a custom RejectedError."""
-
-    class Full(RejectedError):
-        """A custom refusal."""
-
-    def enter(self, ctx: CallContext) -> Any:
-        """Refuse."""
-        raise self.Full("no room")
-
-
-def test_a_custom_refusal_is_rejected_and_not_an_attempt(run, fake_clock, otel_capture):
-    """Any RejectedError: outcome rejected, category rejected, no attempt, not retried."""
-    fn = counted()
-    breaker = CircuitBreaker(minimum_calls=1, window=1, window_type="count")
-    retry = Retry(max_attempts=5)
-    pipeline = Pipeline("p", retry, breaker, Refuse(), clock=fake_clock, **otel_capture.providers)
-    run.raises(Refuse.Full, pipeline, fn)
-    span = otel_capture.span("p")
-    assert span.attributes[semconv.OUTCOME] == semconv.OUTCOME_REJECTED
-    assert span.attributes[semconv.ERROR_CATEGORY] == "rejected"
-    assert span.attributes[semconv.ATTEMPTS] == 0
-    assert fn.calls == []  # type: ignore[attr-defined]
-    assert fake_clock.sleeps == []
-    assert breaker.state.value == "closed"  # one failure in a window of one would open it
-
-
-def test_open_breaker_makes_no_attempt(run, fake_clock, otel_capture):
-    """A call an open breaker refuses has 0 attempts, outcome rejected and a rejected event."""
-    breaker = CircuitBreaker()
-    pipeline = Pipeline("p", breaker, clock=fake_clock, **otel_capture.providers)
-    breaker.isolate()
-    run.raises(CircuitOpenError, pipeline, counted())
-    span = otel_capture.span("p")
-    assert span.attributes[semconv.ATTEMPTS] == 0
-    assert span.attributes[semconv.OUTCOME] == semconv.OUTCOME_REJECTED
-    assert [e.name for e in span.events] == [
-        semconv.SPAN_EVENT_CIRCUIT_REJECTED,
-        semconv.SPAN_EVENT_EXCEPTION,
-    ]
-
-
-def test_attempts_count_only_calls_that_reached_the_function(run, fake_clock, otel_capture):
-    """Retry outside a breaker that opens mid-way: attempts equals the calls made."""
-    fn = counted(ConnectionError(), ConnectionError(), ConnectionError())
-    breaker = CircuitBreaker(minimum_calls=2, window=2, window_type="count")
-    retry = Retry(max_attempts=5, base_delay=0.1, jitter=False)
-    pipeline = Pipeline("p", retry, breaker, clock=fake_clock, **otel_capture.providers)
-    run.raises(CircuitOpenError, pipeline, fn)
-    span = otel_capture.span("p")
-    assert len(fn.calls) == 2  # type: ignore[attr-defined]
-    assert span.attributes[semconv.ATTEMPTS] == 2
-    assert span.attributes[semconv.OUTCOME] == semconv.OUTCOME_REJECTED
-    attempts = [e for e in span.events if e.name == semconv.SPAN_EVENT_ATTEMPT]
-    assert [e.attributes[semconv.ATTEMPT_NUMBER] for e in attempts] == [1, 2]
-
-
-# -- options and binding ------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "make",
-    [lambda: Retry(3), lambda: CircuitBreaker("x")],  # type: ignore[misc]
-    ids=["Retry(3)", "CircuitBreaker('x')"],
-)
-def test_options_are_keyword_only(make):
-    """Positional options are a TypeError: Retry(3) or CircuitBreaker('x') read ambiguously."""
-    with pytest.raises(TypeError):
-        make()
-
-
-@pytest.mark.parametrize("factory", [Retry, CircuitBreaker])
-def test_providers_belong_to_the_pipeline(factory):
-    """Strategies take no telemetry providers of their own."""
-    with pytest.raises(TypeError, match="tracer_provider"):
-        factory(tracer_provider=object())
-
-
-def test_second_pipeline_with_other_providers_is_refused(otel_capture):
-    """Adding a strategy to a second pipeline that reports elsewhere is a ValueError."""
-    retry = Retry()
-    Pipeline("a", retry, **otel_capture.providers)
-    with pytest.raises(ValueError, match="telemetry providers"):
-        Pipeline("b", retry)
-
-
-def test_second_pipeline_with_another_clock_is_refused():
-    """A strategy without a clock of its own cannot follow two pipeline clocks."""
-    breaker = CircuitBreaker()
-    Pipeline("a", breaker, clock=FakeClock())
-    with pytest.raises(ValueError, match="clock"):
-        Pipeline("b", breaker, clock=FakeClock())
-
-
-def test_second_pipeline_with_the_same_setup_shares_the_strategy(fake_clock, otel_capture):
-    """Same providers and clock: one breaker may serve two pipelines, counting both."""
-    breaker = CircuitBreaker(minimum_calls=2, window=2, window_type="count")
-    a = Pipeline("a", breaker, clock=fake_clock, **otel_capture.providers)
-    b = Pipeline("b", breaker, clock=fake_clock, **otel_capture.providers)
-    for pipeline in (a, b):
-        with pytest.raises(ConnectionError):
-            pipeline.call(counted(ConnectionError()))
-    assert breaker.state.value == "open"
-    assert breaker.name == "a"
