@@ -57,10 +57,6 @@ def _on_result(
     return None if success is None else success(level, ctx, state, result)
 
 
-def _substitute(ctx: CallContext, fn: Callable[..., Any]) -> Callable[[], Any]:
-    return functools.partial(fn, *ctx.args, **ctx.kwargs)
-
-
 def refuse_coroutine(fn: Any, coro: Any) -> NoReturn:
     """``call()`` got a coroutine back: close it (no "never awaited" warning) and refuse."""
     coro.close()
@@ -68,6 +64,10 @@ def refuse_coroutine(fn: Any, coro: Any) -> NoReturn:
         f"{getattr(fn, '__qualname__', fn)!r} returned a coroutine: call async functions with "
         "`await pipeline.acall(fn, ...)` (or decorate the async def), not pipeline.call()"
     )
+
+
+def _substitute(ctx: CallContext, fn: Callable[..., Any]) -> Callable[[], Any]:
+    return functools.partial(fn, *ctx.args, **ctx.kwargs)
 
 
 def _chain(error: BaseException, cause: BaseException | None) -> BaseException:
@@ -102,13 +102,12 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
             level.on_abandon(ctx, state)
             raise
         else:
-            kind = type(result)
-            if kind is CoroutineType:  # an async function through call(): a misuse, no verdict
+            if type(result) is CoroutineType:  # an async function through call(): no verdict
                 level.on_abandon(ctx, state)
                 refuse_coroutine(ctx.fn, result)
             if (
                 level.result_predicate is None
-                and _response_types.get(kind) is False
+                and _response_types.get(type(result)) is False
                 and ctx.shared.default_predicate
             ):  # a type known not to be an HTTP response: no predicate to run
                 success = level._success
