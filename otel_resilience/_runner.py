@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from types import CoroutineType
+from typing import Any, NoReturn, TypeVar
 
 from otel_resilience._responses import aclose_dropped, close_dropped
 from otel_resilience._strategy import (
@@ -22,11 +23,12 @@ from otel_resilience._strategy import (
     Fail,
     Finish,
     Substitute,
+    UsageError,
     Wait,
 )
 from otel_resilience.classify._results import plain_types as _plain_types
 
-__all__ = ["run_async", "run_sync"]
+__all__ = ["refuse_coroutine", "run_async", "run_sync"]
 
 T = TypeVar("T")
 _ENTRY_DECISIONS = frozenset({Wait, Finish, Fail})  # by exact type: a set lookup, no MRO walk
@@ -54,6 +56,38 @@ def _on_result(
         return level.on_failure(ctx, state, None, result)
     success = level._success
     return None if success is None else success(level, ctx, state, result)
+
+
+def _on_sync_result(
+    level: DecidingStrategy, state: Any, ctx: CallContext, result: Any
+) -> Decision | None:
+    """:func:`_on_result` in a sync call, which must not get a coroutine back."""
+    if type(result) is CoroutineType:  # an async function through call(): no verdict
+        level.on_abandon(ctx, state)
+        refuse_coroutine(ctx.fn, result)
+    decision = _on_result(level, state, ctx, result)
+    if isinstance(decision, Again):  # this response is dropped: free its connection
+        close_dropped(result)
+    return decision
+
+
+async def _on_async_result(
+    level: DecidingStrategy, state: Any, ctx: CallContext, result: Any
+) -> Decision | None:
+    """:func:`_on_result` in an async call."""
+    decision = _on_result(level, state, ctx, result)
+    if isinstance(decision, Again):  # this response is dropped: free its connection
+        await aclose_dropped(result)
+    return decision
+
+
+def refuse_coroutine(fn: Any, coro: Any) -> NoReturn:
+    """``call()`` got a coroutine back: close it (no "never awaited" warning) and refuse."""
+    coro.close()
+    raise UsageError(
+        f"{getattr(fn, '__qualname__', fn)!r} returned a coroutine: call async functions with "
+        "`await pipeline.acall(fn, ...)` (or decorate the async def), not pipeline.call()"
+    )
 
 
 def _substitute(ctx: CallContext, fn: Callable[..., Any]) -> Callable[[], Any]:
@@ -97,13 +131,11 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
                     return result  # type: ignore[no-any-return]
                 decision = success(level, ctx, state, result)
             else:
-                decision = _on_result(level, state, ctx, result)
+                decision = _on_sync_result(level, state, ctx, result)
             if decision is None:
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
                 raise decision.error
-            if isinstance(decision, Again):  # this response is dropped: free its connection
-                close_dropped(result)
         if isinstance(decision, Again):
             state = decision.state
             if decision.delay > 0:
@@ -160,13 +192,11 @@ async def run_async(
                     return result  # type: ignore[no-any-return]
                 decision = success(level, ctx, state, result)
             else:
-                decision = _on_result(level, state, ctx, result)
+                decision = await _on_async_result(level, state, ctx, result)
             if decision is None:
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
                 raise decision.error
-            if isinstance(decision, Again):
-                await aclose_dropped(result)
         if isinstance(decision, Again):
             state = decision.state
             if decision.delay > 0:

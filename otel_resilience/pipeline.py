@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_resilience import semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
-from otel_resilience._runner import run_async, run_sync
+from otel_resilience._runner import refuse_coroutine, run_async, run_sync
 from otel_resilience._strategy import (
     CallContext,
     CallShared,
@@ -100,6 +100,12 @@ class Pipeline:
 
     def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Call ``fn(*args, **kwargs)`` through the strategies."""
+        if isinstance(fn, CoroutineType):  # call(afn()): not callable, would never be awaited
+            fn.close()
+            raise UsageError(
+                "call() needs a function, not a coroutine object: for async functions use "
+                "`await pipeline.acall(fn, *args)`"
+            )
         inst = self._telemetry.instruments()
         nxt: Callable[[], Any] = functools.partial(fn, *args, **kwargs) if args or kwargs else fn
         if inst.tracer is None and inst.pipeline_duration is None:
@@ -108,7 +114,7 @@ class Pipeline:
                 nxt = functools.partial(layer, strategy, nxt, ctx)
             result = nxt()
             if type(result) is CoroutineType:
-                _refuse_coroutine(fn, result)
+                refuse_coroutine(fn, result)
             return result  # type: ignore[no-any-return]
         started = self.clock.monotonic()
         span, token = self._start_span(inst)
@@ -119,7 +125,7 @@ class Pipeline:
         try:
             result = nxt()
             if type(result) is CoroutineType:
-                _refuse_coroutine(fn, result)
+                refuse_coroutine(fn, result)
         except BaseException as exc:
             self._finish(ctx, span, started, exc, None)
             raise
@@ -299,14 +305,6 @@ def _record_exception(span: Any, exc: BaseException) -> None:
                 semconv.EXCEPTION_MESSAGE: "<unprintable exception>",
             },
         )
-
-
-def _refuse_coroutine(fn: Any, coro: Any) -> None:
-    coro.close()
-    raise UsageError(
-        f"{getattr(fn, '__qualname__', fn)!r} returned a coroutine: call async functions with "
-        "`await pipeline.acall(fn, ...)` (or decorate the async def), not pipeline.call()"
-    )
 
 
 def _leaf(ctx: CallContext, call: Callable[[], Any]) -> Any:

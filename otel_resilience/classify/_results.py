@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import CoroutineType
+
 from ._model import ErrorCategory
 from ._tables import STATUS_NOT_RETRYABLE, category_for_status
 
@@ -49,7 +51,7 @@ def _is_response_type(cls: type) -> bool:
         _known.clear()
         plain_types.clear()
     _known[cls] = found
-    if not found:
+    if not found and cls is not CoroutineType:  # call() must still see (and refuse) coroutines
         plain_types.add(cls)
     return found
 

@@ -208,11 +208,9 @@ class Retry(DecidingStrategy):
             event, span_event = semconv.EVENT_RETRY_EXHAUSTED, semconv.SPAN_EVENT_RETRY_EXHAUSTED
         else:
             return  # a first attempt that cannot be retried: nothing was given up
-        extra: dict[str, Any] | None = None
-        if delay is None:
-            extra = {semconv.RETRY_REASON: reason}
-            if run.requested_delay is not None:
-                extra[semconv.RETRY_REQUESTED_DELAY] = run.requested_delay
+        # The metric point carries the reason (a handful of values), never the requested delay:
+        # an unbounded number as a metric attribute makes one series per value.
+        extra = None if delay is not None else {semconv.RETRY_REASON: reason}
         span = ctx.span
         if span is not None:
             attrs: dict[str, Any] = {
@@ -222,10 +220,10 @@ class Retry(DecidingStrategy):
             }
             if delay is not None:
                 attrs[semconv.RETRY_DELAY] = delay
-                if run.requested_delay is not None:
-                    attrs[semconv.RETRY_REQUESTED_DELAY] = run.requested_delay
             else:
-                attrs.update(extra or ())
+                attrs[semconv.RETRY_REASON] = reason
+            if run.requested_delay is not None:
+                attrs[semconv.RETRY_REQUESTED_DELAY] = run.requested_delay
             span.add_event(span_event, attrs)
         ctx.inst.count(ctx.pipeline, self.strategy_name, event, extra)
 
