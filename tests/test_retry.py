@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 import tenacity
+from core_support import http_error
 
 from otel_resilience import (
     CircuitOpenError,
@@ -23,12 +24,6 @@ from otel_resilience import (
 from otel_resilience.testing import FakeClock
 
 REQUEST = httpx.Request("GET", "http://127.0.0.1:9/")
-
-
-def http_error(status: int, **headers: str) -> httpx.HTTPStatusError:
-    """A real httpx error carrying a real response."""
-    response = httpx.Response(status, headers=headers, request=REQUEST)
-    return httpx.HTTPStatusError(f"HTTP {status}", request=REQUEST, response=response)
 
 
 def test_succeeds_after_transient_failures_with_exponential_backoff(run, flaky, fake_clock):
