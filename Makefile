@@ -36,6 +36,7 @@ typecheck:
 
 bench: sync
 	$(RUN) python benchmarks/bench_overhead.py
+	$(RUN) python benchmarks/bench_redaction.py
 
 e2e: sync
 	bash scripts/e2e.sh
