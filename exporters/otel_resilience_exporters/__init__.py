@@ -20,12 +20,8 @@ from ._exporters import (
 )
 from ._guard import DropCounter
 from ._jsonl import JsonlLogRecordExporter, JsonlMetricExporter, JsonlSpanExporter
-from ._processors import (
-    EventMirrorProcessor,
-    RedactingLogRecordProcessor,
-    RedactingSpanProcessor,
-    redact_span,
-)
+from ._log_processors import EventMirrorProcessor, RedactingLogRecordProcessor
+from ._processors import RedactingSpanProcessor, redact_span
 from ._redaction import BUILTIN_PATTERNS, DEFAULT_SECRET_KEYS, RedactionOptions, Redactor
 from ._sampling import (
     RateLimitingSampler,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from importlib import metadata
@@ -23,20 +22,21 @@ from opentelemetry.sdk.trace.sampling import Sampler
 from otel_resilience import semconv
 
 from . import _exporters
+from ._drops import DropCounter, ExportFailureLog
+from ._env import raw
 from ._guard import (
     CountingMetricExporter,
-    DropCounter,
     GuardedBatchLogRecordProcessor,
     GuardedBatchSpanProcessor,
 )
 from ._handle import Telemetry
-from ._metric_redaction import RedactingMetricExporter
-from ._processors import (
+from ._log_processors import (
     EventMirrorProcessor,
     RedactingLogRecordProcessor,
-    RedactingSpanProcessor,
-    RedactingTracerProvider,
+    TimestampLogRecordProcessor,
 )
+from ._metric_redaction import RedactingMetricExporter
+from ._processors import RedactingSpanProcessor, RedactingTracerProvider
 from ._redaction import RedactionOptions, Redactor
 from ._sampling import KeepMirroredEvents, parse_sampler
 from ._settings import TelemetrySettings
@@ -56,10 +56,10 @@ def _distro_version() -> str:
 
 def _sampler(settings: TelemetrySettings) -> Sampler | None:
     sampler = settings.sampler
-    if sampler is None and os.environ.get("OTEL_TRACES_SAMPLER", "").strip():
-        name = os.environ["OTEL_TRACES_SAMPLER"]
+    if sampler is None and raw("OTEL_TRACES_SAMPLER"):
+        name = raw("OTEL_TRACES_SAMPLER")
         try:
-            sampler = parse_sampler(name, os.environ.get("OTEL_TRACES_SAMPLER_ARG"))
+            sampler = parse_sampler(name, raw("OTEL_TRACES_SAMPLER_ARG") or None)
         except ValueError as exc:
             raise ValueError(f"OTEL_TRACES_SAMPLER: {exc}") from None
     if settings.mirror_events:
@@ -181,11 +181,13 @@ def _assemble(
     created.extend(push)
 
     drops = DropCounter()
+    failure_log = ExportFailureLog(drops)
     readers: list[MetricReader] = []
     for exp in push:
         scrubbed = RedactingMetricExporter(exp, redactor) if redactor is not None else exp
         reader = PeriodicExportingMetricReader(
-            CountingMetricExporter(scrubbed, drops), export_timeout_millis=timeout * 1000
+            CountingMetricExporter(scrubbed, drops, failure_log),
+            export_timeout_millis=timeout * 1000,
         )
         created[created.index(exp)] = reader  # the reader shuts it down from now on
         readers.append(reader)
@@ -206,8 +208,16 @@ def _assemble(
     _hand_over(created, readers, meter_provider)
     drops.bind(meter_provider.get_meter(semconv.SCOPE_NAME))
 
+    # With redaction on, these guards scrub on their export thread: span.end() only queues.
     span_guards = [
-        GuardedBatchSpanProcessor(e, drops, max_queue_size=queue, export_timeout=timeout)
+        GuardedBatchSpanProcessor(
+            e,
+            drops,
+            max_queue_size=queue,
+            export_timeout=timeout,
+            redactor=redactor,
+            failure_log=failure_log,
+        )
         for e in [*named_spans, *span_exporters]
     ]
     _hand_over(created, named_spans, *span_guards)
@@ -220,14 +230,18 @@ def _assemble(
             tracer_provider.add_span_processor(guard)
 
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    # First: processors run in order and later ones (ours, the user's, added the SDK way)
-    # must only see scrubbed records.
+    # Processors run in order: the timestamp first (the batch processors copy the record),
+    # then redaction, since later ones (ours, the user's, added the SDK way) must only see
+    # scrubbed records.
+    logger_provider.add_log_record_processor(TimestampLogRecordProcessor())
     if redactor is not None:
         logger_provider.add_log_record_processor(RedactingLogRecordProcessor(redactor, drops))
     if settings.mirror_events:
         logger_provider.add_log_record_processor(EventMirrorProcessor(tracer_provider))
     log_guards = [
-        GuardedBatchLogRecordProcessor(e, drops, max_queue_size=queue, export_timeout=timeout)
+        GuardedBatchLogRecordProcessor(
+            e, drops, max_queue_size=queue, export_timeout=timeout, failure_log=failure_log
+        )
         for e in [*named_logs, *log_exporters]
     ]
     _hand_over(created, named_logs, *log_guards)
@@ -240,6 +254,7 @@ def _assemble(
         logger_provider=logger_provider,
         drops=drops,
         guards=[*span_guards, *log_guards],
+        failure_log=failure_log,
     )
 
 
