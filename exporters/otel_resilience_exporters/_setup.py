@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import threading
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
-from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -42,7 +39,7 @@ from ._sampling import KeepMirroredEvents, parse_sampler
 from ._settings import TelemetrySettings
 from ._views import default_views
 
-__all__ = ["Telemetry", "build", "configure"]
+__all__ = ["Telemetry", "build"]
 
 _log = logging.getLogger(__name__)
 
@@ -114,7 +111,8 @@ def build(
     capture_content: bool | None = None,
     settings: TelemetrySettings | None = None,
 ) -> Telemetry:
-    """Set up providers without installing them globally (see :func:`configure` for arguments).
+    """Set up providers without installing them globally (see
+    :func:`~otel_resilience_exporters.configure` for arguments).
 
     ``span_exporters``/``log_exporters``/``metric_readers`` are added next to the named ones;
     the exporters go through the same redaction, queue bounds and drop counting, the readers
@@ -256,41 +254,3 @@ def _assemble(
         guards=[*span_guards, *log_guards],
         failure_log=failure_log,
     )
-
-
-_configured: Telemetry | None = None
-_configure_lock = threading.Lock()
-
-
-def configure(
-    service_name: str | None = None,
-    exporter: str | Sequence[str] | None = None,
-    redact: bool | RedactionOptions | None = None,
-    sampler: Sampler | str | None = None,
-    **options: Any,
-) -> Telemetry:
-    """Set up tracing, metrics and logs in one call and install them as the global providers.
-
-    ``service_name``: wins over OTEL_SERVICE_NAME. ``exporter``: a name or comma list for all
-    signals (else OTEL_TRACES/METRICS/LOGS_EXPORTER, then OTEL_RESILIENCE_EXPORTER, then
-    ``otlp``); unknown names raise ValueError. ``redact``: on unless ``False`` or
-    OTEL_RESILIENCE_REDACT=false; a :class:`RedactionOptions` customises it. ``sampler``: a
-    Sampler or a spec such as ``"ratio:0.1"`` or ``"ratelimit:50"`` (else OTEL_TRACES_SAMPLER).
-    ``options`` are those of :func:`build`.
-
-    The first call wins: later calls return the same handle and install nothing. The handle's
-    :meth:`Telemetry.shutdown` also runs at interpreter exit, bounded like an explicit call.
-    """
-    global _configured
-    with _configure_lock:
-        if _configured is not None:
-            return _configured
-        handle = build(service_name, exporter, redact, sampler, **options)
-        trace.set_tracer_provider(handle.tracer_provider)
-        metrics.set_meter_provider(handle.meter_provider)
-        _logs.set_logger_provider(handle.logger_provider)
-        if trace.get_tracer_provider() is not handle.tracer_provider:
-            _log.warning("a global TracerProvider was already set; otel_resilience's is unused")
-        atexit.register(handle.shutdown)
-        _configured = handle
-        return handle

@@ -1,10 +1,11 @@
-"""Running telemetry: export outages logged once, log timestamps, fork."""
+"""Running telemetry: export outages logged once, log timestamps, fork, safe jsonl files."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from otel_resilience_exporters import build
+from otel_resilience_exporters import JsonlSpanExporter, build
 
 
 def _export_some(handle: object, rounds: int) -> None:
@@ -182,3 +183,63 @@ def test_forked_child_exports_normally() -> None:
         [sys.executable, "-c", _FORK], capture_output=True, text=True, timeout=120, check=False
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_jsonl_refuses_a_missing_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A jsonl path in a directory that does not exist fails at set-up, naming the field."""
+    missing = tmp_path / "nope" / "t.jsonl"
+    with pytest.raises(ValueError, match="path"):
+        JsonlSpanExporter(missing)
+    monkeypatch.setenv("OTEL_RESILIENCE_JSONL_PATH", str(missing))
+    with pytest.raises(ValueError, match="OTEL_RESILIENCE_JSONL_PATH"):
+        build(exporter="jsonl")
+    with pytest.raises(ValueError, match="OTEL_RESILIENCE_JSONL_PATH"):
+        JsonlSpanExporter()
+    monkeypatch.delenv("OTEL_RESILIENCE_JSONL_PATH")
+    from otel_resilience_exporters import TelemetrySettings
+
+    with pytest.raises(ValueError, match="jsonl_path"):
+        TelemetrySettings(traces_exporters=("jsonl",), jsonl_path=str(missing))
+
+
+def test_jsonl_makes_an_existing_file_owner_only(tmp_path: Path) -> None:
+    """An existing 0644 file is made 0600 at set-up and stays so while written."""
+    path = tmp_path / "t.jsonl"
+    path.write_text("")
+    path.chmod(0o644)
+    handle = build(exporter="none", span_exporters=[JsonlSpanExporter(path)])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o640)  # loosened again behind our back
+    _export_some(handle, 1)
+    handle.shutdown()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert '"signal":"span"' in path.read_text()
+
+
+def test_jsonl_refuses_a_symlink(tmp_path: Path) -> None:
+    """A symbolic link at the path is refused at set-up, and never followed when planted
+    later: the target stays untouched."""
+    target = tmp_path / "victim.txt"
+    target.write_text("keep\n")
+    link = tmp_path / "t.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(ValueError, match="symbolic link"):
+        JsonlSpanExporter(link)
+    link.unlink()
+    exporter = JsonlSpanExporter(link)
+    link.unlink()
+    link.symlink_to(target)  # planted after set-up
+    handle = build(exporter="none", span_exporters=[exporter])
+    _export_some(handle, 1)
+    handle.shutdown()
+    assert target.read_text() == "keep\n"
+    assert handle.dropped()["traces"] == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX only")
+def test_jsonl_refuses_a_fifo(tmp_path: Path) -> None:
+    """A FIFO at the path is refused at once (not a regular file), instead of blocking."""
+    fifo = tmp_path / "t.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="regular file"):
+        JsonlSpanExporter(fifo)
