@@ -211,3 +211,29 @@ def test_event_mirror_never_raises_into_emit() -> None:
     provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
     provider.get_logger("l").emit(event_name="resilience.test", attributes={"a": 1})
     assert [r.log_record.event_name for r in logs.get_finished_logs()] == ["resilience.test"]
+
+
+def test_a_span_that_cannot_be_scrubbed_is_dropped_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When scrubbing a span raises on the export thread, that span is never exported
+    unscrubbed: it is dropped and counted as redaction_failed; the others are exported."""
+    original = Redactor.scrub_attributes
+
+    def failing(self: Redactor, attributes: Any) -> Any:
+        if attributes and "poison" in attributes:
+            raise RuntimeError("cannot scrub")
+        return original(self, attributes)
+
+    monkeypatch.setattr(Redactor, "scrub_attributes", failing)
+    spans = InMemorySpanExporter()
+    handle = build(exporter="none", span_exporters=[spans])
+    tracer = handle.tracer_provider.get_tracer("t")
+    with tracer.start_as_current_span("bad", attributes={"poison": "jane@example.com"}):
+        pass
+    with tracer.start_as_current_span("good"):
+        pass
+    assert handle.flush()
+    assert [s.name for s in spans.get_finished_spans()] == ["good"]
+    assert handle.dropped_by_reason() == {("traces", "redaction_failed"): 1}
+    handle.shutdown()
