@@ -56,6 +56,7 @@ bench: sync
 	$(RUN) python benchmarks/bench_overhead.py $(BENCH_FLAGS)
 	$(RUN) python benchmarks/bench_import.py $(BENCH_FLAGS)
 	$(RUN) python benchmarks/bench_breaker_memory.py $(BENCH_FLAGS)
+	$(RUN) python benchmarks/bench_redaction.py
 
 e2e: sync
 	bash scripts/e2e.sh

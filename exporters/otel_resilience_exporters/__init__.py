@@ -6,7 +6,9 @@ touching the global providers.
 
 from __future__ import annotations
 
-from ._distro import OtelResilienceConfigurator, OtelResilienceDistro
+from typing import Any
+
+from ._configure import IgnoredConfigurationWarning, configure
 from ._exporters import (
     AlloyLogRecordExporter,
     AlloyMetricExporter,
@@ -20,12 +22,9 @@ from ._exporters import (
 )
 from ._guard import DropCounter
 from ._jsonl import JsonlLogRecordExporter, JsonlMetricExporter, JsonlSpanExporter
-from ._processors import (
-    EventMirrorProcessor,
-    RedactingLogRecordProcessor,
-    RedactingSpanProcessor,
-    redact_span,
-)
+from ._log_processors import EventMirrorProcessor, RedactingLogRecordProcessor
+from ._pretty import PrettySpanExporter
+from ._processors import RedactingSpanProcessor, redact_span
 from ._redaction import BUILTIN_PATTERNS, DEFAULT_SECRET_KEYS, RedactionOptions, Redactor
 from ._sampling import (
     RateLimitingSampler,
@@ -36,7 +35,7 @@ from ._sampling import (
     ratio_sampler,
 )
 from ._settings import EXPORTER_SIGNALS, TelemetrySettings
-from ._setup import Telemetry, build, configure
+from ._setup import Telemetry, build
 from ._views import HISTOGRAM_BUCKETS, default_views
 
 __all__ = [
@@ -45,6 +44,7 @@ __all__ = [
     "build",
     "Telemetry",
     "TelemetrySettings",
+    "IgnoredConfigurationWarning",
     "EXPORTER_SIGNALS",
     "DropCounter",
     # redaction
@@ -69,6 +69,7 @@ __all__ = [
     "default_views",
     "LocalPrometheusMetricReader",
     # exporters (also SDK entry points)
+    "PrettySpanExporter",
     "JsonlSpanExporter",
     "JsonlMetricExporter",
     "JsonlLogRecordExporter",
@@ -84,3 +85,13 @@ __all__ = [
     "OtelResilienceDistro",
     "OtelResilienceConfigurator",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The distro classes need opentelemetry-instrumentation, which opentelemetry-instrument
+    # loads through the entry points; a plain import of this package does not pull it in.
+    if name in ("OtelResilienceDistro", "OtelResilienceConfigurator"):
+        from . import _distro
+
+        return getattr(_distro, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

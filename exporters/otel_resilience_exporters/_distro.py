@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
-from ._setup import configure
+from ._configure import configure
+from ._env import set_default
 
 __all__ = ["OtelResilienceConfigurator", "OtelResilienceDistro"]
 
@@ -21,7 +21,7 @@ class OtelResilienceDistro(BaseDistro):  # type: ignore[misc]
     """
 
     def _configure(self, **kwargs: Any) -> None:
-        os.environ.setdefault("OTEL_PYTHON_CONFIGURATOR", "otel_resilience")
+        set_default("OTEL_PYTHON_CONFIGURATOR", "otel_resilience")
 
 
 class OtelResilienceConfigurator(_BaseConfigurator):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import importlib
 import logging
-import os
+import re
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
@@ -24,8 +25,10 @@ from ._delegate import (
     DelegatingMetricExporter,
     DelegatingSpanExporter,
 )
+from ._env import raw
 from ._jsonl import JsonlLogRecordExporter, JsonlMetricExporter, JsonlSpanExporter
 from ._metric_redaction import redact_metrics_data
+from ._pretty import PrettySpanExporter
 from ._redaction import Redactor
 
 __all__ = [
@@ -44,25 +47,62 @@ _log = logging.getLogger(__name__)
 
 _GRPC, _HTTP = "grpc", "http/protobuf"
 _LOCAL_PORTS = {_GRPC: 4317, _HTTP: 4318}  # Jaeger, Tempo and Alloy all listen on these
+#: What installs the gRPC exporters, named in the error when they are missing.
+GRPC_EXTRA = "otel-resilience-exporters[grpc]"
 
 
-def _protocol(signal: str, default: str = _GRPC) -> str:
+def _protocol(signal: str, default: str = _HTTP) -> tuple[str, str]:
+    """The protocol for ``signal`` and what chose it (a variable, or "default")."""
     for var in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
-        value = os.environ.get(var, "").strip()
+        value = raw(var)
         if value:
             if value not in (_GRPC, _HTTP):
                 raise ValueError(
                     f"{var}: unsupported OTLP protocol {value!r} (grpc, http/protobuf)"
                 )
-            return value
-    return default
+            return value, var
+    return default, "default"
+
+
+_HOST_PORT = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*):(\d{1,5})")
+
+
+def check_endpoint(name: str, url: str, protocol: str) -> None:
+    """ValueError naming ``name`` unless ``url`` is an http(s) URL with a host (gRPC also takes
+    a bare ``host:port``) and a valid port."""
+    text = url.strip()
+    if protocol == _GRPC and "://" not in text:
+        bare = _HOST_PORT.fullmatch(text)
+        valid = bare is not None and 0 < int(bare.group(1)) < 65536
+    else:
+        parts = urlsplit(text)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and port not in (-1, 0)
+            and not any(c.isspace() for c in text)
+        )
+    if not valid:
+        shape = "http(s)://host[:port][/path]" + (" or host:port" if protocol == _GRPC else "")
+        raise ValueError(f"{name}: invalid OTLP endpoint {url!r}; expected {shape}")
+
+
+def _check_env_endpoints(signal: str, protocol: str) -> None:
+    for var in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        value = raw(var)
+        if value:
+            check_endpoint(var, value, protocol)
 
 
 def _timeout(signal: str, export_timeout: float | None) -> float | None:
     """Our bounded timeout unless the standard OTLP timeout variable is set (then the exporter
     reads it; note the Python exporters read it in seconds)."""
     for var in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
-        if os.environ.get(var, "").strip():
+        if raw(var):
             return None
     if export_timeout is None:
         export_timeout = s.env_timeout(s.ENV_EXPORT_TIMEOUT, s.DEFAULT_EXPORT_TIMEOUT)
@@ -71,7 +111,7 @@ def _timeout(signal: str, export_timeout: float | None) -> float | None:
 
 def _endpoint_from_env(signal: str) -> bool:
     names = (f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-    return any(os.environ.get(v, "").strip() for v in names)
+    return any(raw(v) for v in names)
 
 
 #: The SDK's OTLP exporter class per (protocol, signal), as (module, class name).
@@ -103,10 +143,21 @@ def _otlp(
     timeout: float | None,
     endpoint: str | None = None,
     headers: dict[str, str] | None = None,
+    chosen_by: str = "protocol",
 ) -> Any:
+    if endpoint is None:
+        _check_env_endpoints(signal, protocol)
     # Imported on demand: grpc costs ~0.1 s to import and most set-ups use one protocol.
     module, cls = _OTLP_CLASSES[(protocol, signal)]
-    exporter_cls = getattr(importlib.import_module(module), cls)
+    try:
+        exporter_cls = getattr(importlib.import_module(module), cls)
+    except ImportError as exc:
+        if protocol != _GRPC:
+            raise
+        raise ImportError(
+            f"{chosen_by}: OTLP over gRPC needs the grpc extra, which is not installed: "
+            f"pip install '{GRPC_EXTRA}' (or choose http/protobuf)"
+        ) from exc
     return exporter_cls(endpoint=endpoint, timeout=timeout, headers=headers)
 
 
@@ -118,10 +169,11 @@ def grafana_cloud_target(signal: str) -> tuple[str, dict[str, str]]:
         s.ENV_GRAFANA_CLOUD_INSTANCE_ID,
         s.ENV_GRAFANA_CLOUD_TOKEN,
     ):
-        value = os.environ.get(var, "").strip()
+        value = raw(var)
         if not value:
             raise ValueError(f"{var}: required by the grafana-cloud exporter but not set")
         values[var] = value
+    check_endpoint(s.ENV_GRAFANA_CLOUD_ENDPOINT, values[s.ENV_GRAFANA_CLOUD_ENDPOINT], _HTTP)
     user = values[s.ENV_GRAFANA_CLOUD_INSTANCE_ID]
     token = values[s.ENV_GRAFANA_CLOUD_TOKEN]
     auth = base64.b64encode(f"{user}:{token}".encode()).decode("ascii")
@@ -133,22 +185,23 @@ def otlp_exporter(name: str, signal: str, export_timeout: float | None = None) -
     """The OTLP exporter for ``signal`` behind ``name`` (otlp, otlp_proto_* or a preset)."""
     timeout = _timeout(signal, export_timeout)
     if name == "otlp_proto_grpc":
-        return _otlp(signal, _GRPC, timeout)
+        return _otlp(signal, _GRPC, timeout, chosen_by="exporter 'otlp_proto_grpc'")
     if name == "otlp_proto_http":
         return _otlp(signal, _HTTP, timeout)
     if name == "otlp":
-        return _otlp(signal, _protocol(signal), timeout)
+        protocol, var = _protocol(signal)
+        return _otlp(signal, protocol, timeout, chosen_by=var)
     if name == "grafana-cloud":
         cloud_endpoint, headers = grafana_cloud_target(signal)
         return _otlp(signal, _HTTP, timeout, cloud_endpoint, headers)
     if name in ("jaeger", "tempo", "alloy"):
-        protocol = _protocol(signal)
+        protocol, var = _protocol(signal)
         endpoint = None
         if not _endpoint_from_env(signal):
             port = _LOCAL_PORTS[protocol]
             path = f"/v1/{signal}" if protocol == _HTTP else ""
             endpoint = f"http://127.0.0.1:{port}{path}"
-        return _otlp(signal, protocol, timeout, endpoint)
+        return _otlp(signal, protocol, timeout, endpoint, chosen_by=var)
     raise ValueError(f"exporter: {name!r} is not an OTLP exporter")
 
 
@@ -174,19 +227,19 @@ class _PresetLogRecordExporter(DelegatingLogRecordExporter):
 
 
 class JaegerSpanExporter(_PresetSpanExporter):
-    """OTLP to a Jaeger collector: gRPC 127.0.0.1:4317 unless OTEL_EXPORTER_OTLP_* say otherwise."""
+    """OTLP to a Jaeger collector: HTTP 127.0.0.1:4318 unless OTEL_EXPORTER_OTLP_* say otherwise."""
 
     preset = "jaeger"
 
 
 class TempoSpanExporter(_PresetSpanExporter):
-    """OTLP to Grafana Tempo: gRPC 127.0.0.1:4317 unless OTEL_EXPORTER_OTLP_* say otherwise."""
+    """OTLP to Grafana Tempo: HTTP 127.0.0.1:4318 unless OTEL_EXPORTER_OTLP_* say otherwise."""
 
     preset = "tempo"
 
 
 class AlloySpanExporter(_PresetSpanExporter):
-    """OTLP traces to Grafana Alloy: gRPC 127.0.0.1:4317 unless OTEL_EXPORTER_OTLP_* say so."""
+    """OTLP traces to Grafana Alloy: HTTP 127.0.0.1:4318 unless OTEL_EXPORTER_OTLP_* say so."""
 
     preset = "alloy"
 
@@ -235,7 +288,7 @@ class LocalPrometheusMetricReader(PrometheusMetricReader):
         registry = CollectorRegistry(auto_describe=True)
         super().__init__(registry=registry)
         self.redactor = redactor
-        host = host or os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "").strip()
+        host = host or raw(s.ENV_PROMETHEUS_HOST)
         if port is None:
             port = s.env_int(s.ENV_PROMETHEUS_PORT, s.DEFAULT_PROMETHEUS_PORT, 0, 65535)
         self._server, self._thread = start_http_server(
@@ -276,8 +329,13 @@ def _named_exporter(name: str, signal: str, settings: s.TelemetrySettings) -> An
     console, jsonl = _LOCAL_CLASSES[signal]
     if name == "console":
         return console()
+    if name == "pretty":  # traces only (EXPORTER_SIGNALS)
+        return PrettySpanExporter()
     if name == "jsonl":
-        return jsonl(settings.jsonl_path)
+        try:
+            return jsonl(settings.jsonl_path)
+        except ValueError as exc:  # name the settings field, not the exporter's argument
+            raise ValueError(f"jsonl_path: {str(exc).removeprefix('path: ')}") from None
     return otlp_exporter(name, signal, settings.export_timeout)
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
@@ -24,57 +24,16 @@ from ._delegate import (
     DelegatingMetricExporter,
     DelegatingSpanExporter,
 )
+from ._drops import DropCounter, ExportFailureLog, reset_in_child
+
+if TYPE_CHECKING:
+    from ._redaction import Redactor
 
 __all__ = ["DropCounter", "GuardedBatchLogRecordProcessor", "GuardedBatchSpanProcessor"]
 
 _BATCH = 512
 _R = TypeVar("_R")
-
-
-class DropCounter:
-    """Thread-safe tally of lost telemetry, reported as the ``resilience.telemetry.dropped`` metric.
-
-    The metric is an observable counter read from this tally at collection time: with the
-    collector down every span may be dropped, and a synchronous counter add per drop (several
-    microseconds in the SDK) would make an outage slow the application down. Counting is a dict
-    increment under a lock, kept before a meter is bound and after the provider shuts down, so
-    :meth:`snapshot` always has the full count.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[tuple[str, str], int] = {}
-        self._bound = False
-
-    def bind(self, meter: Meter) -> None:
-        """Report the tally through an observable counter on ``meter`` (once)."""
-        with self._lock:
-            if self._bound:
-                return
-            self._bound = True
-        meter.create_observable_counter(
-            semconv.METRIC_TELEMETRY_DROPPED,
-            callbacks=[self._observe],
-            unit="{item}",
-            description="Spans, log records and metric points lost before reaching a backend.",
-        )
-
-    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
-        for (signal, reason), n in self.snapshot().items():
-            yield Observation(n, {semconv.TELEMETRY_SIGNAL: signal, semconv.ERROR_TYPE: reason})
-
-    def add(self, signal: str, reason: str, n: int = 1) -> None:
-        """Count ``n`` items of ``signal`` ("traces", "logs", "metrics") lost for ``reason``."""
-        if n <= 0:
-            return
-        key = (signal, reason)
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + n
-
-    def snapshot(self) -> dict[tuple[str, str], int]:
-        """``{(signal, reason): count}`` so far."""
-        with self._lock:
-            return dict(self._counts)
+_log = logging.getLogger(__name__)
 
 
 class _Batch(Protocol):
@@ -85,11 +44,23 @@ class _Batch(Protocol):
     def force_flush(self, timeout_millis: int = 30000) -> bool: ...
 
 
-def _guarded_export(export: Callable[[], _R], failure: _R) -> _R:
-    try:
-        return export()
-    except Exception:  # a failing exporter is counted by the caller, never propagated
-        return failure
+def _guarded_export(
+    signal: str,
+    export: Callable[[], _R],
+    success: _R,
+    failure: _R,
+    failure_log: ExportFailureLog | None,
+) -> _R:
+    def run() -> _R:
+        try:
+            return export()
+        except Exception:  # a failing exporter is counted by the caller, never propagated
+            _log.debug("%s export raised", signal, exc_info=True)
+            return failure
+
+    if failure_log is None:
+        return run()
+    return failure_log.export(signal, run, lambda result: result is success)
 
 
 class _Admission:
@@ -100,13 +71,31 @@ class _Admission:
     refused (and counted) here instead.
     """
 
-    def __init__(self, signal: str, drops: DropCounter, limit: int) -> None:
+    def __init__(
+        self,
+        signal: str,
+        drops: DropCounter,
+        limit: int,
+        failure_log: ExportFailureLog | None = None,
+    ) -> None:
         self.signal = signal
         self.closed = False
-        self._drops = drops
+        self.failure_log = failure_log
+        self.drops = self._drops = drops
         self._limit = limit
         self._n = 0
         self._lock = threading.Lock()
+        reset_in_child(self)
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: the SDK emptied the queue, so every slot is free again."""
+        self._lock = threading.Lock()
+        self._n = 0
+
+    def release(self, n: int) -> None:
+        """Free ``n`` slots of items that will not be exported (counted by the caller)."""
+        with self._lock:
+            self._n = max(0, self._n - n)
 
     def admit(self) -> bool:
         """Take a slot for one item; False, with the item counted as dropped, when the queue is
@@ -126,7 +115,7 @@ class _Admission:
         returned ``success`` (an exception counts as ``failure`` and is swallowed)."""
         result = failure
         try:
-            result = _guarded_export(export, failure)
+            result = _guarded_export(self.signal, export, success, failure, self.failure_log)
         finally:
             with self._lock:
                 self._n = max(0, self._n - n)
@@ -142,11 +131,34 @@ class _Admission:
 
 
 class _CountingSpanExporter(DelegatingSpanExporter):
-    def __init__(self, inner: SpanExporter, admission: _Admission) -> None:
+    def __init__(
+        self, inner: SpanExporter, admission: _Admission, redactor: Redactor | None
+    ) -> None:
         super().__init__(inner)
         self._admission = admission
+        self.redactor = redactor
+
+    def _scrubbed(self, spans: Sequence[ReadableSpan]) -> Sequence[ReadableSpan]:
+        from ._processors import redact_span  # the processors module imports this one
+
+        out = []
+        for span in spans:
+            try:
+                out.append(redact_span(span, self.redactor))  # type: ignore[arg-type]
+            except Exception:
+                _log.exception("redaction failed; span dropped")
+        failed = len(spans) - len(out)
+        if failed:
+            self._admission.release(failed)
+            self._admission.drops.add("traces", semconv.DROP_REASON_REDACTION_FAILED, failed)
+        return out
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        # Redaction happens here, on the export thread: the caller's span.end() only queues.
+        if self.redactor is not None:
+            spans = self._scrubbed(spans)
+            if not spans:
+                return SpanExportResult.SUCCESS
         return self._admission.export(
             lambda: self.inner.export(spans),
             len(spans),
@@ -175,8 +187,18 @@ class _GuardedBatch:
 
     _batch: _Batch
 
-    def __init__(self, signal: str, drops: DropCounter, max_queue_size: int) -> None:
-        self._admission = _Admission(signal, drops, max_queue_size)
+    def __init__(
+        self,
+        signal: str,
+        exporter: Any,
+        drops: DropCounter,
+        max_queue_size: int,
+        failure_log: ExportFailureLog | None,
+    ) -> None:
+        self.exporter = exporter
+        self._admission = _Admission(signal, drops, max_queue_size, failure_log)
+        if failure_log is not None:
+            failure_log.watch(exporter)
 
     @staticmethod
     def _batch_options(max_queue_size: int, export_timeout: float) -> dict[str, Any]:
@@ -185,6 +207,10 @@ class _GuardedBatch:
             "max_export_batch_size": min(_BATCH, max_queue_size),
             "export_timeout_millis": export_timeout * 1000,
         }
+
+    def _drops_add(self, reason: str) -> None:
+        _log.debug("queueing a %s item failed", self.signal, exc_info=True)
+        self._admission.drops.add(self.signal, reason)
 
     @property
     def signal(self) -> str:
@@ -207,7 +233,13 @@ class _GuardedBatch:
 
 
 class GuardedBatchSpanProcessor(_GuardedBatch, SpanProcessor):
-    """A :class:`BatchSpanProcessor` whose queue overflow and export failures are counted."""
+    """A :class:`BatchSpanProcessor` whose queue overflow and export failures are counted.
+
+    With a ``redactor``, spans are scrubbed on the export thread just before export (a span
+    whose redaction fails is dropped and counted), so ``span.end()`` only queues the span:
+    :class:`~otel_resilience_exporters.RedactingSpanProcessor` hands such a processor the span
+    as it is.
+    """
 
     def __init__(
         self,
@@ -216,21 +248,32 @@ class GuardedBatchSpanProcessor(_GuardedBatch, SpanProcessor):
         *,
         max_queue_size: int = 2048,
         export_timeout: float = 3.0,
+        redactor: Redactor | None = None,
+        failure_log: ExportFailureLog | None = None,
     ) -> None:
-        super().__init__("traces", drops, max_queue_size)
-        self.exporter = exporter
+        super().__init__("traces", exporter, drops, max_queue_size, failure_log)
+        self._counting = _CountingSpanExporter(exporter, self._admission, redactor)
         self._spans = BatchSpanProcessor(
-            _CountingSpanExporter(exporter, self._admission),
+            self._counting,
             **self._batch_options(max_queue_size, export_timeout),
         )
         self._batch = self._spans
+
+    @property
+    def redactor(self) -> Redactor | None:
+        """The redactor applied on the export thread, if any."""
+        return self._counting.redactor
 
     def on_end(self, span: ReadableSpan) -> None:
         """Queue a sampled span, or count it as dropped when the queue is full or closed."""
         if span.context is None or not span.context.trace_flags.sampled:
             return
         if self._admission.admit():
-            self._spans.on_end(span)
+            try:
+                self._spans.on_end(span)
+            except Exception:  # never into the caller's span.end()
+                self._admission.release(1)
+                self._drops_add(semconv.DROP_REASON_EXPORT_FAILED)
 
 
 class GuardedBatchLogRecordProcessor(_GuardedBatch, LogRecordProcessor):
@@ -243,9 +286,9 @@ class GuardedBatchLogRecordProcessor(_GuardedBatch, LogRecordProcessor):
         *,
         max_queue_size: int = 2048,
         export_timeout: float = 3.0,
+        failure_log: ExportFailureLog | None = None,
     ) -> None:
-        super().__init__("logs", drops, max_queue_size)
-        self.exporter = exporter
+        super().__init__("logs", exporter, drops, max_queue_size, failure_log)
         self._records = BatchLogRecordProcessor(
             _CountingLogExporter(exporter, self._admission),
             **self._batch_options(max_queue_size, export_timeout),
@@ -255,23 +298,38 @@ class GuardedBatchLogRecordProcessor(_GuardedBatch, LogRecordProcessor):
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         """Queue the record, or count it as dropped when the queue is full or closed."""
         if self._admission.admit():
-            self._records.on_emit(log_record)
+            try:
+                self._records.on_emit(log_record)
+            except Exception:  # never into the caller's emit()
+                self._admission.release(1)
+                self._drops_add(semconv.DROP_REASON_EXPORT_FAILED)
 
 
 class CountingMetricExporter(DelegatingMetricExporter):
     """Delegates to ``inner``, counting the data points of failed exports as dropped."""
 
-    def __init__(self, inner: MetricExporter, drops: DropCounter) -> None:
+    def __init__(
+        self,
+        inner: MetricExporter,
+        drops: DropCounter,
+        failure_log: ExportFailureLog | None = None,
+    ) -> None:
         super().__init__(inner)
         self._drops = drops
+        self._failure_log = failure_log
+        if failure_log is not None:
+            failure_log.watch(inner)
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         """Export, counting points of a failed export under ``signal=metrics``."""
         result = _guarded_export(
+            "metrics",
             lambda: self.inner.export(metrics_data, timeout_millis=timeout_millis, **kwargs),
+            MetricExportResult.SUCCESS,
             MetricExportResult.FAILURE,
+            self._failure_log,
         )
         if result is not MetricExportResult.SUCCESS:
             points = sum(

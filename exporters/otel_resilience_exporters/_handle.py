@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_resilience import semconv
 
-from ._guard import DropCounter, GuardedBatchLogRecordProcessor, GuardedBatchSpanProcessor
+from ._drops import DropCounter, ExportFailureLog
+from ._guard import GuardedBatchLogRecordProcessor, GuardedBatchSpanProcessor
 from ._settings import TelemetrySettings, check_timeout
 
 __all__ = ["Telemetry", "run_bounded"]
@@ -57,6 +58,7 @@ class Telemetry:
         logger_provider: LoggerProvider,
         drops: DropCounter,
         guards: Sequence[GuardedBatchSpanProcessor | GuardedBatchLogRecordProcessor],
+        failure_log: ExportFailureLog | None = None,
     ) -> None:
         self.settings = settings
         self.tracer_provider = tracer_provider
@@ -64,6 +66,7 @@ class Telemetry:
         self.logger_provider = logger_provider
         self._drops = drops
         self._guards = list(guards)
+        self._failure_log = failure_log
         self._lock = threading.Lock()
         self._shut = False
 
@@ -78,10 +81,7 @@ class Telemetry:
 
     def dropped(self) -> dict[str, int]:
         """Items lost so far per signal ("traces", "logs", "metrics"); 0 when none."""
-        out = dict.fromkeys(("traces", "logs", "metrics"), 0)
-        for (signal, _reason), n in self._drops.snapshot().items():
-            out[signal] = out.get(signal, 0) + n
-        return out
+        return self._drops.per_signal()
 
     def dropped_by_reason(self) -> dict[tuple[str, str], int]:
         """Items lost so far, keyed by (signal, reason)."""
@@ -142,4 +142,6 @@ class Telemetry:
         if not finished:
             for guard in self._guards:
                 self._drops.add(guard.signal, semconv.DROP_REASON_SHUTDOWN, guard.pending)
+        if self._failure_log is not None:
+            self._failure_log.at_shutdown()
         return finished

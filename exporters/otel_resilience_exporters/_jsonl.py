@@ -1,15 +1,18 @@
 """``jsonl`` exporters: one JSON object per span, metric point and log record, one per line.
 
 All three append to the same file (``OTEL_RESILIENCE_JSONL_PATH``, default ``telemetry.jsonl``);
-a lock per path keeps lines from different signals whole.
+a lock per path keeps lines from different signals whole. The file is owner-only (0600, also
+when it already existed), never reached through a symbolic link, and must be a regular file.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import math
 import os
+import stat
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
@@ -29,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from ._settings import ENV_JSONL_PATH, jsonl_path_from_env
+from ._settings import ENV_JSONL_PATH, check_directory, jsonl_path_from_env
 
 __all__ = ["JsonlLogRecordExporter", "JsonlMetricExporter", "JsonlSpanExporter"]
 
@@ -43,8 +46,63 @@ def _lock_for(path: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
+# O_NOFOLLOW: a symbolic link planted at the path is refused, not followed; O_NONBLOCK: a FIFO
+# without a reader fails at once instead of blocking (it is then refused as not regular).
+_FLAGS: Final = (
+    os.O_WRONLY
+    | os.O_APPEND
+    | os.O_CREAT
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+)
+
+
+def _open_safely(path: str) -> int:
+    """A descriptor appending to the regular file ``path``, made owner-only (0600)."""
+    fd = os.open(path, _FLAGS, 0o600)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_mode & 0o077:  # an existing file created by someone else, or with 0644
+            os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_path(field: str, path: str) -> None:
+    """ValueError naming ``field`` unless ``path`` can be opened as :func:`_open_safely` does."""
+    check_directory(field, path)
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG  # created below
+    if stat.S_ISLNK(mode):
+        raise ValueError(f"{field}: {path!r} is a symbolic link; refusing to follow it")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{field}: {path!r} is not a regular file")
+    try:
+        os.close(_open_safely(path))
+    except OSError as exc:
+        raise ValueError(f"{field}: cannot write {path!r} safely: {exc.strerror}") from None
+
+
 #: JSON has no NaN or infinities: such floats are written as these strings.
 _NON_FINITE: Final = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _reset_locks_after_fork() -> None:
+    # A lock held by a writing thread at fork time would stay held in the child.
+    global _locks_guard
+    _locks_guard = threading.Lock()
+    _locks.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_reset_locks_after_fork)
 
 
 def _jsonable(value: Any) -> Any:
@@ -75,10 +133,11 @@ def _resource(resource: Resource | None) -> dict[str, Any]:
 
 class _JsonlWriter:
     def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        field = "path" if path is not None else ENV_JSONL_PATH
         self.path = os.fspath(path) if path is not None else jsonl_path_from_env()
         if not self.path:
             raise ValueError(f"path: empty; set {ENV_JSONL_PATH} or pass a file name")
-        self._lock = _lock_for(self.path)
+        _check_path(field, self.path)
         self._closed = False
 
     def write(self, objects: Iterable[dict[str, Any]]) -> bool:
@@ -88,9 +147,9 @@ class _JsonlWriter:
             json.dumps(_jsonable(o), separators=(",", ":"), allow_nan=False) + "\n" for o in objects
         )
         try:
-            # Owner-only when created: the file holds telemetry, not for other local users.
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with self._lock, os.fdopen(fd, "a", encoding="utf-8") as fh:
+            # Opened per write: a rotated or deleted file is recreated, with the same checks.
+            fd = _open_safely(self.path)
+            with _lock_for(self.path), os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(text)
         except OSError:
             return False

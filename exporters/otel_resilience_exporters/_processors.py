@@ -1,32 +1,25 @@
-"""Processors: redaction of spans and log records, and log events mirrored as span events."""
+"""Span redaction: the redacting processor, the provider that puts processors behind it."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
-from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, Status
 
 from otel_resilience import semconv
 
-from ._guard import DropCounter
+from ._drops import DropCounter
+from ._guard import GuardedBatchSpanProcessor
 from ._redaction import Redactor
 
-__all__ = [
-    "EventMirrorProcessor",
-    "RedactingLogRecordProcessor",
-    "RedactingSpanProcessor",
-    "RedactingTracerProvider",
-    "redact_span",
-]
+__all__ = ["RedactingSpanProcessor", "RedactingTracerProvider", "redact_span"]
 
 _log = logging.getLogger(__name__)
 
@@ -114,12 +107,20 @@ def _bounded_list(items: list[Any], dropped: int) -> BoundedList[Any]:
     return out
 
 
+def _scrubs_itself(processor: SpanProcessor, redactor: Redactor) -> bool:
+    # Our batch processors scrub on their export thread with the same redactor.
+    return isinstance(processor, GuardedBatchSpanProcessor) and processor.redactor is redactor
+
+
 class RedactingSpanProcessor(SpanProcessor):
     """Scrubs each ended span, then hands the scrubbed copy to the wrapped processors.
 
     Spans are immutable once ended, so redaction cannot happen in place: every processor that
     exports must be wrapped here (:meth:`add_span_processor`) to see only scrubbed data. A span
-    whose redaction fails is dropped (and counted), never exported unscrubbed.
+    whose redaction fails is dropped (and counted), never exported unscrubbed. A wrapped
+    :class:`GuardedBatchSpanProcessor` built with the same redactor gets the span as it is and
+    scrubs it on its export thread, so ``span.end()`` does not pay for redaction. A wrapped
+    processor that raises is logged and skipped: it never fails the caller's span.
     """
 
     def __init__(
@@ -139,19 +140,36 @@ class RedactingSpanProcessor(SpanProcessor):
     def on_start(self, span: Any, parent_context: Context | None = None) -> None:
         """Forward to the wrapped processors (attributes may still change before the end)."""
         for processor in self._processors:
-            processor.on_start(span, parent_context=parent_context)
+            try:
+                processor.on_start(span, parent_context=parent_context)
+            except Exception:
+                _log.exception("span processor %r failed in on_start", processor)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Scrub ``span`` and pass the result downstream."""
+        scrubbed: ReadableSpan | None = None
+        failed = False
+        for processor in self._processors:
+            try:
+                if _scrubs_itself(processor, self.redactor):
+                    processor.on_end(span)
+                    continue
+                if scrubbed is None and not failed:
+                    scrubbed = self._scrub(span)
+                    failed = scrubbed is None
+                if scrubbed is not None:
+                    processor.on_end(scrubbed)
+            except Exception:
+                _log.exception("span processor %r failed in on_end", processor)
+
+    def _scrub(self, span: ReadableSpan) -> ReadableSpan | None:
         try:
-            scrubbed = redact_span(span, self.redactor)
+            return redact_span(span, self.redactor)
         except Exception:
             _log.exception("redaction failed; span dropped")
             if self._drops is not None:
                 self._drops.add("traces", semconv.DROP_REASON_REDACTION_FAILED)
-            return
-        for processor in self._processors:
-            processor.on_end(scrubbed)
+            return None
 
     def shutdown(self) -> None:
         """Shut every wrapped processor down."""
@@ -188,115 +206,3 @@ class RedactingTracerProvider(TracerProvider):
             self._redacting.add_span_processor(span_processor)
         else:
             super().add_span_processor(span_processor)
-
-
-class RedactingLogRecordProcessor(LogRecordProcessor):
-    """Scrubs a log record's body, attributes, event name, resource and scope in place.
-
-    Log records stay mutable until every processor has seen them, and the SDK calls processors
-    in the order they were added, so this must be the first processor on the provider (the
-    set-up in :func:`~otel_resilience_exporters.build` adds it first). A record whose redaction
-    fails has its body and attributes replaced by a marker rather than exported as it is.
-    Unless content capture is on, the body of a ``gen_ai.*`` event (a prompt or a response)
-    is removed.
-    """
-
-    def __init__(self, redactor: Redactor, drops: DropCounter | None = None) -> None:
-        self.redactor = redactor
-        self._drops = drops
-
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        """Scrub ``log_record`` in place."""
-        record = log_record.log_record
-        redactor = self.redactor
-        try:
-            name = record.event_name
-            if name and name.startswith("gen_ai.") and not redactor.options.capture_content:
-                record.body = None
-            record.body = redactor.scrub_value(record.body)
-            if name:
-                record.event_name = redactor.scrub_text(name)
-            attrs = redactor.scrub_attributes(record.attributes)
-            if attrs is not None:
-                record.attributes = attrs
-            if log_record.resource is not None:
-                log_record.resource = redactor.scrub_resource(log_record.resource)
-            log_record.instrumentation_scope = redactor.scrub_scope(
-                log_record.instrumentation_scope
-            )
-        except Exception:
-            _log.exception("redaction failed; log record content replaced")
-            record.body, record.attributes, record.event_name = "[REDACTION FAILED]", {}, None
-            if self._drops is not None:
-                self._drops.add("logs", semconv.DROP_REASON_REDACTION_FAILED)
-
-    def shutdown(self) -> None:
-        """Nothing to release."""
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Nothing is buffered."""
-        return True
-
-
-def _is_resilience_event(name: str) -> bool:
-    return name.startswith("resilience.")
-
-
-class EventMirrorProcessor(LogRecordProcessor):
-    """Copies log events (records with an event name) onto spans, for trace-only backends.
-
-    When a span is recording in the record's context the event is added to it (unless that span
-    already carries the same event, which the core may add itself). Otherwise a tiny root span
-    named after the event is emitted, linked to the current span context when there is one and
-    marked ``resilience.event.mirrored=true``; the samplers installed by ``build()`` always keep
-    such spans, so an unsampled request still leaves its breaker transition in the trace backend.
-    """
-
-    def __init__(
-        self,
-        tracer_provider: trace.TracerProvider,
-        predicate: Callable[[str], bool] = _is_resilience_event,
-    ) -> None:
-        self._tracer = tracer_provider.get_tracer(semconv.SCOPE_NAME)
-        self._predicate = predicate
-
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        """Mirror ``log_record`` when it is an event the predicate selects."""
-        record = log_record.log_record
-        name = record.event_name
-        if not name or not self._predicate(name):
-            return
-        attrs = dict(record.attributes or {})
-        timestamp = record.timestamp or record.observed_timestamp or time.time_ns()
-        current = trace.get_current_span(record.context)
-        if current.is_recording():
-            if not _has_event(current, name, attrs):
-                current.add_event(name, attrs, timestamp=timestamp)
-            return
-        parent = current.get_span_context()
-        links = [Link(parent)] if parent.is_valid else None
-        span = self._tracer.start_span(
-            name,
-            context=Context(),
-            links=links,
-            attributes={**attrs, semconv.MIRRORED_EVENT: True},
-            start_time=timestamp,
-        )
-        span.add_event(name, attrs, timestamp=timestamp)
-        span.end(end_time=timestamp)
-
-    def shutdown(self) -> None:
-        """Nothing to release."""
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Nothing is buffered."""
-        return True
-
-
-def _has_event(span: Any, name: str, attrs: Mapping[str, Any]) -> bool:
-    for event in getattr(span, "events", ()):
-        if event.name == name and all(
-            (event.attributes or {}).get(k) == v for k, v in attrs.items()
-        ):
-            return True
-    return False

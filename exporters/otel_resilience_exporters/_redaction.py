@@ -2,100 +2,50 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any, Final, Literal, TypeVar
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from ._env import parse_bool
 from ._keys import (
     DEFAULT_SECRET_KEYS,
     DEFAULT_SECRET_SEGMENTS,
     is_content_key,
-    key_regex,
     normalise,
     segment_secret,
     segments,
 )
+from ._patterns import (
+    BUILTIN_PATTERNS,
+    EMAIL_LOCAL,
+    EMAIL_LOCAL_MAX,
+    PARAM_VALUE,
+    SECRET_PARAM_KIND,
+    TRIGGERS,
+    VALIDATORS,
+)
 
 __all__ = [
     "BUILTIN_PATTERNS",
+    "DEFAULT_MAX_VALUE_LENGTH",
     "DEFAULT_SECRET_KEYS",
     "RedactionOptions",
     "Redactor",
 ]
 
-# ``key=value`` / ``key: value`` pairs, tried only where the key contains a secret word (the
-# exact key rule is applied when replacing). ``{key}`` is filled in from the options; the
-# bounded key length keeps a long run of word characters from costing quadratic time.
-_SECRET_PARAM: Final = (
-    r"(?<![\w.\-])(?P<kvh>(?P<kvk>[\w.\-]{{0,64}}?(?i:{key})[\w.\-]{{0,64}})[\"']?\s*(?:=|:(?!//))\s*[\"']?)"
-    r"(?!(?i:basic|bearer)\s)(?P<kvv>[^\s&;,\"'<>]+)"
-)
-
-#: Built-in detectors, tried in this order at each position (specific before generic).
-BUILTIN_PATTERNS: Final[Mapping[str, str]] = {
-    "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
-    # userinfo of a URL: scheme and host are kept, ``user:password`` goes.
-    "url_credentials": r"(?<=://)[^\s/?#@:]+:[^\s/?#@]+(?=@)",
-    "bearer_token": r"(?i:\bbearer\s+[A-Za-z0-9._~+/-]{8,}=*)",
-    "basic_auth": r"(?i:\bbasic\s+[A-Za-z0-9+/]{8,}={0,2})",
-    "secret_param": _SECRET_PARAM.format(
-        key=key_regex((*DEFAULT_SECRET_KEYS, *DEFAULT_SECRET_SEGMENTS))
-    ),
-    "anthropic_key": r"\bsk-ant-[A-Za-z0-9_-]{16,}",
-    "openai_key": r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
-    "aws_access_key": r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
-    "github_token": r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})",
-    "google_api_key": r"\bAIza[0-9A-Za-z_-]{35}",
-    "slack_token": r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
-    "email": r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
-    # 13-19 digits, optionally grouped by spaces or dashes; kept only if the Luhn check passes.
-    "credit_card": r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])",
-    "ssn": r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])",
-    "phone": (
-        r"(?<![\w+])\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\d)"
-        r"|(?<![\w(])(?:\(\d{3}\)\s?|\d{3}[.-])\d{3}[.-]\d{4}(?!\d)"
-    ),
-}
-
-
-def _luhn_ok(text: str) -> bool:
-    digits = [int(c) for c in text if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        total += (d * 2 - 9 if d > 4 else d * 2) if i % 2 == 1 else d
-    return total % 10 == 0
-
-
-def _basic_ok(text: str) -> bool:
-    # RFC 7617 credentials are base64("user:password"); anything else is ordinary prose.
-    try:
-        decoded = base64.b64decode(text.rsplit(maxsplit=1)[-1], validate=True)
-    except (binascii.Error, ValueError):
-        return False
-    return b":" in decoded
-
-
-def _opaque_ok(text: str) -> bool:
-    # "bearer responsibilities" is prose; real tokens carry digits or punctuation.
-    token = text.rsplit(maxsplit=1)[-1]
-    return any(c.isdigit() or c in "._~+/-=" for c in token)
-
-
-#: Extra checks on a match, so look-alikes (random digit runs, prose) survive.
-_VALIDATORS: Final[Mapping[str, Callable[[str], bool]]] = {
-    "credit_card": _luhn_ok,
-    "basic_auth": _basic_ok,
-    "bearer_token": _opaque_ok,
-}
+#: Characters of one string that are scrubbed and exported; the rest is cut off and marked.
+DEFAULT_MAX_VALUE_LENGTH: Final = 16 * 1024
+#: Smallest accepted ``max_value_length``.
+MIN_MAX_VALUE_LENGTH: Final = 256
+#: Characters past the cut that detectors still see, so a secret straddling it is recognised
+#: (and replaced whole) instead of leaving its first part behind.
+_CUT_MARGIN: Final = 4096
 
 
 @dataclass(frozen=True)
@@ -123,8 +73,20 @@ class RedactionOptions:
     #: Keep GenAI prompt/response content (``gen_ai.prompt*``, ``gen_ai.input.messages`` ...,
     #: bodies of ``gen_ai.*`` events); off by default, so it is dropped.
     capture_content: bool = False
+    #: Longest string scrubbed and exported (values, names, bodies, keys): the text beyond is
+    #: cut off and ``...[TRUNCATED:<n> chars]`` appended, so a huge message costs a bounded
+    #: time to scrub.
+    max_value_length: int = DEFAULT_MAX_VALUE_LENGTH
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "capture_content", parse_bool("capture_content", self.capture_content)
+        )
+        length = self.max_value_length
+        if isinstance(length, bool) or not isinstance(length, int) or length < MIN_MAX_VALUE_LENGTH:
+            raise ValueError(
+                f"max_value_length: expected an integer >= {MIN_MAX_VALUE_LENGTH}, got {length!r}"
+            )
         unknown = set(self.disabled) - set(BUILTIN_PATTERNS)
         if unknown:
             raise ValueError(f"disabled: unknown built-in pattern(s) {sorted(unknown)}")
@@ -155,45 +117,53 @@ _KEEP, _SECRET, _CONTENT = 0, 1, 2
 _T = TypeVar("_T")
 
 
+def truncation_mark(length: int) -> str:
+    """What replaces the end of a string longer than ``max_value_length`` characters."""
+    return f"...[TRUNCATED:{length} chars]"
+
+
 class Redactor:
     """Applies :class:`RedactionOptions` to strings, attribute values and attribute maps.
 
     Every ``scrub_*`` method returns its argument itself (same object) when nothing matched, so
     callers can skip copying; numbers and booleans are passed through without a regex run.
+    Attribute keys are scrubbed like values. Scrubbing a string costs time linear in its length,
+    which is capped at ``max_value_length`` (plus a small margin).
     """
 
     def __init__(self, options: RedactionOptions | None = None) -> None:
         self.options = opts = options or RedactionOptions()
         detectors = {k: v for k, v in BUILTIN_PATTERNS.items() if k not in opts.disabled}
-        if "secret_param" in detectors:
-            words = key_regex((*opts.secret_keys, *opts.secret_segments))
-            detectors["secret_param"] = _SECRET_PARAM.format(key=words)
+        # Generic ``key=value`` heads go last: any other detector starting at the same place
+        # (a phone number or an API key used as a key) wins.
+        last = detectors.pop(SECRET_PARAM_KIND, None)
         detectors.update(opts.patterns)
+        if last is not None:
+            detectors[SECRET_PARAM_KIND] = last
         self._kinds = list(detectors)
-        # One alternation, one pass per string; group names are positional to stay valid.
-        combined = "|".join(f"(?P<_rk{i}>{rx})" for i, rx in enumerate(detectors.values()))
-        self._regex = re.compile(combined) if combined else None
+        self._sources = list(detectors.values())
+        self._triggers = [TRIGGERS.get(k) if k not in opts.patterns else None for k in detectors]
         self._substrings = tuple(normalise(k) for k in opts.secret_keys)
         self._segment_words = tuple(normalise(k) for k in opts.secret_segments)
         self._key_kind = lru_cache(maxsize=4096)(self._classify_key)
         self._scrub_short = lru_cache(maxsize=4096)(self._scrub)
+        self._compiled = lru_cache(maxsize=128)(self._compile)
         # Resources and scopes are shared by every span of a provider/tracer: cache by identity
         # (Resource hashes by serialising itself, far too slow per span).
         self._objects: dict[int, tuple[object, object]] = {}
 
-    def _replace(self, match: re.Match[str]) -> str:
-        kind = self._kinds[int(match.lastgroup[3:])] if match.lastgroup else "pattern"
-        text = match.group()
-        check = _VALIDATORS.get(kind)
-        if check is not None and not check(text):
-            return text
-        if kind == "secret_param" and "kvk" in match.re.groupindex:
-            head, value = match.group("kvh"), match.group("kvv")
-            if self.is_secret_key(match.group("kvk")):
-                return f"{head}[REDACTED:{kind}]"
-            # A harmless key (``max_tokens=5``): its value still gets the other detectors.
-            return head + self._scrub(value)
-        return f"[REDACTED:{kind}]"
+    def _compile(self, active: tuple[int, ...]) -> re.Pattern[str] | None:
+        # One alternation of the detectors that could match; group names keep their index.
+        if not active:
+            return None
+        return re.compile("|".join(f"(?P<_rk{i}>{self._sources[i]})" for i in active))
+
+    def _regex_for(self, text: str) -> re.Pattern[str] | None:
+        low = text.lower()
+        active = tuple(
+            i for i, check in enumerate(self._triggers) if check is None or check(text, low)
+        )
+        return self._compiled(active)
 
     def _classify_key(self, key: str) -> int:
         if not self.options.capture_content and is_content_key(key):
@@ -210,20 +180,75 @@ class Redactor:
         return bool(self._key_kind(key) == _SECRET)
 
     def scrub_text(self, text: str) -> str:
-        """``text`` with every detector match replaced by ``[REDACTED:<kind>]``."""
-        if self._regex is None or not text:
+        """``text`` with every detector match replaced by ``[REDACTED:<kind>]``, cut to
+        ``max_value_length`` characters (and marked) when longer."""
+        if not text:
             return text
+        limit = self.options.max_value_length
+        if len(text) > limit:
+            # Detectors see a little past the cut, so a secret straddling it goes whole.
+            kept = self._scrub(text[: limit + _CUT_MARGIN], limit)
+            return kept + truncation_mark(len(text))
         if len(text) <= _CACHED_LEN:
             # Short values (names, outcomes, categories) repeat on every span: one regex pass
             # costs microseconds, a cache hit a fraction of that.
             return self._scrub_short(text)
         return self._scrub(text)
 
-    def _scrub(self, text: str) -> str:
-        if self._regex is None:
-            return text
-        new = self._regex.sub(self._replace, text)
-        return text if new == text else new
+    def _scrub(self, text: str, stop: int | None = None) -> str:
+        """``text`` scrubbed; with ``stop``, only what starts before it is kept (a match that
+        starts before ``stop`` is replaced whole)."""
+        end_at = len(text) if stop is None else stop
+        regex = self._regex_for(text)
+        match = regex.search(text) if regex is not None else None
+        if regex is None or match is None:
+            return text if stop is None else text[:stop]
+        out: list[str] = []
+        pos = 0
+        # An e-mail match starts at its "@": its address may begin up to 64 characters earlier.
+        while match is not None and match.start() < end_at + EMAIL_LOCAL_MAX:
+            replaced = self._replacement(match, pos)
+            begin = match.start() if replaced is None else replaced[0]
+            if begin >= end_at:
+                break
+            if replaced is None:  # a look-alike: kept as it is (an empty match skips a char)
+                resume = max(match.end(), match.start() + 1)
+                out.append(text[pos:resume])
+            else:
+                _, new, resume = replaced
+                out.append(text[pos:begin])
+                out.append(new)
+            pos = resume
+            match = regex.search(text, pos)
+        if pos < end_at:
+            out.append(text[pos:end_at])
+        new_text = "".join(out)
+        return text if new_text == text else new_text
+
+    def _replacement(self, match: re.Match[str], floor: int) -> tuple[int, str, int] | None:
+        """Where the replacement of ``match`` starts (not before ``floor``), what it is and
+        where scanning resumes; ``None`` keeps the match."""
+        kind = self._kinds[int(match.lastgroup[3:])] if match.lastgroup else "pattern"
+        start, end = match.span()
+        if end == start:
+            return None
+        if kind == SECRET_PARAM_KIND:
+            if not self.is_secret_key(match.group("kvk")):
+                return None  # a harmless key (``max_tokens=5``): its value gets scanned next
+            # The value was only looked at (not matched): it goes too.
+            value_end = PARAM_VALUE.match(match.string, end).end()  # type: ignore[union-attr]
+            return start, f"{match.group()}[REDACTED:{kind}]", value_end
+        if kind == "email" and kind not in self.options.patterns:
+            text, local = match.string, start
+            while local > max(floor, start - EMAIL_LOCAL_MAX) and text[local - 1] in EMAIL_LOCAL:
+                local -= 1
+            return None if local == start else (local, f"[REDACTED:{kind}]", end)
+        check = VALIDATORS.get(kind) if kind not in self.options.patterns else None
+        if check is not None and not check(match):
+            return None
+        if kind == "bearer_token" and match.group("bauth"):
+            return start, f"{match.group('bauth')}[REDACTED:{kind}]", end
+        return start, f"[REDACTED:{kind}]", end
 
     def scrub_value(self, value: Any) -> Any:
         """A scrubbed attribute value or log body.
@@ -258,26 +283,32 @@ class Redactor:
     def scrub_attributes(self, attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """A scrubbed copy of ``attributes``, or ``None`` when nothing needed to change.
 
-        Content keys (unless captured) are removed; secret keys masked or removed.
+        Keys are scrubbed as text; content keys (unless captured) are removed; secret keys
+        masked or removed.
         """
         if not attributes:
             return None
-        out: dict[str, Any] | None = None
-        drop = self.options.secret_key_action == "drop"
-        for key, value in attributes.items():
-            kind = self._key_kind(key) if isinstance(key, str) else _KEEP
-            if kind == _CONTENT or (kind == _SECRET and drop):
-                out = out if out is not None else dict(attributes)
-                del out[key]
-                continue
-            if kind == _SECRET:
-                new: Any = MASK if value not in (None, "", MASK) else value
+        out: list[tuple[Any, Any]] | None = None
+        drop_secret = self.options.secret_key_action == "drop"
+        for i, (key, value) in enumerate(attributes.items()):
+            kind, new_key = _KEEP, key
+            if isinstance(key, str):
+                kind, new_key = self._key_kind(key), self.scrub_text(key)
+            drop = kind == _CONTENT or (kind == _SECRET and drop_secret)
+            new: Any = value
+            if drop:
+                pass
+            elif kind == _SECRET:
+                new = MASK if value not in (None, "", MASK) else value
             else:
                 new = self.scrub_value(value)
-            if new is not value:
-                out = out if out is not None else dict(attributes)
-                out[key] = new
-        return out
+            if out is None:
+                if not drop and new is value and new_key is key:
+                    continue
+                out = list(islice(attributes.items(), i))  # the clean ones before this
+            if not drop:
+                out.append((new_key, new))
+        return None if out is None else dict(out)
 
     def _by_identity(self, obj: _T, scrub: Callable[[_T], _T]) -> _T:
         hit = self._objects.get(id(obj))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
+import math
 import re
 import threading
 import time
@@ -36,9 +38,42 @@ __all__ = [
 ]
 
 
+_log = logging.getLogger(__name__)
+
+
 def _parent_trace_state(parent_context: Context | None) -> TraceState | None:
     ctx = get_current_span(parent_context).get_span_context()
     return ctx.trace_state if ctx.is_valid else None
+
+
+def _check_sampler(name: str, value: object) -> None:
+    if not isinstance(value, Sampler):
+        raise ValueError(f"{name}: must be a Sampler, got {type(value).__name__}")
+
+
+def _safe_decision(parent_context: Context | None, attributes: Attributes) -> SamplingResult:
+    """What a sampler that raised decides instead: the parent's flag, else record and sample
+    (the SDK's default), so a broken sampler never fails the caller's span start."""
+    try:
+        parent = get_current_span(parent_context).get_span_context()
+        keep = parent.trace_flags.sampled if parent.is_valid else True
+        state = parent.trace_state if parent.is_valid else None
+    except Exception:
+        keep, state = True, None
+    decision = Decision.RECORD_AND_SAMPLE if keep else Decision.DROP
+    return SamplingResult(decision, attributes if keep else None, state)
+
+
+_warned_samplers: set[str] = set()
+
+
+def _sampler_failed(sampler: Sampler) -> None:
+    name = type(sampler).__name__
+    if name not in _warned_samplers:  # once per class: a broken sampler fails every span
+        _warned_samplers.add(name)
+        _log.warning(
+            "sampler %s raised; falling back to the parent's decision", name, exc_info=True
+        )
 
 
 class RateLimitingSampler(Sampler):
@@ -49,8 +84,17 @@ class RateLimitingSampler(Sampler):
     """
 
     def __init__(self, max_per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
-        if not max_per_second >= 0:
-            raise ValueError(f"max_per_second: must be >= 0, got {max_per_second!r}")
+        if (
+            isinstance(max_per_second, bool)
+            or not isinstance(max_per_second, (int, float))
+            or not math.isfinite(max_per_second)
+            or max_per_second < 0
+        ):
+            raise ValueError(
+                f"max_per_second: must be a finite number >= 0, got {max_per_second!r}"
+            )
+        if not callable(clock):
+            raise ValueError(f"clock: must be callable, got {type(clock).__name__}")
         self.max_per_second = float(max_per_second)
         self._clock = clock
         self._capacity = max(1.0, self.max_per_second)
@@ -79,8 +123,13 @@ class RateLimitingSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        """Sample while tokens remain."""
-        if self._take():
+        """Sample while tokens remain (a failing clock: the parent's decision)."""
+        try:
+            take = self._take()
+        except Exception:
+            _sampler_failed(self)
+            return _safe_decision(parent_context, attributes)
+        if take:
             return SamplingResult(
                 Decision.RECORD_AND_SAMPLE, attributes, _parent_trace_state(parent_context)
             )
@@ -104,10 +153,11 @@ class SamplingRule:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.sampler, Sampler):
-            raise ValueError(f"sampler: must be a Sampler, got {type(self.sampler).__name__}")
-        if self.name is not None and not self.name:
-            raise ValueError("name: must be a non-empty glob or None")
+        _check_sampler("sampler", self.sampler)
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise ValueError(f"name: must be a non-empty glob or None, got {self.name!r}")
+        if not isinstance(self.attributes, Mapping):
+            raise ValueError(f"attributes: must be a mapping, got {type(self.attributes).__name__}")
         object.__setattr__(
             self, "_name_rx", re.compile(fnmatch.translate(self.name)) if self.name else None
         )
@@ -123,7 +173,7 @@ class SamplingRule:
 
 class _RoutingSampler(Sampler):
     """A sampler that picks another sampler from the span's name and start attributes and lets
-    it decide."""
+    it decide. When that raises, the parent's decision is taken (see :func:`_safe_decision`)."""
 
     def route(self, name: str, attributes: Attributes) -> Sampler:
         """The sampler that decides for a span starting with ``name`` and ``attributes``."""
@@ -140,9 +190,13 @@ class _RoutingSampler(Sampler):
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
         """Ask the routed sampler."""
-        return self.route(name, attributes).should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
+        try:
+            return self.route(name, attributes).should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+        except Exception:
+            _sampler_failed(self)
+            return _safe_decision(parent_context, attributes)
 
 
 class RuleBasedSampler(_RoutingSampler):
@@ -153,8 +207,9 @@ class RuleBasedSampler(_RoutingSampler):
     """
 
     def __init__(self, rules: Sequence[SamplingRule], fallback: Sampler = ALWAYS_ON) -> None:
-        if not all(isinstance(r, SamplingRule) for r in rules):
+        if isinstance(rules, (str, bytes)) or not all(isinstance(r, SamplingRule) for r in rules):
             raise ValueError("rules: every entry must be a SamplingRule")
+        _check_sampler("fallback", fallback)
         self.rules = tuple(rules)
         self.fallback = fallback
 
@@ -173,7 +228,11 @@ class RuleBasedSampler(_RoutingSampler):
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
         """Follow a valid parent; route a root span through the rules."""
-        parent = get_current_span(parent_context).get_span_context()
+        try:
+            parent = get_current_span(parent_context).get_span_context()
+        except Exception:
+            _sampler_failed(self)
+            return _safe_decision(parent_context, attributes)
         if parent.is_valid:
             follow = ALWAYS_ON if parent.trace_flags.sampled else ALWAYS_OFF
             return follow.should_sample(
@@ -193,6 +252,7 @@ class KeepMirroredEvents(_RoutingSampler):
     """Always samples spans that carry a mirrored resilience event; delegates the rest."""
 
     def __init__(self, delegate: Sampler) -> None:
+        _check_sampler("delegate", delegate)
         self.delegate = delegate
 
     def route(self, name: str, attributes: Attributes) -> Sampler:

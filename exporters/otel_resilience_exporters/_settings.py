@@ -11,11 +11,12 @@ from typing import Any, Final, TypeVar
 
 from opentelemetry.sdk.trace.sampling import Sampler
 
+from ._env import parse_bool, raw
 from ._redaction import DEFAULT_SECRET_KEYS, RedactionOptions
 
 __all__ = ["EXPORTER_SIGNALS", "SIGNALS", "TelemetrySettings"]
 
-# Our own variables (docs/exporters.md lists them all).
+# Names of the variables read here (all listed in _env.ENV and docs/exporters.md).
 ENV_EXPORTER: Final = "OTEL_RESILIENCE_EXPORTER"
 ENV_JSONL_PATH: Final = "OTEL_RESILIENCE_JSONL_PATH"
 ENV_REDACT: Final = "OTEL_RESILIENCE_REDACT"
@@ -26,6 +27,7 @@ ENV_MAX_QUEUE_SIZE: Final = "OTEL_RESILIENCE_MAX_QUEUE_SIZE"
 ENV_MIRROR_EVENTS: Final = "OTEL_RESILIENCE_MIRROR_EVENTS"
 ENV_CAPTURE_CONTENT: Final = "OTEL_RESILIENCE_CAPTURE_CONTENT"
 ENV_PROMETHEUS_PORT: Final = "OTEL_EXPORTER_PROMETHEUS_PORT"
+ENV_PROMETHEUS_HOST: Final = "OTEL_EXPORTER_PROMETHEUS_HOST"
 ENV_GRAFANA_CLOUD_ENDPOINT: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_ENDPOINT"
 ENV_GRAFANA_CLOUD_INSTANCE_ID: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_INSTANCE_ID"
 ENV_GRAFANA_CLOUD_TOKEN: Final = "OTEL_RESILIENCE_GRAFANA_CLOUD_TOKEN"
@@ -46,6 +48,7 @@ _ALL: Final = frozenset(SIGNALS)
 EXPORTER_SIGNALS: Final[Mapping[str, frozenset[str]]] = {
     "none": _ALL,
     "console": _ALL,
+    "pretty": frozenset({"traces"}),
     "otlp": _ALL,
     "otlp_proto_grpc": _ALL,
     "otlp_proto_http": _ALL,
@@ -61,28 +64,27 @@ TRACE_ONLY_PRESETS: Final = frozenset({"jaeger", "tempo"})
 
 _log = logging.getLogger(__name__)
 _N = TypeVar("_N", int, float)
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def env_bool(name: str, default: bool | None) -> bool | None:
-    """``name`` as a boolean; ValueError naming it when it is neither true nor false."""
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw or raw == "auto":
+    """``name`` as a boolean (``auto`` or unset: ``default``); ValueError naming it otherwise."""
+    text = raw(name)
+    if not text or text.lower() == "auto":
         return default
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ValueError(f"{name}: expected true or false, got {raw!r}")
+    return parse_bool(name, text)
+
+
+def optional_bool(name: str, value: Any) -> bool | None:
+    """An argument that may be left ``None``, else parsed strictly (see :func:`parse_bool`)."""
+    return None if value is None else parse_bool(name, value)
 
 
 def _env_number(name: str, default: _N, parse: Callable[[str], _N], expected: str) -> _N:
-    raw = os.environ.get(name, "").strip()
+    text = raw(name)
     try:
-        return parse(raw) if raw else default
+        return parse(text) if text else default
     except ValueError:
-        raise ValueError(f"{name}: expected {expected}, got {raw!r}") from None
+        raise ValueError(f"{name}: expected {expected}, got {text!r}") from None
 
 
 def check_timeout(name: str, value: float) -> float:
@@ -112,7 +114,14 @@ def env_int(name: str, default: int, low: int | None = None, high: int | None = 
 
 def jsonl_path_from_env() -> str:
     """``OTEL_RESILIENCE_JSONL_PATH`` or ``telemetry.jsonl``."""
-    return os.environ.get(ENV_JSONL_PATH, "").strip() or DEFAULT_JSONL_PATH
+    return raw(ENV_JSONL_PATH) or DEFAULT_JSONL_PATH
+
+
+def check_directory(name: str, path: str) -> None:
+    """ValueError naming ``name`` unless the directory that would hold ``path`` exists."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}: directory {folder!r} of {path!r} does not exist")
 
 
 def split_names(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -143,11 +152,11 @@ def resolve_exporters(exporter: str | Sequence[str] | None) -> dict[str, tuple[s
         for signal in SIGNALS:
             out[signal] = tuple(n for n in names if n != "none" and signal in EXPORTER_SIGNALS[n])
         return out
-    general = os.environ.get(ENV_EXPORTER, "").strip()
+    general = raw(ENV_EXPORTER)
     _check_known(split_names(general), ENV_EXPORTER)
     for signal in SIGNALS:
         var = f"OTEL_{signal.upper()}_EXPORTER"
-        specific = os.environ.get(var, "").strip()
+        specific = raw(var)
         names = split_names(specific or general or "otlp")
         _check_known(names, var if specific else ENV_EXPORTER)
         for name in names:
@@ -193,8 +202,11 @@ class TelemetrySettings:
             object.__setattr__(self, attr, check_timeout(attr, getattr(self, attr)))
         if self.max_queue_size < 1:
             raise ValueError(f"max_queue_size: must be >= 1, got {self.max_queue_size!r}")
+        object.__setattr__(self, "mirror_events", parse_bool("mirror_events", self.mirror_events))
         if not self.jsonl_path:
             raise ValueError("jsonl_path: must not be empty")
+        if any("jsonl" in getattr(self, f"{sig}_exporters") for sig in SIGNALS):
+            check_directory("jsonl_path", self.jsonl_path)
         if not 0 <= self.prometheus_port <= 65535:
             raise ValueError(f"prometheus_port: out of range: {self.prometheus_port!r}")
         if self.sampler is not None and not isinstance(self.sampler, Sampler):
@@ -218,6 +230,10 @@ class TelemetrySettings:
         Every value read from a variable is checked here, so an error names the variable.
         """
         exporters = resolve_exporters(exporter)
+        if not isinstance(redact, RedactionOptions):
+            redact = optional_bool("redact", redact)
+        capture_content = optional_bool("capture_content", capture_content)
+        mirror_events = optional_bool("mirror_events", mirror_events)
         if redact is None:
             redact = bool(env_bool(ENV_REDACT, True))
         if capture_content is None:
@@ -228,7 +244,7 @@ class TelemetrySettings:
             if capture_content is not None:
                 redaction = replace(redaction, capture_content=capture_content)
         elif redact:
-            extra = split_names(os.environ.get(ENV_REDACT_KEYS, ""))
+            extra = split_names(raw(ENV_REDACT_KEYS))
             redaction = RedactionOptions(
                 secret_keys=(*DEFAULT_SECRET_KEYS, *extra),
                 capture_content=bool(capture_content),
@@ -240,6 +256,9 @@ class TelemetrySettings:
         if mirror_events is None:
             auto = any(n in TRACE_ONLY_PRESETS for n in exporters["traces"])
             mirror_events = bool(env_bool(ENV_MIRROR_EVENTS, auto))
+        jsonl_path = jsonl_path_from_env()
+        if raw(ENV_JSONL_PATH) and any("jsonl" in names for names in exporters.values()):
+            check_directory(ENV_JSONL_PATH, jsonl_path)
         return cls(
             traces_exporters=exporters["traces"],
             metrics_exporters=exporters["metrics"],
@@ -252,10 +271,7 @@ class TelemetrySettings:
             shutdown_timeout=shutdown_timeout,
             export_timeout=env_timeout(ENV_EXPORT_TIMEOUT, DEFAULT_EXPORT_TIMEOUT),
             max_queue_size=env_int(ENV_MAX_QUEUE_SIZE, DEFAULT_MAX_QUEUE_SIZE, low=1),
-            jsonl_path=jsonl_path_from_env(),
-            prometheus_host=(
-                os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "").strip()
-                or DEFAULT_PROMETHEUS_HOST
-            ),
+            jsonl_path=jsonl_path,
+            prometheus_host=raw(ENV_PROMETHEUS_HOST) or DEFAULT_PROMETHEUS_HOST,
             prometheus_port=env_int(ENV_PROMETHEUS_PORT, DEFAULT_PROMETHEUS_PORT, 0, 65535),
         )

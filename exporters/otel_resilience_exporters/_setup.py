@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import threading
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
-from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -23,26 +19,27 @@ from opentelemetry.sdk.trace.sampling import Sampler
 from otel_resilience import semconv
 
 from . import _exporters
+from ._drops import DropCounter, ExportFailureLog
+from ._env import raw
 from ._guard import (
     CountingMetricExporter,
-    DropCounter,
     GuardedBatchLogRecordProcessor,
     GuardedBatchSpanProcessor,
 )
 from ._handle import Telemetry
-from ._metric_redaction import RedactingMetricExporter
-from ._processors import (
+from ._log_processors import (
     EventMirrorProcessor,
     RedactingLogRecordProcessor,
-    RedactingSpanProcessor,
-    RedactingTracerProvider,
+    TimestampLogRecordProcessor,
 )
+from ._metric_redaction import RedactingMetricExporter
+from ._processors import RedactingSpanProcessor, RedactingTracerProvider
 from ._redaction import RedactionOptions, Redactor
 from ._sampling import KeepMirroredEvents, parse_sampler
 from ._settings import TelemetrySettings
 from ._views import default_views
 
-__all__ = ["Telemetry", "build", "configure"]
+__all__ = ["Telemetry", "build"]
 
 _log = logging.getLogger(__name__)
 
@@ -56,10 +53,10 @@ def _distro_version() -> str:
 
 def _sampler(settings: TelemetrySettings) -> Sampler | None:
     sampler = settings.sampler
-    if sampler is None and os.environ.get("OTEL_TRACES_SAMPLER", "").strip():
-        name = os.environ["OTEL_TRACES_SAMPLER"]
+    if sampler is None and raw("OTEL_TRACES_SAMPLER"):
+        name = raw("OTEL_TRACES_SAMPLER")
         try:
-            sampler = parse_sampler(name, os.environ.get("OTEL_TRACES_SAMPLER_ARG"))
+            sampler = parse_sampler(name, raw("OTEL_TRACES_SAMPLER_ARG") or None)
         except ValueError as exc:
             raise ValueError(f"OTEL_TRACES_SAMPLER: {exc}") from None
     if settings.mirror_events:
@@ -114,7 +111,8 @@ def build(
     capture_content: bool | None = None,
     settings: TelemetrySettings | None = None,
 ) -> Telemetry:
-    """Set up providers without installing them globally (see :func:`configure` for arguments).
+    """Set up providers without installing them globally (see
+    :func:`~otel_resilience_exporters.configure` for arguments).
 
     ``span_exporters``/``log_exporters``/``metric_readers`` are added next to the named ones;
     the exporters go through the same redaction, queue bounds and drop counting, the readers
@@ -181,11 +179,13 @@ def _assemble(
     created.extend(push)
 
     drops = DropCounter()
+    failure_log = ExportFailureLog(drops)
     readers: list[MetricReader] = []
     for exp in push:
         scrubbed = RedactingMetricExporter(exp, redactor) if redactor is not None else exp
         reader = PeriodicExportingMetricReader(
-            CountingMetricExporter(scrubbed, drops), export_timeout_millis=timeout * 1000
+            CountingMetricExporter(scrubbed, drops, failure_log),
+            export_timeout_millis=timeout * 1000,
         )
         created[created.index(exp)] = reader  # the reader shuts it down from now on
         readers.append(reader)
@@ -206,8 +206,16 @@ def _assemble(
     _hand_over(created, readers, meter_provider)
     drops.bind(meter_provider.get_meter(semconv.SCOPE_NAME))
 
+    # With redaction on, these guards scrub on their export thread: span.end() only queues.
     span_guards = [
-        GuardedBatchSpanProcessor(e, drops, max_queue_size=queue, export_timeout=timeout)
+        GuardedBatchSpanProcessor(
+            e,
+            drops,
+            max_queue_size=queue,
+            export_timeout=timeout,
+            redactor=redactor,
+            failure_log=failure_log,
+        )
         for e in [*named_spans, *span_exporters]
     ]
     _hand_over(created, named_spans, *span_guards)
@@ -220,14 +228,18 @@ def _assemble(
             tracer_provider.add_span_processor(guard)
 
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    # First: processors run in order and later ones (ours, the user's, added the SDK way)
-    # must only see scrubbed records.
+    # Processors run in order: the timestamp first (the batch processors copy the record),
+    # then redaction, since later ones (ours, the user's, added the SDK way) must only see
+    # scrubbed records.
+    logger_provider.add_log_record_processor(TimestampLogRecordProcessor())
     if redactor is not None:
         logger_provider.add_log_record_processor(RedactingLogRecordProcessor(redactor, drops))
     if settings.mirror_events:
         logger_provider.add_log_record_processor(EventMirrorProcessor(tracer_provider))
     log_guards = [
-        GuardedBatchLogRecordProcessor(e, drops, max_queue_size=queue, export_timeout=timeout)
+        GuardedBatchLogRecordProcessor(
+            e, drops, max_queue_size=queue, export_timeout=timeout, failure_log=failure_log
+        )
         for e in [*named_logs, *log_exporters]
     ]
     _hand_over(created, named_logs, *log_guards)
@@ -240,42 +252,5 @@ def _assemble(
         logger_provider=logger_provider,
         drops=drops,
         guards=[*span_guards, *log_guards],
+        failure_log=failure_log,
     )
-
-
-_configured: Telemetry | None = None
-_configure_lock = threading.Lock()
-
-
-def configure(
-    service_name: str | None = None,
-    exporter: str | Sequence[str] | None = None,
-    redact: bool | RedactionOptions | None = None,
-    sampler: Sampler | str | None = None,
-    **options: Any,
-) -> Telemetry:
-    """Set up tracing, metrics and logs in one call and install them as the global providers.
-
-    ``service_name``: wins over OTEL_SERVICE_NAME. ``exporter``: a name or comma list for all
-    signals (else OTEL_TRACES/METRICS/LOGS_EXPORTER, then OTEL_RESILIENCE_EXPORTER, then
-    ``otlp``); unknown names raise ValueError. ``redact``: on unless ``False`` or
-    OTEL_RESILIENCE_REDACT=false; a :class:`RedactionOptions` customises it. ``sampler``: a
-    Sampler or a spec such as ``"ratio:0.1"`` or ``"ratelimit:50"`` (else OTEL_TRACES_SAMPLER).
-    ``options`` are those of :func:`build`.
-
-    The first call wins: later calls return the same handle and install nothing. The handle's
-    :meth:`Telemetry.shutdown` also runs at interpreter exit, bounded like an explicit call.
-    """
-    global _configured
-    with _configure_lock:
-        if _configured is not None:
-            return _configured
-        handle = build(service_name, exporter, redact, sampler, **options)
-        trace.set_tracer_provider(handle.tracer_provider)
-        metrics.set_meter_provider(handle.meter_provider)
-        _logs.set_logger_provider(handle.logger_provider)
-        if trace.get_tracer_provider() is not handle.tracer_provider:
-            _log.warning("a global TracerProvider was already set; otel_resilience's is unused")
-        atexit.register(handle.shutdown)
-        _configured = handle
-        return handle

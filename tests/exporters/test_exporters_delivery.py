@@ -194,19 +194,19 @@ def test_exported_otlp_payload_is_scrubbed(
 
 
 def test_presets_default_to_local_collector_ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    """jaeger/tempo/alloy default to 127.0.0.1:4317 (gRPC) or :4318 (HTTP)."""
-    grpc = JaegerSpanExporter()
-    assert grpc.inner._endpoint == "127.0.0.1:4317"  # type: ignore[attr-defined]
-    grpc.shutdown()
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    """jaeger/tempo/alloy default to 127.0.0.1:4318 (HTTP, the default) or :4317 (gRPC)."""
     http = JaegerSpanExporter()
     assert http.inner._endpoint == "http://127.0.0.1:4318/v1/traces"  # type: ignore[attr-defined]
     http.shutdown()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    grpc = JaegerSpanExporter()
+    assert grpc.inner._endpoint == "127.0.0.1:4317"  # type: ignore[attr-defined]
+    grpc.shutdown()
 
 
 _ALL = {"jsonl", "alloy", "grafana-cloud"}
 OUR_EXPORTERS = {
-    "opentelemetry_traces_exporter": (_ALL | {"jaeger", "tempo"}, SpanExporter),
+    "opentelemetry_traces_exporter": (_ALL | {"jaeger", "tempo", "pretty"}, SpanExporter),
     "opentelemetry_metrics_exporter": (_ALL, (MetricExporter, MetricReader)),
     "opentelemetry_logs_exporter": (_ALL, LogRecordExporter),
 }

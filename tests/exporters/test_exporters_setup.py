@@ -42,7 +42,8 @@ def test_public_surface_is_locked() -> None:
             "JaegerSpanExporter", "TempoSpanExporter", "AlloySpanExporter",
             "AlloyMetricExporter", "AlloyLogRecordExporter", "GrafanaCloudSpanExporter",
             "GrafanaCloudMetricExporter", "GrafanaCloudLogRecordExporter",
-            "OtelResilienceDistro", "OtelResilienceConfigurator",
+            "OtelResilienceDistro", "OtelResilienceConfigurator", "PrettySpanExporter",
+            "IgnoredConfigurationWarning",
         ]
     )  # fmt: skip
     for name in ore.__all__:
