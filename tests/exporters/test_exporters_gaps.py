@@ -73,7 +73,9 @@ def _encoded_email(rng: random.Random) -> str:
 
 def _email(rng: random.Random) -> tuple[str, str]:
     address = _encoded_email(rng)
-    return f"https://app.example.com/invite?to={address}&ref=1", address.split("%40")[0]
+    # The secret is the local part where it stood: a short one ("tp") may occur elsewhere
+    # in the URL ("https") by chance.
+    return f"https://app.example.com/invite?to={address}&ref=1", "to=" + address.split("%40")[0]
 
 
 KINDS: dict[str, Callable[[random.Random], tuple[str, str]]] = {
