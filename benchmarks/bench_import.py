@@ -22,6 +22,8 @@ import sys
 from dataclasses import dataclass, field
 
 OURS = "import otel_resilience"
+#: What an application's module usually says; informational (names load on first use).
+TYPICAL = "from otel_resilience import CircuitBreaker, Pipeline, Retry"
 BASELINE = "import opentelemetry.trace, opentelemetry.metrics"
 TARGET = 1.5
 # Written to stderr just before the measured statement: lines above it are start-up imports.
@@ -133,21 +135,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"import cost: Python {platform.python_version()} ({sys.executable})", flush=True)
     run_once(OURS)  # warm-up: compiles any missing .pyc
     run_once(BASELINE)
+    run_once(TYPICAL)
     ours_trees: list[list[Node]] = []
     base_trees: list[list[Node]] = []
+    typical_trees: list[list[Node]] = []
     for _ in range(args.runs):
         ours_trees.append(run_once(OURS))
         base_trees.append(run_once(BASELINE))
+        typical_trees.append(run_once(TYPICAL))
     ours = statistics.median(total_us(t) for t in ours_trees)
     base = statistics.median(total_us(t) for t in base_trees)
+    typical = statistics.median(total_us(t) for t in typical_trees)
     ratio = ours / base
     print(f"{OURS:<52} median {ours / 1000:8.1f} ms over {args.runs} interpreters")
     print(f"{BASELINE:<52} median {base / 1000:8.1f} ms over {args.runs} interpreters")
     ok = ratio <= TARGET
     print(f"{'PASS' if ok else 'FAIL'} import cost ratio {ratio:.2f} <= {TARGET}")
+    print(f"info: {TYPICAL}: median {typical / 1000:.1f} ms, {typical / base:.2f} x the API's")
     if args.explain:
         # The run closest to the median is the most representative tree.
-        tree = min(ours_trees, key=lambda t: abs(total_us(t) - ours))
+        # (of the typical statement: `import otel_resilience` alone loads names lazily)
+        tree = min(typical_trees, key=lambda t: abs(total_us(t) - typical))
         print(f"\nextra modules over the baseline (run of {total_us(tree) / 1000:.1f} ms):")
         print(f"{'self ms':>8}  {'module':<34} imported by")
         for owner, module, us in explain(tree, base_trees[0], args.explain):

@@ -8,29 +8,33 @@ Compose strategies in a :class:`Pipeline`::
     receipt = payments.call(charge, order)
 """
 
-from otel_resilience._clock import Clock, SystemClock
-from otel_resilience._strategy import Strategy
-from otel_resilience.circuit_breaker import (
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitState,
-)
-from otel_resilience.classify import (
-    CategoryOverride,
-    ClassificationRule,
-    ErrorCategory,
-    ErrorClassifier,
-    ErrorInfo,
-    Severity,
-)
-from otel_resilience.errors import (
-    CircuitOpenError,
-    RejectedError,
-    ResilienceError,
-    RetryExhaustedError,
-)
-from otel_resilience.pipeline import Pipeline
-from otel_resilience.retry import Retry, RetryPolicy, attempts_of
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time each name is imported on first use
+    from otel_resilience import semconv
+    from otel_resilience._clock import Clock, SystemClock
+    from otel_resilience._strategy import Strategy
+    from otel_resilience.circuit_breaker import (
+        CircuitBreaker,
+        CircuitBreakerRegistry,
+        CircuitState,
+    )
+    from otel_resilience.classify import (
+        CategoryOverride,
+        ClassificationRule,
+        ErrorCategory,
+        ErrorClassifier,
+        ErrorInfo,
+        Severity,
+    )
+    from otel_resilience.errors import (
+        CircuitOpenError,
+        RejectedError,
+        ResilienceError,
+        RetryExhaustedError,
+    )
+    from otel_resilience.pipeline import Pipeline
+    from otel_resilience.retry import Retry, RetryPolicy, attempts_of
 
 __version__ = "0.1.0"
 
@@ -59,4 +63,45 @@ __all__ = [
     "semconv",
 ]
 
-from otel_resilience import semconv
+# Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
+# import us at start-up and build a pipeline much later); a name's module is imported on first
+# access (PEP 562), once, under the import system's lock.
+_HOME = {
+    "Clock": "otel_resilience._clock",
+    "SystemClock": "otel_resilience._clock",
+    "Strategy": "otel_resilience._strategy",
+    "CircuitBreaker": "otel_resilience.circuit_breaker",
+    "CircuitBreakerRegistry": "otel_resilience.circuit_breaker",
+    "CircuitState": "otel_resilience.circuit_breaker",
+    "CategoryOverride": "otel_resilience.classify",
+    "ClassificationRule": "otel_resilience.classify",
+    "ErrorCategory": "otel_resilience.classify",
+    "ErrorClassifier": "otel_resilience.classify",
+    "ErrorInfo": "otel_resilience.classify",
+    "Severity": "otel_resilience.classify",
+    "CircuitOpenError": "otel_resilience.errors",
+    "RejectedError": "otel_resilience.errors",
+    "ResilienceError": "otel_resilience.errors",
+    "RetryExhaustedError": "otel_resilience.errors",
+    "Pipeline": "otel_resilience.pipeline",
+    "Retry": "otel_resilience.retry",
+    "RetryPolicy": "otel_resilience.retry",
+    "attempts_of": "otel_resilience.retry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name == "semconv":
+        return importlib.import_module("otel_resilience.semconv")
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'otel_resilience' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups are plain module attributes
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

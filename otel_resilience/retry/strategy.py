@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import random as _random
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
@@ -110,7 +109,11 @@ class Retry(DecidingStrategy):
         self._retry_types, self._retry_categories, self._retry_pred = _split_retry_on(retry_on)
         self._retry_listed = retry_on is not None and self._retry_pred is None
         self._classifier = classifier or DEFAULT_CLASSIFIER
-        self._random = random or _random.random
+        if random is None:
+            import random as stdlib_random  # lazy: its import costs start-up time
+
+            random = stdlib_random.random
+        self._random = random
 
     def __repr__(self) -> str:
         p = self._policy
