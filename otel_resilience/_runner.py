@@ -9,6 +9,7 @@ pipeline's ``is_failure_result`` altogether.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Awaitable, Callable
 from types import CoroutineType
 from typing import Any, NoReturn, TypeVar
@@ -28,7 +29,7 @@ from otel_resilience._strategy import (
 )
 from otel_resilience.classify._results import plain_types as _plain_types
 
-__all__ = ["refuse_coroutine", "run_async", "run_sync"]
+__all__ = ["not_awaitable", "refuse_coroutine", "run_async", "run_sync"]
 
 T = TypeVar("T")
 _ENTRY_DECISIONS = frozenset({Wait, Finish, Fail})  # by exact type: a set lookup, no MRO walk
@@ -79,6 +80,23 @@ async def _on_async_result(
     if isinstance(decision, Again):  # this response is dropped: free its connection
         await aclose_dropped(result)
     return decision
+
+
+async def _settle(ctx: CallContext, result: Any, substituted: bool) -> Any:
+    """Await any other awaitable; a substitute may return a plain value, ``fn`` may not."""
+    if inspect.isawaitable(result):
+        return await result
+    if substituted:
+        return result
+    raise not_awaitable(ctx.fn, result)  # no verdict (a UsageError): outer layers let it by
+
+
+def not_awaitable(fn: Any, result: Any) -> UsageError:
+    """``acall()`` got a plain value back: the error to raise."""
+    return UsageError(
+        f"{getattr(fn, '__qualname__', fn)!r} returned {type(result).__name__}, not an "
+        "awaitable: call plain functions with pipeline.call(), not acall()"
+    )
 
 
 def refuse_coroutine(fn: Any, coro: Any) -> NoReturn:
@@ -165,13 +183,14 @@ async def run_async(
             return state.value  # type: ignore[return-value]
         if isinstance(state, Fail):
             raise state.error
-    call: Callable[[], Any] = nxt
-    substituted = False  # a substitute may be a plain function returning a plain value
+    call, substituted = nxt, False  # a substitute may be a plain function, unlike nxt
     while True:
         try:
             result = call()
-            if not substituted or hasattr(result, "__await__"):
+            if type(result) is CoroutineType:
                 result = await result
+            else:
+                result = await _settle(ctx, result, substituted)
         except Exception as exc:
             decision = _on_error(level, state, ctx, exc)
             if decision is None:

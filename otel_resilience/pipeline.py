@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_resilience import semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
-from otel_resilience._runner import refuse_coroutine, run_async, run_sync
+from otel_resilience._runner import not_awaitable, refuse_coroutine, run_async, run_sync
 from otel_resilience._strategy import (
     CallContext,
     CallShared,
@@ -89,6 +89,9 @@ class Pipeline:
             deciding = isinstance(strategy, DecidingStrategy)
             self._sync_layers.append((run_sync if deciding else type(strategy)._run, strategy))
             self._async_layers.append((run_async if deciding else type(strategy)._arun, strategy))
+        # An innermost deciding strategy's runner refuses a non-awaitable itself; otherwise the
+        # async leaf does (it also counts and records attempts when telemetry records).
+        self._async_leaf = not (strategies and isinstance(strategies[-1], DecidingStrategy))
         for strategy in strategies:
             strategy._bind(name, self.clock, self._telemetry)
 
@@ -155,7 +158,8 @@ class Pipeline:
             ctx = CallContext(self._shared, inst, _recording(span), fn, args, kwargs)
         else:
             ctx = CallContext(self._shared, inst, None, fn, args, kwargs)
-        nxt = functools.partial(_aleaf, ctx, nxt)
+        if recording or self._async_leaf:
+            nxt = functools.partial(_aleaf, ctx, nxt)
         for layer, strategy in self._async_layers:
             nxt = functools.partial(layer, strategy, nxt, ctx)
         if not recording:
@@ -330,10 +334,7 @@ async def _aleaf(ctx: CallContext, call: Callable[[], Any]) -> Any:
     started = ctx.clock.monotonic() if recording else 0.0
     awaitable = call()
     if type(awaitable) is not CoroutineType and not inspect.isawaitable(awaitable):
-        raise UsageError(
-            f"{getattr(ctx.fn, '__qualname__', ctx.fn)!r} returned {type(awaitable).__name__}, "
-            "not an awaitable: call plain functions with pipeline.call(), not acall()"
-        )
+        raise not_awaitable(ctx.fn, awaitable)
     if not recording:
         return await awaitable
     try:
