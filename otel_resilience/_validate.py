@@ -19,15 +19,11 @@ __all__ = [
     "check_flag",
     "check_ratio",
     "check_seconds",
-    "parse_flag",
 ]
 
 #: The longest duration any option accepts (one week): longer waits are configuration mistakes,
 #: and :func:`time.sleep` overflows on values far beyond it.
 MAX_SECONDS = 7 * 24 * 3600.0
-
-_TRUE = frozenset({"true", "1", "yes", "on"})
-_FALSE = frozenset({"false", "0", "no", "off"})
 
 
 def check_seconds(
@@ -64,19 +60,6 @@ def check_flag(field: str, value: object) -> None:
     """A real bool: ``"false"`` is a non-empty string, hence truthy, hence refused."""
     if not isinstance(value, bool):
         raise ValueError(f"{field} must be True or False, got {value!r}")
-
-
-def parse_flag(field: str, value: object) -> bool:
-    """A bool, or a string true/false, 1/0, yes/no, on/off in any case; else ValueError."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        word = value.strip().lower()
-        if word in _TRUE:
-            return True
-        if word in _FALSE:
-            return False
-    raise ValueError(f"{field} must be true/false, 1/0, yes/no or on/off, got {value!r}")
 
 
 def check_callable(field: str, value: object) -> None:
