@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CircuitOpenError", "RejectedError", "ResilienceError", "RetryExhaustedError"]
+__all__ = [
+    "BulkheadFullError",
+    "CircuitOpenError",
+    "RateLimitedError",
+    "RejectedError",
+    "ResilienceError",
+    "ResilienceTimeoutError",
+    "RetryExhaustedError",
+]
 
 
 class ResilienceError(Exception):
@@ -63,3 +71,42 @@ class RetryExhaustedError(ResilienceError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.attempts, self.last_error, self.last_result, self.reason))
+
+
+class ResilienceTimeoutError(ResilienceError, TimeoutError):
+    """Raised by a Timeout when the call it bounds ran past ``timeout`` seconds."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(f"timed out after {timeout:g}s")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.timeout,))
+
+
+class BulkheadFullError(RejectedError):
+    """Raised instead of calling the function when a bulkhead has no room (nor queue slot)."""
+
+    def __init__(self, bulkhead_name: str, max_concurrent: int) -> None:
+        self.bulkhead_name = bulkhead_name
+        self.max_concurrent = max_concurrent
+        super().__init__(f"bulkhead {bulkhead_name!r} is full ({max_concurrent} running)")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.bulkhead_name, self.max_concurrent))
+
+
+class RateLimitedError(RejectedError):
+    """Raised instead of calling the function when a rate limiter has no permit to give.
+
+    ``retry_after`` is the number of seconds until a permit is expected to be free.
+    """
+
+    def __init__(self, limiter_name: str, retry_after: float | None) -> None:
+        self.limiter_name = limiter_name
+        self.retry_after = retry_after
+        when = "" if retry_after is None else f" for another {retry_after:.3f}s"
+        super().__init__(f"rate limiter {limiter_name!r} has no permit{when}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.limiter_name, self.retry_after))

@@ -29,6 +29,7 @@ USE_STATUS = None
 TYPE_TABLE: dict[tuple[str, str], tuple[ErrorCategory | None, bool | None]] = {
     # Our own refusals: a decision of a strategy, never a verdict on the dependency.
     ("otel_resilience", "RejectedError"): (_C.REJECTED, False),
+    ("otel_resilience", "ResilienceTimeoutError"): (_C.TIMEOUT, None),
     # Our misuse errors (call() of an async function...): a bug in the calling code.
     ("otel_resilience", "UsageError"): (_C.INVALID_REQUEST, False),
     # Standard library. asyncio/socket/concurrent timeouts are TimeoutError on 3.11+.
