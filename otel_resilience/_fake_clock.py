@@ -173,6 +173,21 @@ class FakeClock:
         """
         return _FakeTimeout(self, seconds)
 
+    def call_later(self, seconds: float, fn: Callable[[], object]) -> Callable[[], None]:
+        """Call ``fn`` once fake time passes ``seconds`` from now; returns a cancel function.
+
+        ``fn`` runs in the thread that advances the clock, with the clock's lock held: it must
+        be quick and must not touch this clock (setting a :class:`threading.Event` is fine).
+        Used by synchronous waits with a deadline on this clock (a queued Bulkhead call). A
+        delay too small to move the clock calls ``fn`` at once.
+        """
+        _check_sleep(seconds)
+        timer = self._add_timer(seconds, fn, sleeper=False)
+        if timer is None:
+            fn()
+            return _nothing
+        return partial(self._drop_timer, timer)
+
     def wait_for_sleepers(self, n: int, *, timeout: float | None = 5.0) -> None:
         """Block until ``n`` sleepers are parked; TimeoutError after ``timeout`` real seconds.
 
@@ -252,6 +267,10 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock(now={self._now!r})"
+
+
+def _nothing() -> None:
+    return None
 
 
 def _check_sleep(seconds: float) -> None:

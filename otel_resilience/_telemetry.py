@@ -70,6 +70,8 @@ class Instruments:
     """Tracer, metric instruments and logger of one component; ``None`` where nothing records."""
 
     __slots__ = (
+        "bulkhead_active",
+        "bulkhead_queued",
         "events",
         "key",
         "logger",
@@ -82,6 +84,8 @@ class Instruments:
         self.tracer: trace.Tracer | None = None
         self.pipeline_duration: metrics.Histogram | None = None
         self.events: metrics.Counter | None = None
+        self.bulkhead_active: metrics.UpDownCounter | None = None
+        self.bulkhead_queued: metrics.UpDownCounter | None = None
         self.logger: _logs.Logger | None = None
         # A disabled SDK (OTEL_SDK_DISABLED) hands out no-op tracers, meters and loggers: those
         # count as "nothing listening" too, so the per-call path skips them entirely.
@@ -103,6 +107,16 @@ class Instruments:
                 semconv.METRIC_EVENTS,
                 unit="{event}",
                 description="Resilience decisions: retries, exhaustion, breaker transitions.",
+            )
+            self.bulkhead_active = meter.create_up_down_counter(
+                semconv.METRIC_BULKHEAD_ACTIVE,
+                unit="{call}",
+                description="Calls running inside a bulkhead.",
+            )
+            self.bulkhead_queued = meter.create_up_down_counter(
+                semconv.METRIC_BULKHEAD_QUEUED,
+                unit="{call}",
+                description="Calls waiting for a bulkhead permit.",
             )
         if lp is not None and not isinstance(lp, _NOOP_LOGGER_PROVIDERS):
             logger = lp.get_logger(semconv.SCOPE_NAME, _VERSION)

@@ -90,6 +90,19 @@ DURATION_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
 
+# --- Bulkhead ---
+STRATEGY_BULKHEAD: Final = "bulkhead"
+#: Attribute: the bulkhead's name (its first pipeline's name unless given).
+BULKHEAD_NAME: Final = "resilience.bulkhead.name"
+#: Attribute of resilience.bulkhead.queued: seconds the call waited for a permit.
+BULKHEAD_WAIT: Final = "resilience.bulkhead.wait"
+EVENT_BULKHEAD_REJECTED: Final = "bulkhead_rejected"
+SPAN_EVENT_BULKHEAD_QUEUED: Final = "resilience.bulkhead.queued"
+SPAN_EVENT_BULKHEAD_REJECTED: Final = "resilience.bulkhead.rejected"
+#: Up-down counters (attribute resilience.bulkhead.name): calls running, calls waiting.
+METRIC_BULKHEAD_ACTIVE: Final = "resilience.bulkhead.active"
+METRIC_BULKHEAD_QUEUED: Final = "resilience.bulkhead.queued"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
