@@ -329,3 +329,19 @@ def test_invalid_arguments_fail_fast(call, field):
     """Bad arguments raise ValueError naming the field."""
     with pytest.raises(ValueError, match=field):
         call()
+
+
+def test_call_later_fires_when_time_passes_and_can_be_cancelled():
+    """call_later runs its function once fake time passes the delay; a cancelled one never."""
+    clock = FakeClock(auto_advance=False)
+    fired: list[str] = []
+    clock.call_later(2.0, lambda: fired.append("a"))
+    cancel = clock.call_later(1.0, lambda: fired.append("b"))
+    cancel()
+    clock.advance(1.999)
+    assert fired == []
+    clock.advance(0.001)
+    assert fired == ["a"]
+    clock.call_later(0.0, lambda: fired.append("now"))  # too small to move the clock: at once
+    assert fired == ["a", "now"]
+    assert clock.parked == 0  # a timer is no sleeper
