@@ -98,7 +98,7 @@ def test_queue_timeout_runs_on_the_injected_clock(run: Any, otel_capture: OTelCa
     gate.open()
     holder.join()
     assert bulkhead.active == 0
-    span = [s for s in otel_capture.spans("p") if s.attributes[semconv.OUTCOME] == "rejected"][0]
+    (span,) = [s for s in otel_capture.spans("p") if s.attributes[semconv.OUTCOME] == "rejected"]
     (event,) = [e for e in span.events if e.name == semconv.SPAN_EVENT_BULKHEAD_REJECTED]
     assert event.attributes[semconv.BULKHEAD_WAIT] == 2.0
 
