@@ -250,3 +250,37 @@ def test_options_are_keyword_only() -> None:
     """Positional options are refused."""
     with pytest.raises(TypeError):
         Bulkhead(3)  # type: ignore[misc]
+
+
+def test_a_waiter_of_the_other_kind_gets_the_permit(run: Any) -> None:
+    """A permit freed by a call of one kind goes to a queued call of the other kind."""
+    bulkhead = Bulkhead(max_concurrent=1, max_queue=1)
+    pipeline = Pipeline("p", bulkhead)
+    gate = Gate()
+    holder = Caller(run, pipeline, gate)
+    assert gate.entered.wait(10)
+    other = type(run)("async" if run.mode == "sync" else "sync")
+    waiter = Caller(other, pipeline, lambda: "other kind")
+    until(lambda: bulkhead.queued == 1, "one queued call")
+    gate.open()
+    assert waiter.join().result == "other kind"
+    assert (holder.join().result, bulkhead.active) == ("held", 0)
+
+
+class _Raising:
+    """An instrument whose every method raises."""
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("broken meter")
+
+
+def test_broken_up_down_counters_neither_fail_the_call_nor_leak(
+    run: Any, otel_capture: OTelCapture
+) -> None:
+    """Up-down counters that raise: the call still returns and the permit comes back."""
+    bulkhead = Bulkhead(max_concurrent=1)
+    pipeline = Pipeline("p", bulkhead, **otel_capture.providers)
+    inst = pipeline._telemetry.instruments()
+    inst.bulkhead_active = inst.bulkhead_queued = _Raising()  # type: ignore[assignment]
+    assert run(pipeline, lambda: "fine") == "fine"
+    assert bulkhead.active == 0

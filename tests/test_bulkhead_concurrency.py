@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from otel_resilience import Pipeline, semconv
 from otel_resilience.bulkhead import Bulkhead
@@ -36,6 +40,18 @@ class _Peak:
             self.now -= 1
 
 
+@pytest.fixture
+def busy_switching() -> Iterator[None]:
+    """Switch threads every microsecond, so that calls really overlap and contend."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
+@pytest.mark.usefixtures("busy_switching")
 def test_threads_telemetry_equals_ground_truth(otel_capture: OTelCapture) -> None:
     """8 threads x 2,000 calls: never more than max_concurrent run; counts match exactly."""
     bulkhead = Bulkhead(max_concurrent=3, max_queue=2, name="pool")
@@ -66,6 +82,7 @@ def test_threads_telemetry_equals_ground_truth(otel_capture: OTelCapture) -> Non
     for t in threads:
         t.join(60)
     assert sum(done) + sum(refused) == 16_000
+    assert sum(refused) > 0  # the calls did contend: the refusal path ran
     assert peak.peak <= 3
     assert (bulkhead.active, bulkhead.queued) == (0, 0)
     assert _sum(otel_capture, semconv.METRIC_EVENTS, **{semconv.EVENT: "bulkhead_rejected"}) == (
@@ -74,6 +91,8 @@ def test_threads_telemetry_equals_ground_truth(otel_capture: OTelCapture) -> Non
     spans = otel_capture.spans("p")
     outcomes = [s.attributes[semconv.OUTCOME] for s in spans]
     assert (outcomes.count("success"), outcomes.count("rejected")) == (sum(done), sum(refused))
+    waited = [e for s in spans for e in s.events if e.name == semconv.SPAN_EVENT_BULKHEAD_QUEUED]
+    assert waited  # and the queue path ran too
     name = {semconv.BULKHEAD_NAME: "pool"}
     assert _sum(otel_capture, semconv.METRIC_BULKHEAD_ACTIVE, **name) == 0
     assert _sum(otel_capture, semconv.METRIC_BULKHEAD_QUEUED, **name) == 0
