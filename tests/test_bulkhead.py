@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from otel_resilience import CircuitBreaker, Pipeline, Retry, semconv
+from otel_resilience._strategy import Strategy
 from otel_resilience.bulkhead import Bulkhead
 from otel_resilience.errors import BulkheadFullError, RejectedError
 from otel_resilience.testing import FakeClock, OTelCapture
@@ -284,3 +285,47 @@ def test_broken_up_down_counters_neither_fail_the_call_nor_leak(
     inst.bulkhead_active = inst.bulkhead_queued = _Raising()  # type: ignore[assignment]
     assert run(pipeline, lambda: "fine") == "fine"
     assert bulkhead.active == 0
+
+
+class _Deadline(Strategy):
+    """Publishes a deadline ``seconds`` from now around what it wraps (as a Timeout does)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def _run(self, nxt: Any, ctx: Any) -> Any:
+        token = ctx.tighten_deadline(ctx.clock.monotonic() + self.seconds)
+        try:
+            return nxt()
+        finally:
+            ctx.restore_deadline(token)
+
+    async def _arun(self, nxt: Any, ctx: Any) -> Any:
+        token = ctx.tighten_deadline(ctx.clock.monotonic() + self.seconds)
+        try:
+            return await nxt()
+        finally:
+            ctx.restore_deadline(token)
+
+
+def test_a_queued_call_waits_no_longer_than_its_deadline(run: Any) -> None:
+    """A published deadline earlier than queue_timeout ends the wait at the deadline."""
+    clock = FakeClock(auto_advance=False)
+    bulkhead = Bulkhead(max_concurrent=1, max_queue=1, queue_timeout=10.0)
+    holding = Pipeline("hold", bulkhead, clock=clock)
+    bounded = Pipeline("bounded", _Deadline(1.0), bulkhead, clock=clock)
+    gate = Gate()
+    holder = Caller(run, holding, gate)
+    assert gate.entered.wait(10)
+    waiter = Caller(run, bounded, lambda: "never")
+    until(lambda: bulkhead.queued == 1, "one queued call")
+    clock.advance(0.999)
+    assert bulkhead.queued == 1
+    clock.advance(0.001)
+    assert isinstance(waiter.join().error, BulkheadFullError)
+    gate.open()
+    holder.join()
+    assert (bulkhead.active, bulkhead.queued) == (0, 0)

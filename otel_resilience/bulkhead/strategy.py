@@ -124,7 +124,7 @@ class Bulkhead(Strategy):
         started = self._clock.monotonic()
         queued = self._queued(ctx, 1)
         try:
-            _park(self._clock, event, self.options.queue_timeout)
+            _park(self._clock, event, self._patience(ctx))
             granted = self._core.leave(waiter)
         except BaseException:  # an interrupt while queued: leave, handing on a late permit
             if self._core.leave(waiter):
@@ -165,7 +165,7 @@ class Bulkhead(Strategy):
             raise self._rejected(ctx, None)
         started = self._clock.monotonic()
         queued = self._queued(ctx, 1)
-        seconds = self.options.queue_timeout
+        seconds = self._patience(ctx)
         try:
             if seconds is None:
                 await fut
@@ -185,6 +185,14 @@ class Bulkhead(Strategy):
             if queued is not None:
                 _add(queued, -1, self._attrs)
         self._waited(ctx, started, granted)
+
+    def _patience(self, ctx: CallContext) -> float | None:
+        """How long a call may queue: ``queue_timeout``, cut short by the call's deadline."""
+        limit = self.options.queue_timeout
+        left = ctx.time_left()
+        if left is not None and (limit is None or left < limit):
+            return max(left, 0.0)  # no point waiting for a permit past the deadline
+        return limit
 
     # -- telemetry -----------------------------------------------------------------------------
 
