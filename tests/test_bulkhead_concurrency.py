@@ -181,3 +181,37 @@ def test_release_skips_a_waiter_that_cannot_be_woken() -> None:
     assert (core.active, core.queued) == (1, 0)
     core.release()
     assert core.active == 0
+
+
+def test_cancelled_tasks_give_back_permit_and_queue_slot() -> None:
+    """Cancelling a queued task frees its slot; cancelling a running one frees its permit."""
+    bulkhead = Bulkhead(max_concurrent=1, max_queue=2)
+    pipeline = Pipeline("p", bulkhead)
+
+    async def main() -> list[Any]:
+        hold = asyncio.Event()
+
+        async def held() -> str:
+            await hold.wait()
+            return "held"
+
+        async def quick() -> str:
+            return "quick"
+
+        running = asyncio.ensure_future(pipeline.acall(held))
+        await asyncio.sleep(0)
+        first = asyncio.ensure_future(pipeline.acall(quick))
+        second = asyncio.ensure_future(pipeline.acall(quick))
+        await asyncio.sleep(0)
+        assert (bulkhead.active, bulkhead.queued) == (1, 2)
+        first.cancel()
+        await asyncio.sleep(0)
+        assert bulkhead.queued == 1
+        running.cancel()  # cancelled while running: its permit goes to the next waiter
+        return await asyncio.gather(running, first, second, return_exceptions=True)
+
+    running, first, second = asyncio.run(main())
+    assert isinstance(running, asyncio.CancelledError)
+    assert isinstance(first, asyncio.CancelledError)
+    assert second == "quick"
+    assert (bulkhead.active, bulkhead.queued) == (0, 0)
