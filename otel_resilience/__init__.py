@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience import semconv
     from otel_resilience._clock import Clock, SystemClock
     from otel_resilience._strategy import Strategy
+    from otel_resilience.bulkhead import Bulkhead
     from otel_resilience.circuit_breaker import (
         CircuitBreaker,
         CircuitBreakerRegistry,
@@ -28,9 +29,12 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
         Severity,
     )
     from otel_resilience.errors import (
+        BulkheadFullError,
         CircuitOpenError,
+        RateLimitedError,
         RejectedError,
         ResilienceError,
+        ResilienceTimeoutError,
         RetryExhaustedError,
     )
     from otel_resilience.pipeline import Pipeline
@@ -39,6 +43,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bulkhead",
+    "BulkheadFullError",
     "CategoryOverride",
     "CircuitBreaker",
     "CircuitBreakerRegistry",
@@ -50,8 +56,10 @@ __all__ = [
     "ErrorClassifier",
     "ErrorInfo",
     "Pipeline",
+    "RateLimitedError",
     "RejectedError",
     "ResilienceError",
+    "ResilienceTimeoutError",
     "Retry",
     "RetryExhaustedError",
     "RetryPolicy",
@@ -70,6 +78,10 @@ _HOME = {
     "Clock": "otel_resilience._clock",
     "SystemClock": "otel_resilience._clock",
     "Strategy": "otel_resilience._strategy",
+    "Bulkhead": "otel_resilience.bulkhead",
+    "BulkheadFullError": "otel_resilience.errors",
+    "RateLimitedError": "otel_resilience.errors",
+    "ResilienceTimeoutError": "otel_resilience.errors",
     "CircuitBreaker": "otel_resilience.circuit_breaker",
     "CircuitBreakerRegistry": "otel_resilience.circuit_breaker",
     "CircuitState": "otel_resilience.circuit_breaker",

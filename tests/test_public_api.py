@@ -6,6 +6,8 @@ import otel_resilience
 import otel_resilience.testing
 
 EXPECTED = {
+    "Bulkhead",
+    "BulkheadFullError",
     "CategoryOverride",
     "CircuitBreaker",
     "CircuitBreakerRegistry",
@@ -17,8 +19,10 @@ EXPECTED = {
     "ErrorClassifier",
     "ErrorInfo",
     "Pipeline",
+    "RateLimitedError",
     "RejectedError",
     "ResilienceError",
+    "ResilienceTimeoutError",
     "Retry",
     "RetryExhaustedError",
     "RetryPolicy",
