@@ -90,6 +90,22 @@ DURATION_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
 
+# --- ResponseCache ---
+STRATEGY_CACHE: Final = "cache"
+#: Span attribute: how the cache answered the call, one of the ``CACHE_STATUS_*`` values.
+CACHE_STATUS: Final = "resilience.cache.status"
+#: Attribute of resilience.cache.size: the cache's name (its pipeline's name by default).
+CACHE_NAME: Final = "resilience.cache.name"
+CACHE_STATUS_HIT: Final = "hit"
+CACHE_STATUS_MISS: Final = "miss"
+CACHE_STATUS_STALE: Final = "stale"
+CACHE_STATUS_BYPASS: Final = "bypass"
+EVENT_CACHE_HIT: Final = "cache_hit"
+EVENT_CACHE_MISS: Final = "cache_miss"
+EVENT_CACHE_STALE_SERVED: Final = "cache_stale_served"
+#: Observable gauge: entries held by each cache.
+METRIC_CACHE_SIZE: Final = "resilience.cache.size"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
