@@ -280,6 +280,11 @@ class CacheCore:
         with self._lock:
             return len(self._flights)
 
+    def joined(self) -> int:
+        """How many followers (sync or async) joined the flights in progress."""
+        with self._lock:
+            return sum(f.followers for f in self._flights.values())
+
     def waiting(self) -> int:
         """How many async followers wait on flights in progress."""
         with self._lock:
