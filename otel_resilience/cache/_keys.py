@@ -1,11 +1,11 @@
 """Default cache keys: what the function is, and its arguments, normalised.
 
-A function is identified by its code and the objects its closure captured, by identity (not
-by the function object, which a closure or lambda re-creates on each call, nor by its name
-alone, which closures made by one factory share): two calls hit the same entry when the same
-code with the same captured objects got the same arguments. A bound method is identified by
-its function and its instance; any other callable (a partial, an object with ``__call__``)
-by itself.
+A function without a closure is identified by itself. A closure is identified by its code and
+the objects it captured, by identity (not by the function object, which a closure re-creates
+on each call, nor by its name alone, which closures made by one factory share): two calls hit
+the same entry when the same code with the same captured objects got the same arguments. A
+bound method is identified by its function and its instance; any other callable (a partial,
+an object with ``__call__``) by itself.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ class _Same:
 def _identity(fn: Any) -> Any:
     if type(fn) is FunctionType:
         closure = fn.__closure__
-        if closure is None:
-            return fn.__code__
+        if closure is None:  # the function object: hashing a code object would cost more
+            return fn
         try:
-            return (fn.__code__, tuple(_Same(cell.cell_contents) for cell in closure))
+            return (_Same(fn.__code__), tuple(_Same(cell.cell_contents) for cell in closure))
         except ValueError:  # an empty cell: the function object itself, then
             return fn
     return fn
@@ -87,8 +87,8 @@ def key_name(key: Hashable) -> str | None:
     if not (isinstance(key, tuple) and len(key) == 4 and key[0] is CALL_KEY):
         return None
     ident = key[1]
-    if isinstance(ident, tuple) and ident and isinstance(ident[0], CodeType):
-        ident = ident[0]
+    if isinstance(ident, tuple) and ident and isinstance(ident[0], _Same):
+        ident = ident[0].obj
     if isinstance(ident, CodeType):
         return getattr(ident, "co_qualname", ident.co_name)  # co_qualname: 3.11+
     qualname = getattr(ident, "__qualname__", None)

@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import Awaitable, Callable, Hashable, Iterator
-from types import CoroutineType
+from types import CoroutineType, FunctionType
 from typing import Any, TypeVar
 
 from opentelemetry.metrics import Observation
@@ -16,7 +16,7 @@ from otel_resilience._clock import Clock
 from otel_resilience._strategy import CallContext, Strategy, UsageError
 from otel_resilience._telemetry import Telemetry, track_cache
 from otel_resilience.cache._core import _MISSING, CacheCore, CacheStats, Flight, Miss
-from otel_resilience.cache._keys import call_key, frozen_call_key, key_matcher
+from otel_resilience.cache._keys import CALL_KEY, call_key, frozen_call_key, key_matcher
 from otel_resilience.cache.options import CacheOptions
 
 __all__ = ["ResponseCache"]
@@ -117,7 +117,24 @@ class ResponseCache(Strategy):
     # -- the call (thin adapters over the core) ------------------------------------------------
 
     def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
-        key, found = self._start(ctx)
+        fn = ctx.fn
+        if (
+            self._custom_key is None
+            and not ctx.kwargs
+            and (type(fn) is not FunctionType or fn.__closure__ is None)
+        ):  # the common case, inlined: a hit costs one key tuple and one locked lookup
+            key: Hashable = (CALL_KEY, fn, ctx.args, ())
+            try:
+                found = self._core.lookup(key)
+            except Exception:  # unhashable arguments: the general path normalises them
+                key, found = self._start(ctx)
+            else:
+                if type(found) is not Miss and found is not _BYPASS:  # a hit
+                    if ctx.span is not None or ctx.inst.events is not None:
+                        self._report(ctx, semconv.CACHE_STATUS_HIT, semconv.EVENT_CACHE_HIT)
+                    return found  # type: ignore[no-any-return]
+        else:
+            key, found = self._start(ctx)
         while True:
             if type(found) is not Miss:
                 return self._served(nxt, ctx, found)  # type: ignore[no-any-return]
