@@ -287,3 +287,57 @@ def test_options_are_keyword_only():
     """Positional options are refused."""
     with pytest.raises(TypeError):
         ResponseCache("lru")  # type: ignore[misc]
+
+
+def test_closures_of_one_factory_do_not_share_entries():
+    """Two clients made by one factory are different functions; one client re-made still hits."""
+    _, pipeline = cached()
+    made = []
+
+    def client(base: str) -> Any:
+        def get(path: str) -> str:
+            made.append(base)
+            return base + path
+
+        return get
+
+    a, b = client("a:"), client("b:")
+    assert pipeline.call(a, "/x") == "a:/x"
+    assert pipeline.call(b, "/x") == "b:/x"
+    base = "a:"
+    assert pipeline.call(lambda path: base + path, "/x") == "a:/x"
+    assert pipeline.call(lambda path: base + path, "/x") == "a:/x"  # same code, same capture
+    assert made == ["a:", "b:"]
+
+
+def test_bound_methods_of_two_instances_do_not_share_entries():
+    """A bound method's key includes its instance."""
+    _, pipeline = cached()
+
+    class Client:
+        def __init__(self, base: str) -> None:
+            self.base = base
+
+        def get(self, path: str) -> str:
+            return self.base + path
+
+    one, two = Client("1"), Client("2")
+    assert pipeline.call(one.get, "/") == "1/"
+    assert pipeline.call(two.get, "/") == "2/"
+    one.base = "changed"
+    assert pipeline.call(one.get, "/") == "1/"  # a hit: same instance, same method
+
+
+def test_a_call_in_progress_during_invalidation_stores_nothing():
+    """Invalidation wins over a result computed before it."""
+    cache, pipeline = cached()
+    fn = counted()
+
+    def dep() -> str:
+        cache.invalidate_all()  # as if another thread invalidated while the call ran
+        return fn()
+
+    pipeline.call(dep)
+    assert cache.stats().size == 0
+    pipeline.call(dep)
+    assert len(fn.calls) == 2
