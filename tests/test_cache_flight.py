@@ -358,3 +358,34 @@ def test_counts_equal_ground_truth(mode, otel_capture):
 
     assert counted(semconv.EVENT_CACHE_HIT) == stats.hits
     assert counted(semconv.EVENT_CACHE_MISS) == stats.misses
+
+
+def test_waiters_share_a_stale_answer(otel_capture):
+    """When the shared call fails and a stale entry answers, every waiter gets it as stale."""
+    clock = FakeClock(auto_advance=False)
+    cache = ResponseCache(policy="ttl", ttl=1, stale_if_error=10)
+    pipeline = Pipeline("svc", cache, clock=clock, **otel_capture.providers)
+    outcomes: list[Any] = ["old", ConnectionError("down")]
+
+    async def dep() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            await clock.asleep(1)
+            raise outcome
+        return outcome
+
+    async def main() -> list[Any]:
+        await pipeline.acall(dep)
+        clock.advance(2)
+        tasks = [asyncio.ensure_future(pipeline.acall(dep)) for _ in range(3)]
+        await clock.wait_for_sleepers_async(1)
+        await auntil(lambda: cache._core.waiting() == 2)
+        clock.advance(1)
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(main()) == ["old"] * 3
+    spans = otel_capture.spans("svc")[1:]
+    assert [s.attributes[semconv.CACHE_STATUS] for s in spans] == ["stale"] * 3
+    assert {s.attributes[semconv.OUTCOME] for s in spans} == {semconv.OUTCOME_FALLBACK}
+    stats = cache.stats()
+    assert (stats.stale_served, stats.misses, stats.hits) == (3, 4, 0)
