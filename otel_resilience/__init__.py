@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience._clock import Clock, SystemClock
     from otel_resilience._strategy import Strategy
     from otel_resilience.bulkhead import Bulkhead
+    from otel_resilience.cache import ResponseCache
     from otel_resilience.circuit_breaker import (
         CircuitBreaker,
         CircuitBreakerRegistry,
@@ -60,6 +61,7 @@ __all__ = [
     "RejectedError",
     "ResilienceError",
     "ResilienceTimeoutError",
+    "ResponseCache",
     "Retry",
     "RetryExhaustedError",
     "RetryPolicy",
@@ -79,6 +81,7 @@ _HOME = {
     "SystemClock": "otel_resilience._clock",
     "Strategy": "otel_resilience._strategy",
     "Bulkhead": "otel_resilience.bulkhead",
+    "ResponseCache": "otel_resilience.cache",
     "BulkheadFullError": "otel_resilience.errors",
     "RateLimitedError": "otel_resilience.errors",
     "ResilienceTimeoutError": "otel_resilience.errors",

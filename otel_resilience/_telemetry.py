@@ -216,7 +216,7 @@ class Telemetry:
 
 
 class _StateGauges:
-    """The ``resilience.circuit_breaker.state`` observable gauge, one per meter provider.
+    """An observable gauge (by default ``resilience.circuit_breaker.state``), one per provider.
 
     Breakers given an explicit meter provider report through that provider's gauge. Breakers
     on the global provider join one shared set whose gauge is created through the API's global
@@ -225,7 +225,15 @@ class _StateGauges:
     the SDK reads it at collection time.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        metric: str = semconv.METRIC_CIRCUIT_BREAKER_STATE,
+        unit: str = "1",
+        description: str = "1 for the breaker's current state, 0 for the others.",
+        observe: str = "state_observations",
+    ) -> None:
+        # What the gauge is: its name, unit, description and the method each object reports by.
+        self._spec = (metric, unit, description, observe)
         self._by_provider: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Any]] = (
             weakref.WeakKeyDictionary()
         )
@@ -248,7 +256,7 @@ class _StateGauges:
                     self._by_provider[meter_provider] = breakers
                 except TypeError:
                     self._unweakable[id(meter_provider)] = (meter_provider, breakers)
-                _create_gauge(meter_provider, breakers)
+                _create_gauge(meter_provider, breakers, self._spec)
         breakers.add(breaker)
 
     def track_global(self, breaker: Any) -> None:
@@ -256,24 +264,26 @@ class _StateGauges:
         with self._lock:
             if not self._global_gauge:
                 self._global_gauge = True
-                _create_gauge(metrics.get_meter_provider(), self._global)
+                _create_gauge(metrics.get_meter_provider(), self._global, self._spec)
         self._global.add(breaker)
 
 
-def _create_gauge(meter_provider: Any, breakers: weakref.WeakSet[Any]) -> None:
+def _create_gauge(
+    meter_provider: Any, breakers: weakref.WeakSet[Any], spec: tuple[str, str, str, str]
+) -> None:
+    metric, unit, description, method = spec
     meter = meter_provider.get_meter(semconv.SCOPE_NAME, _VERSION)
     meter.create_observable_gauge(
-        semconv.METRIC_CIRCUIT_BREAKER_STATE,
-        callbacks=[_observer(breakers)],
-        unit="1",
-        description="1 for the breaker's current state, 0 for the others.",
+        metric, callbacks=[_observer(breakers, method)], unit=unit, description=description
     )
 
 
-def _observer(breakers: weakref.WeakSet[Any]) -> Callable[[CallbackOptions], Iterable[Observation]]:
+def _observer(
+    breakers: weakref.WeakSet[Any], method: str
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def observe(_options: CallbackOptions) -> Iterable[Observation]:
         for breaker in list(breakers):
-            yield from breaker.state_observations()
+            yield from getattr(breaker, method)()
 
     return observe
 
@@ -287,3 +297,16 @@ def track_breaker(meter_provider: Any, breaker: Any) -> None:
         _state_gauges.track_global(breaker)
     else:
         _state_gauges.track(meter_provider, breaker)
+
+
+_cache_size_gauges = _StateGauges(
+    semconv.METRIC_CACHE_SIZE, "{entry}", "Entries held by a response cache.", "size_observations"
+)
+
+
+def track_cache(meter_provider: Any, cache: Any) -> None:
+    """Have ``cache``'s size (``size_observations()``) reported through ``meter_provider``."""
+    if meter_provider is None:
+        _cache_size_gauges.track_global(cache)
+    else:
+        _cache_size_gauges.track(meter_provider, cache)

@@ -103,6 +103,22 @@ SPAN_EVENT_BULKHEAD_REJECTED: Final = "resilience.bulkhead.rejected"
 METRIC_BULKHEAD_ACTIVE: Final = "resilience.bulkhead.active"
 METRIC_BULKHEAD_QUEUED: Final = "resilience.bulkhead.queued"
 
+# --- ResponseCache ---
+STRATEGY_CACHE: Final = "cache"
+#: Span attribute: how the cache answered the call, one of the ``CACHE_STATUS_*`` values.
+CACHE_STATUS: Final = "resilience.cache.status"
+#: Attribute of resilience.cache.size: the cache's name (its pipeline's name by default).
+CACHE_NAME: Final = "resilience.cache.name"
+CACHE_STATUS_HIT: Final = "hit"
+CACHE_STATUS_MISS: Final = "miss"
+CACHE_STATUS_STALE: Final = "stale"
+CACHE_STATUS_BYPASS: Final = "bypass"
+EVENT_CACHE_HIT: Final = "cache_hit"
+EVENT_CACHE_MISS: Final = "cache_miss"
+EVENT_CACHE_STALE_SERVED: Final = "cache_stale_served"
+#: Observable gauge: entries held by each cache.
+METRIC_CACHE_SIZE: Final = "resilience.cache.size"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

@@ -23,6 +23,7 @@ EXPECTED = {
     "RejectedError",
     "ResilienceError",
     "ResilienceTimeoutError",
+    "ResponseCache",
     "Retry",
     "RetryExhaustedError",
     "RetryPolicy",
