@@ -90,6 +90,13 @@ DURATION_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
 
+# --- Timeout ---
+STRATEGY_TIMEOUT: Final = "timeout"
+EVENT_TIMEOUT: Final = "timeout"
+SPAN_EVENT_TIMEOUT: Final = "resilience.timeout"
+#: Attribute of resilience.timeout: the bound that ran out, in seconds.
+TIMEOUT_SECONDS: Final = "resilience.timeout.seconds"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
