@@ -11,7 +11,7 @@ Compose strategies in a :class:`Pipeline`::
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers see; at run time each name is imported on first use
-    from otel_resilience import semconv
+    from otel_resilience import deadline, semconv
     from otel_resilience._clock import Clock, SystemClock
     from otel_resilience._strategy import Strategy
     from otel_resilience.bulkhead import Bulkhead
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     )
     from otel_resilience.pipeline import Pipeline
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
+    from otel_resilience.timeout import Timeout
 
 __version__ = "0.1.0"
 
@@ -68,8 +69,10 @@ __all__ = [
     "Severity",
     "Strategy",
     "SystemClock",
+    "Timeout",
     "__version__",
     "attempts_of",
+    "deadline",
     "semconv",
 ]
 
@@ -82,6 +85,7 @@ _HOME = {
     "Strategy": "otel_resilience._strategy",
     "Bulkhead": "otel_resilience.bulkhead",
     "ResponseCache": "otel_resilience.cache",
+    "Timeout": "otel_resilience.timeout",
     "BulkheadFullError": "otel_resilience.errors",
     "RateLimitedError": "otel_resilience.errors",
     "ResilienceTimeoutError": "otel_resilience.errors",
@@ -108,8 +112,8 @@ _HOME = {
 def __getattr__(name: str) -> Any:
     import importlib
 
-    if name == "semconv":
-        return importlib.import_module("otel_resilience.semconv")
+    if name in ("deadline", "semconv"):
+        return importlib.import_module(f"otel_resilience.{name}")
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module 'otel_resilience' has no attribute {name!r}")

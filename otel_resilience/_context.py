@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
+from otel_resilience import deadline as _deadline
 from otel_resilience import semconv
 from otel_resilience._util import error_type, result_error_type
 from otel_resilience.classify._results import is_http_failure, plain_types
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["CallContext", "CallShared"]
 
 _log = logging.getLogger(__name__)
-
-#: The deadline of the innermost call in progress, in monotonic seconds on its pipeline's clock.
-_DEADLINE: ContextVar[float | None] = ContextVar("otel_resilience_deadline", default=None)
 
 
 class CallShared:
@@ -121,22 +119,24 @@ class CallContext:
 
     @property
     def deadline(self) -> float | None:
-        """The monotonic time (on the pipeline's clock) the call must end by, or ``None``."""
-        return _DEADLINE.get()
+        """The monotonic time (on the pipeline's clock) the call must end by, or ``None``.
 
-    def tighten_deadline(self, at: float) -> Token[float | None]:
-        """Make ``at`` the deadline unless an earlier one stands; restore with the token."""
-        current = _DEADLINE.get()
-        return _DEADLINE.set(at if current is None or at < current else current)
+        Read from :mod:`otel_resilience.deadline`; one set on another clock is converted.
+        """
+        return _deadline.deadline_on(self.shared.clock)
 
-    def restore_deadline(self, token: Token[float | None]) -> None:
+    def tighten_deadline(self, at: float) -> Token[tuple[float, Clock] | None]:
+        """Make ``at`` (on the pipeline's clock) the deadline unless an earlier one stands."""
+        return _deadline.tighten(at, self.shared.clock)
+
+    def restore_deadline(self, token: Token[tuple[float, Clock] | None]) -> None:
         """Undo :meth:`tighten_deadline` (in the same context)."""
-        _DEADLINE.reset(token)
+        _deadline.restore(token)
 
     def time_left(self) -> float | None:
         """Seconds until ``deadline`` (negative once passed), or ``None`` without one."""
-        deadline = _DEADLINE.get()
-        return None if deadline is None else deadline - self.clock.monotonic()
+        current = _deadline.current()
+        return None if current is None else current[0] - current[1].monotonic()
 
     def classify(self, classifier: ErrorClassifier, obj: object) -> ErrorInfo:
         """Classify an exception or a response, reusing the last answer for the same pair."""

@@ -74,7 +74,12 @@ class RetryExhaustedError(ResilienceError):
 
 
 class ResilienceTimeoutError(ResilienceError, TimeoutError):
-    """Raised by a Timeout when the call it bounds ran past ``timeout`` seconds."""
+    """Raised by a Timeout when the call it bounds ran past ``timeout`` seconds.
+
+    ``late_result`` is what a sync call returned after its deadline (``None`` otherwise).
+    """
+
+    late_result: object = None
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout

@@ -119,6 +119,13 @@ EVENT_CACHE_STALE_SERVED: Final = "cache_stale_served"
 #: Observable gauge: entries held by each cache.
 METRIC_CACHE_SIZE: Final = "resilience.cache.size"
 
+# --- Timeout ---
+STRATEGY_TIMEOUT: Final = "timeout"
+EVENT_TIMEOUT: Final = "timeout"
+SPAN_EVENT_TIMEOUT: Final = "resilience.timeout"
+#: Attribute of resilience.timeout: the bound that ran out, in seconds.
+TIMEOUT_SECONDS: Final = "resilience.timeout.seconds"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

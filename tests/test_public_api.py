@@ -30,8 +30,10 @@ EXPECTED = {
     "Severity",
     "Strategy",
     "SystemClock",
+    "Timeout",
     "__version__",
     "attempts_of",
+    "deadline",
     "semconv",
 }
 

@@ -49,6 +49,7 @@ def emitted_names(fake_clock, capture) -> set[str]:
     fake_clock.advance(1.0)
     pipeline.call(lambda: "ok")
     breaker.isolate()
+    _timeout_scenario(fake_clock, capture)
     names: set[str] = set()
     for span in capture.spans():
         for key, value in span.attributes.items():
@@ -79,6 +80,16 @@ def emitted_names(fake_clock, capture) -> set[str]:
 
 def _down() -> None:
     raise ConnectionError
+
+
+def _timeout_scenario(fake_clock, capture) -> None:
+    """A Timeout that fires (a late call)."""
+    from otel_resilience.errors import ResilienceTimeoutError
+    from otel_resilience.timeout import Timeout
+
+    timed = Pipeline("timed", Timeout(seconds=1), clock=fake_clock, **capture.providers)
+    with pytest.raises(ResilienceTimeoutError):
+        timed.call(fake_clock.advance, 2.0)
 
 
 def test_emitted_names_are_constants(fake_clock, otel_capture):

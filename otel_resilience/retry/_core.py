@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from otel_resilience import semconv
 from otel_resilience.retry.options import ResolvedPolicy
@@ -32,6 +33,7 @@ class RetryRun:
         "prev_delay",
         "requested_delay",
         "started",
+        "token",
     )
 
     def __init__(self, started: float, deadline_at: float | None) -> None:
@@ -43,6 +45,8 @@ class RetryRun:
         self.prev_delay = 0.0
         self.gave_up: str | None = None
         self.requested_delay: float | None = None
+        #: The token of the deadline this run published (a Retry with ``deadline``), if any.
+        self.token: Any = None
 
 
 def unit_random(random: Callable[[], float]) -> float:
@@ -96,7 +100,7 @@ def next_delay(
                 run.gave_up = semconv.RETRY_REASON_RETRY_AFTER_EXCEEDS_MAX_DELAY
                 return None
             delay = policy.max_delay  # asked for explicitly: wait max_delay, then retry
-        elif run.deadline_at is not None and now + retry_after > run.deadline_at:
+        elif run.deadline_at is not None and now + retry_after >= run.deadline_at:
             run.gave_up = semconv.RETRY_REASON_RETRY_AFTER_EXCEEDS_DEADLINE
             return None
         else:
@@ -104,7 +108,7 @@ def next_delay(
     if not math.isfinite(delay) or delay < 0:  # belt and braces: never sleep on garbage
         delay = policy.base_delay
     run.prev_delay = delay
-    if run.deadline_at is not None and now + delay > run.deadline_at:
+    if run.deadline_at is not None and now + delay >= run.deadline_at:  # no time left to try
         run.gave_up = semconv.RETRY_REASON_DEADLINE
         return None
     return delay

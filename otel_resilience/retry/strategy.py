@@ -99,8 +99,8 @@ class Retry(DecidingStrategy):
             random=random,
         )
         super().__init__(clock=clock, result_predicate=retry_if_result)
-        self._success = None  # a success needs nothing from a Retry
         if deadline is None:
+            self._success = None  # a success needs nothing from a Retry without a deadline
             self._entry = None  # an outer deadline is read at the first failure
         self.max_attempts = max_attempts
         self.deadline = deadline
@@ -124,14 +124,40 @@ class Retry(DecidingStrategy):
 
     # -- hooks (driven by the shared sync and async runners) ----------------------------------
 
-    def enter(self, ctx: CallContext) -> float:
-        """The start time, for the deadline (asked only when there is one)."""
-        return self._clock.monotonic()
+    def enter(self, ctx: CallContext) -> tuple[float, Any]:
+        """Publish the deadline; the start time and its token (asked only when there is one)."""
+        now = self._clock.monotonic()
+        return now, ctx.tighten_deadline(now + self.deadline)  # type: ignore[operator]
+
+    def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
+        """Withdraw the published deadline (asked only when there is one)."""
+        ctx.restore_deadline(state[1] if type(state) is tuple else state.token)
+
+    def on_abandon(self, ctx: CallContext, state: Any) -> None:
+        """Withdraw the published deadline, if any."""
+        if type(state) is tuple:
+            ctx.restore_deadline(state[1])
+        elif type(state) is RetryRun and state.token is not None:
+            ctx.restore_deadline(state.token)
 
     def on_failure(
         self, ctx: CallContext, state: Any, exc: Exception | None, result: Any
     ) -> Decision | None:
-        run = state if type(state) is RetryRun else self._start(ctx, state)
+        if type(state) is RetryRun:
+            run = state
+        elif type(state) is tuple:  # the first failure of a call with a deadline
+            run = self._start(ctx, state[0])
+            run.token = state[1]
+        else:
+            run = self._start(ctx, state)
+        decision = self._on_failure(ctx, run, exc, result)
+        if run.token is not None and not isinstance(decision, Again):  # the call ends here
+            ctx.restore_deadline(run.token)
+        return decision
+
+    def _on_failure(
+        self, ctx: CallContext, run: RetryRun, exc: Exception | None, result: Any
+    ) -> Decision | None:
         wrap = self.options.on_exhausted == "wrap"
         if exc is None:  # a result that is a failure
             info = ctx.classify(self._classifier, result)
