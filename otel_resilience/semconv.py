@@ -90,6 +90,18 @@ DURATION_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
 
+# --- RateLimiter ---
+STRATEGY_RATE_LIMITER: Final = "rate_limiter"
+#: Counter event: a RateLimiter refused a call (RateLimitedError).
+EVENT_RATE_LIMITED: Final = "rate_limited"
+RATE_LIMITER_NAME: Final = "resilience.rate_limiter.name"
+#: Seconds until the refused call would have found a free permit.
+RATE_LIMITER_RETRY_AFTER: Final = "resilience.rate_limiter.retry_after"
+#: Seconds a call waited for its permit.
+RATE_LIMITER_WAIT: Final = "resilience.rate_limiter.wait"
+SPAN_EVENT_RATE_LIMITER_REJECTED: Final = "resilience.rate_limiter.rejected"
+SPAN_EVENT_RATE_LIMITER_WAITED: Final = "resilience.rate_limiter.waited"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
