@@ -36,24 +36,24 @@ def _hammer(pipeline: Pipeline, threads: int, calls: int) -> tuple[int, int]:
 
 
 def test_threads_get_exactly_the_permits_and_telemetry_counts_them(otel_capture):
-    """8 threads x 2,000 calls on a frozen clock: exactly burst + refills admitted, rest counted."""
+    """8 threads x 1,000 calls, twice, clock frozen: exactly burst, then the refill, admitted."""
     clock = FakeClock()
     pipeline = Pipeline(
         "p",
-        RateLimiter(rate=100, burst=50),
+        RateLimiter(rate=10_000, burst=5_000),
         clock=clock,
         meter_provider=otel_capture.meter_provider,
     )
-    assert _hammer(pipeline, 8, 1000) == (50, 7950)
-    clock.advance(0.37)  # 37 permits
-    assert _hammer(pipeline, 8, 1000) == (37, 7963)
+    assert _hammer(pipeline, 8, 1000) == (5_000, 3_000)
+    clock.advance(0.37)  # 3,700 permits
+    assert _hammer(pipeline, 8, 1000) == (3_700, 4_300)
     points = otel_capture.metric_points(
         semconv.METRIC_EVENTS, **{semconv.EVENT: semconv.EVENT_RATE_LIMITED}
     )
-    assert sum(p.value for p in points) == 7950 + 7963
+    assert sum(p.value for p in points) == 3_000 + 4_300
     outcomes = otel_capture.metric_points(semconv.METRIC_PIPELINE_DURATION)
     by_outcome = {p.attributes[semconv.OUTCOME]: p.count for p in outcomes}
-    assert by_outcome == {"success": 87, "rejected": 15913}
+    assert by_outcome == {"success": 8_700, "rejected": 7_300}
 
 
 def test_tasks_get_exactly_the_permits():
