@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
         RetryExhaustedError,
     )
     from otel_resilience.pipeline import Pipeline
+    from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
     from otel_resilience.timeout import Timeout
 
@@ -59,6 +60,8 @@ __all__ = [
     "ErrorInfo",
     "Pipeline",
     "RateLimitedError",
+    "RateLimiter",
+    "RateLimiterRegistry",
     "RejectedError",
     "ResilienceError",
     "ResilienceTimeoutError",
@@ -86,6 +89,8 @@ _HOME = {
     "Bulkhead": "otel_resilience.bulkhead",
     "ResponseCache": "otel_resilience.cache",
     "Timeout": "otel_resilience.timeout",
+    "RateLimiter": "otel_resilience.rate_limiter",
+    "RateLimiterRegistry": "otel_resilience.rate_limiter",
     "BulkheadFullError": "otel_resilience.errors",
     "RateLimitedError": "otel_resilience.errors",
     "ResilienceTimeoutError": "otel_resilience.errors",

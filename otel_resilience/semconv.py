@@ -126,6 +126,18 @@ SPAN_EVENT_TIMEOUT: Final = "resilience.timeout"
 #: Attribute of resilience.timeout: the bound that ran out, in seconds.
 TIMEOUT_SECONDS: Final = "resilience.timeout.seconds"
 
+# --- RateLimiter ---
+STRATEGY_RATE_LIMITER: Final = "rate_limiter"
+#: Counter event: a RateLimiter refused a call (RateLimitedError).
+EVENT_RATE_LIMITED: Final = "rate_limited"
+RATE_LIMITER_NAME: Final = "resilience.rate_limiter.name"
+#: Seconds until the refused call would have found a free permit.
+RATE_LIMITER_RETRY_AFTER: Final = "resilience.rate_limiter.retry_after"
+#: Seconds a call waited for its permit.
+RATE_LIMITER_WAIT: Final = "resilience.rate_limiter.wait"
+SPAN_EVENT_RATE_LIMITER_REJECTED: Final = "resilience.rate_limiter.rejected"
+SPAN_EVENT_RATE_LIMITER_WAITED: Final = "resilience.rate_limiter.waited"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

@@ -20,6 +20,8 @@ EXPECTED = {
     "ErrorInfo",
     "Pipeline",
     "RateLimitedError",
+    "RateLimiter",
+    "RateLimiterRegistry",
     "RejectedError",
     "ResilienceError",
     "ResilienceTimeoutError",
