@@ -90,6 +90,16 @@ DURATION_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
 
+# --- Fallback ---
+STRATEGY_FALLBACK: Final = "fallback"
+#: 1-based position of the alternative that served (1 for ``value`` and ``handler``).
+FALLBACK_INDEX: Final = "resilience.fallback.index"
+#: The alternative's name: its given name, else its qualified name (``value`` for a value).
+FALLBACK_NAME: Final = "resilience.fallback.name"
+EVENT_FALLBACK_USED: Final = "fallback_used"
+#: An alternative (or the handler) failed: attempt-like, with its index, name and error.
+SPAN_EVENT_FALLBACK_FAILED: Final = "resilience.fallback.failed"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
