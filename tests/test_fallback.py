@@ -292,3 +292,14 @@ def test_usage_error_not_served(fake_clock):
 
     with pytest.raises(UsageError):
         Pipeline("svc", Fallback(value=1), clock=fake_clock).call(afn)
+
+
+def test_last_failed_result_is_returned_as_failure(run, fake_clock, otel_capture):
+    """All alternatives returned failures (on_result): the last is returned, outcome failure."""
+    fallback = Fallback(chain=[lambda: "bad 2"], on_result=lambda r: r.startswith("bad"))
+    pipeline = Pipeline("svc", fallback, clock=fake_clock, **otel_capture.providers)
+    assert run(pipeline, lambda: "bad 1") == "bad 2"
+    span = otel_capture.span("svc")
+    assert span.attributes[semconv.OUTCOME] == semconv.OUTCOME_FAILURE
+    assert semconv.FALLBACK_INDEX not in span.attributes
+    assert used(otel_capture) == 0

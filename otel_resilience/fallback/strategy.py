@@ -119,6 +119,8 @@ class Fallback(DecidingStrategy):
             if run.started >= len(self._alternatives):
                 if exc is not None:
                     _attach(exc, run.errors)
+                else:  # the call ends on this result: its outcome is a failure
+                    ctx.failed_result = (result, ctx.classify(ctx.classifier, result))
                 return None  # the last failure goes on as it is
             run.errors.append(failure)
         alternative = self._alternatives[run.started]
