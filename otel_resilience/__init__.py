@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
         ErrorInfo,
         Severity,
     )
+    from otel_resilience.fallback import Fallback, fallback_errors_of
     from otel_resilience.errors import (
         BulkheadFullError,
         CircuitOpenError,
@@ -58,6 +59,7 @@ __all__ = [
     "ErrorCategory",
     "ErrorClassifier",
     "ErrorInfo",
+    "Fallback",
     "Pipeline",
     "RateLimitedError",
     "RateLimiter",
@@ -76,6 +78,7 @@ __all__ = [
     "__version__",
     "attempts_of",
     "deadline",
+    "fallback_errors_of",
     "semconv",
 ]
 
@@ -89,6 +92,8 @@ _HOME = {
     "Bulkhead": "otel_resilience.bulkhead",
     "ResponseCache": "otel_resilience.cache",
     "Timeout": "otel_resilience.timeout",
+    "Fallback": "otel_resilience.fallback",
+    "fallback_errors_of": "otel_resilience.fallback",
     "RateLimiter": "otel_resilience.rate_limiter",
     "RateLimiterRegistry": "otel_resilience.rate_limiter",
     "BulkheadFullError": "otel_resilience.errors",

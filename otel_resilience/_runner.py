@@ -17,6 +17,7 @@ from typing import Any, NoReturn, TypeVar
 from otel_resilience._responses import aclose_dropped, close_dropped
 from otel_resilience._strategy import (
     _NO_VERDICT,
+    KEEP_STATE,
     Again,
     CallContext,
     DecidingStrategy,
@@ -28,6 +29,7 @@ from otel_resilience._strategy import (
     Wait,
 )
 from otel_resilience.classify._results import plain_types as _plain_types
+from otel_resilience.errors import RejectedError
 
 __all__ = ["not_awaitable", "refuse_coroutine", "run_async", "run_sync"]
 
@@ -39,7 +41,9 @@ def _on_error(
     level: DecidingStrategy, state: Any, ctx: CallContext, exc: Exception
 ) -> Decision | None:
     """An exception reached ``level``: no verdict (refusal, misuse) or a failure."""
-    if isinstance(exc, _NO_VERDICT):
+    if isinstance(exc, _NO_VERDICT) and not (
+        level.sees_refusals and isinstance(exc, RejectedError)
+    ):
         level.on_abandon(ctx, state)
         return None
     return level.on_failure(ctx, state, exc, None)
@@ -60,11 +64,17 @@ def _on_result(
 
 
 def _on_sync_result(
-    level: DecidingStrategy, state: Any, ctx: CallContext, result: Any
+    level: DecidingStrategy, state: Any, ctx: CallContext, result: Any, substitute: Any = None
 ) -> Decision | None:
     """:func:`_on_result` in a sync call, which must not get a coroutine back."""
     if type(result) is CoroutineType:  # an async function through call(): no verdict
         level.on_abandon(ctx, state)
+        if substitute is not None:
+            result.close()
+            raise UsageError(
+                f"{getattr(substitute, '__qualname__', substitute)!r} returned a coroutine: an "
+                "async substitute (fallback) serves async calls only (`await pipeline.acall()`)"
+            )
         refuse_coroutine(ctx.fn, result)
     decision = _on_result(level, state, ctx, result)
     if isinstance(decision, Again):  # this response is dropped: free its connection
@@ -108,8 +118,12 @@ def refuse_coroutine(fn: Any, coro: Any) -> NoReturn:
     )
 
 
-def _substitute(ctx: CallContext, fn: Callable[..., Any]) -> Callable[[], Any]:
-    return functools.partial(fn, *ctx.args, **ctx.kwargs)
+def _substitute(
+    ctx: CallContext, decision: Substitute, state: Any
+) -> tuple[Callable[[], Any], Any]:
+    """The substitute call with the call's own arguments, and the state from now on."""
+    call = functools.partial(decision.fn, *ctx.args, **ctx.kwargs)
+    return call, state if decision.state is KEEP_STATE else decision.state
 
 
 def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) -> T:
@@ -126,6 +140,7 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
         if isinstance(state, Fail):
             raise state.error
     call: Callable[[], Any] = nxt
+    substitute: Any = None  # the substituted function, for a clear error if it is async
     while True:
         try:
             result = call()
@@ -149,7 +164,7 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
                     return result  # type: ignore[no-any-return]
                 decision = success(level, ctx, state, result)
             else:
-                decision = _on_sync_result(level, state, ctx, result)
+                decision = _on_sync_result(level, state, ctx, result, substitute)
             if decision is None:
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):
@@ -159,11 +174,12 @@ def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) ->
             if decision.delay > 0:
                 ctx.clock.sleep(decision.delay)
             level.on_again(ctx, state)
-            call = nxt
+            call, substitute = nxt, None
         elif isinstance(decision, Finish):
             return decision.value  # type: ignore[return-value]
         elif isinstance(decision, Substitute):
-            call = _substitute(ctx, decision.fn)
+            call, state = _substitute(ctx, decision, state)
+            substitute = decision.fn
         else:
             raise TypeError(f"{level!r} decided {decision!r}")
 
@@ -225,6 +241,6 @@ async def run_async(
         elif isinstance(decision, Finish):
             return decision.value  # type: ignore[return-value]
         elif isinstance(decision, Substitute):
-            call, substituted = _substitute(ctx, decision.fn), True
+            (call, state), substituted = _substitute(ctx, decision, state), True
         else:
             raise TypeError(f"{level!r} decided {decision!r}")

@@ -26,6 +26,7 @@ __all__ = [
     "CallShared",
     "Decision",
     "DecidingStrategy",
+    "KEEP_STATE",
     "Fail",
     "Finish",
     "Strategy",
@@ -91,13 +92,22 @@ class Fail(Decision):
         self.error = error
 
 
+#: ``Substitute.state`` when the decision keeps the call's state as it is.
+KEEP_STATE: Any = object()
+
+
 class Substitute(Decision):
-    """Call ``fn`` with the call's own arguments; its outcome goes through the hooks again."""
+    """Call ``fn`` with the call's own arguments; its outcome goes through the hooks again.
 
-    __slots__ = ("fn",)
+    ``state``, when given, replaces the call's state (as :class:`Again`'s does), so a strategy
+    without ``enter`` (nothing to pay on the success path) can start keeping state here.
+    """
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    __slots__ = ("fn", "state")
+
+    def __init__(self, fn: Callable[..., Any], state: Any = KEEP_STATE) -> None:
         self.fn = fn
+        self.state = state
 
 
 # -- strategies --------------------------------------------------------------------------------
@@ -181,6 +191,10 @@ class DecidingStrategy(Strategy):
     """
 
     __slots__ = ("_entry", "_success", "result_predicate")
+
+    #: ``True`` when refusals from further in (a ``RejectedError``: an open breaker, a full
+    #: bulkhead) reach ``on_failure`` instead of ``on_abandon`` (a Fallback serves them).
+    sees_refusals: bool = False
 
     def __init__(
         self, *, clock: Clock | None = None, result_predicate: Callable[[Any], bool] | None = None

@@ -138,6 +138,16 @@ RATE_LIMITER_WAIT: Final = "resilience.rate_limiter.wait"
 SPAN_EVENT_RATE_LIMITER_REJECTED: Final = "resilience.rate_limiter.rejected"
 SPAN_EVENT_RATE_LIMITER_WAITED: Final = "resilience.rate_limiter.waited"
 
+# --- Fallback ---
+STRATEGY_FALLBACK: Final = "fallback"
+#: 1-based position of the alternative that served (1 for ``value`` and ``handler``).
+FALLBACK_INDEX: Final = "resilience.fallback.index"
+#: The alternative's name: its given name, else its qualified name (``value`` for a value).
+FALLBACK_NAME: Final = "resilience.fallback.name"
+EVENT_FALLBACK_USED: Final = "fallback_used"
+#: An alternative (or the handler) failed: attempt-like, with its index, name and error.
+SPAN_EVENT_FALLBACK_FAILED: Final = "resilience.fallback.failed"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

@@ -18,6 +18,7 @@ EXPECTED = {
     "ErrorCategory",
     "ErrorClassifier",
     "ErrorInfo",
+    "Fallback",
     "Pipeline",
     "RateLimitedError",
     "RateLimiter",
@@ -36,6 +37,7 @@ EXPECTED = {
     "__version__",
     "attempts_of",
     "deadline",
+    "fallback_errors_of",
     "semconv",
 }
 
