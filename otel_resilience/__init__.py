@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
         ErrorInfo,
         Severity,
     )
-    from otel_resilience.fallback import Fallback, fallback_errors_of
     from otel_resilience.errors import (
         BulkheadFullError,
         CircuitOpenError,
@@ -39,6 +38,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
         ResilienceTimeoutError,
         RetryExhaustedError,
     )
+    from otel_resilience.fallback import Fallback, fallback_errors_of
     from otel_resilience.pipeline import Pipeline
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
