@@ -2,12 +2,16 @@
 
 Run with ``make demo``. No server and no network: the dependency is simulated and time is a
 FakeClock, so the whole story (bursts of errors, rate limits, an outage, recovery) plays in
-a couple of seconds and is the same on every run. Telemetry goes to the console (breaker
-transitions and a sample of spans) or, when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, over OTLP.
+a couple of seconds and is the same on every run. Three short scenes follow with strategies
+that change the call's path: a Fallback chain serving during an outage, a ResponseCache
+serving stale entries while its source fails, and a Bulkhead shedding a burst of load.
+Telemetry goes to the console (breaker transitions and a sample of spans) or, when
+``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, over OTLP.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import statistics
@@ -31,6 +35,10 @@ from otel_resilience import (
     RetryPolicy,
     semconv,
 )
+from otel_resilience.bulkhead import Bulkhead
+from otel_resilience.cache import ResponseCache
+from otel_resilience.errors import BulkheadFullError
+from otel_resilience.fallback import Fallback
 from otel_resilience.testing import FakeClock
 
 # (phase name, calls, error rate, share of errors that are 429s, latency in seconds)
@@ -75,8 +83,10 @@ class FlakyDependency:
 def interesting(span: ReadableSpan) -> str:
     """One console line for calls that were retried or failed."""
     attrs = span.attributes or {}
-    if attrs.get(semconv.ATTEMPTS) == 1 and attrs.get(semconv.OUTCOME) != "failure":
-        return ""  # plain successes and fast rejections: counted in the summary instead
+    attempts = attrs.get(semconv.ATTEMPTS, 0)
+    if isinstance(attempts, int) and attempts <= 1 and attrs.get(semconv.OUTCOME) != "failure":
+        # Plain successes, cache hits and fast rejections (0 attempts): counted in the summaries.
+        return ""
     retries = sum(1 for e in span.events if e.name == semconv.SPAN_EVENT_RETRY)
     return (
         f"  span {span.name}: outcome={attrs.get(semconv.OUTCOME)} "
@@ -147,6 +157,105 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1]
 
 
+def fallback_scene(clock: FakeClock, reader: InMemoryMetricReader, telemetry: Any) -> None:
+    """The big model is down: a chain of alternatives, each behind its own breaker, answers."""
+    print("\n== scene: fallback chain (the big model is down for 20 requests)")
+    rng = random.Random(11)
+
+    def big_model(prompt: str) -> str:
+        clock.advance(0.3)
+        raise ConnectionError("big model unreachable")
+
+    @Pipeline(
+        "small-model",
+        CircuitBreaker(failure_ratio=0.5, minimum_calls=4, window=30.0, break_duration=60.0),
+        clock=clock,
+        **telemetry,
+    )
+    def small_model(prompt: str) -> str:
+        clock.advance(0.1)
+        if rng.random() < 0.7:  # the small model buckles under the extra load
+            raise ConnectionError("small model overloaded")
+        return "small-model"
+
+    def other_provider(prompt: str) -> str:
+        clock.advance(0.2)
+        return "other-provider"
+
+    chain = Fallback(chain=[("small-model", small_model), ("other-provider", other_provider)])
+    chat = Pipeline("chat", chain, clock=clock, **telemetry)
+    served: dict[str, int] = {}
+    for i in range(20):
+        answer = chat.call(big_model, f"question {i}")
+        served[answer] = served.get(answer, 0) + 1
+    print(
+        f"  served by: {served}; fallback_used events: "
+        f"{counted(reader, semconv.EVENT_FALLBACK_USED)}\n"
+        "  (once the small model's breaker opened, the chain skipped it at once)"
+    )
+
+
+def cache_scene(
+    clock: FakeClock, dependency: FlakyDependency, reader: InMemoryMetricReader, telemetry: Any
+) -> None:
+    """Entries expire while the source is down: stale_if_error keeps answering from them."""
+    print("\n== scene: response cache (ttl 30 s, stale_if_error 300 s)")
+    cache = ResponseCache(policy="ttl", ttl=30.0, stale_if_error=300.0, key=lambda order: order)
+    lookups = Pipeline("orders.lookup", cache, clock=clock, **telemetry)
+    dependency.error_rate, dependency.latency = 0.0, 0.05
+    attempts_before = dependency.attempts
+    for order in [1, 2, 3, 1, 2, 3, 1, 2]:  # 3 misses, then hits
+        lookups.call(dependency, order)
+    clock.advance(60.0)  # every entry is now 30 s past its ttl
+    dependency.error_rate = 1.0  # and the source is down
+    failed = 0
+    for order in [1, 2, 3, 4]:  # orders 1-3 are served stale; order 4 was never cached
+        try:
+            lookups.call(dependency, order)
+        except ConnectionError:
+            failed += 1
+    stats = cache.stats()
+    print(
+        f"  12 lookups: {dependency.attempts - attempts_before} reached the source, "
+        f"{stats.hits} hits, {stats.misses} misses,\n"
+        f"  {stats.stale_served} served stale during the outage, {failed} failed (never cached); "
+        f"hit rate {stats.hit_rate:.0%};\n"
+        f"  cache_stale_served events: {counted(reader, semconv.EVENT_CACHE_STALE_SERVED)}"
+    )
+
+
+def bulkhead_scene(clock: FakeClock, reader: InMemoryMetricReader, telemetry: Any) -> None:
+    """A burst of 30 concurrent requests meets a slow report service bounded to 4 at a time."""
+    print("\n== scene: bulkhead (30 concurrent requests, 4 run at once, 4 may queue)")
+    bulkhead = Bulkhead(max_concurrent=4, max_queue=4, name="reports")
+    reports = Pipeline("reports.render", bulkhead, clock=clock, **telemetry)
+
+    async def burst() -> tuple[int, int, int, int]:
+        slow = asyncio.Event()  # the report service hangs until released
+
+        async def render(n: int) -> str:
+            await slow.wait()
+            await clock.asleep(2.0)
+            return f"report {n}"
+
+        tasks = [asyncio.ensure_future(reports.acall(render, n)) for n in range(30)]
+        for _ in range(3):  # let every task reach the bulkhead
+            await asyncio.sleep(0)
+        active, queued = bulkhead.active, bulkhead.queued
+        slow.set()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        served = sum(1 for r in results if isinstance(r, str))
+        shed = sum(1 for r in results if isinstance(r, BulkheadFullError))
+        return active, queued, served, shed
+
+    active, queued, served, shed = asyncio.run(burst())
+    print(
+        f"  during the burst: {active} running, {queued} queued; afterwards {served} served,\n"
+        f"  {shed} shed at once with BulkheadFullError (outcome rejected, never reached the "
+        f"service);\n  bulkhead_rejected events: {counted(reader, semconv.EVENT_BULKHEAD_REJECTED)}"
+    )
+
+
 def main() -> int:
     """Play every phase and print a live summary after each."""
     clock, rng = FakeClock(), random.Random(7)
@@ -209,6 +318,9 @@ def main() -> int:
         f"{counted(reader, semconv.EVENT_CIRCUIT_OPENED)} breaker openings, "
         f"simulated time {clock.monotonic():.1f}s."
     )
+    fallback_scene(clock, reader, telemetry)
+    cache_scene(clock, dependency, reader, telemetry)
+    bulkhead_scene(clock, reader, telemetry)
     for provider in telemetry.values():
         provider.shutdown()
     return 0
