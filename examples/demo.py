@@ -239,7 +239,9 @@ def bulkhead_scene(clock: FakeClock, reader: InMemoryMetricReader, telemetry: An
             return f"report {n}"
 
         tasks = [asyncio.ensure_future(reports.acall(render, n)) for n in range(30)]
-        for _ in range(3):  # let every task reach the bulkhead
+        for _ in range(100):  # let every task reach the bulkhead: running, queued or refused
+            if bulkhead.active + bulkhead.queued + sum(t.done() for t in tasks) == len(tasks):
+                break
             await asyncio.sleep(0)
         active, queued = bulkhead.active, bulkhead.queued
         slow.set()
