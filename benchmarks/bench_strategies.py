@@ -35,6 +35,9 @@ from otel_resilience.timeout import Timeout
 
 TARGET = 1.5
 STACK = "Timeout+Retry+CircuitBreaker+Bulkhead+Fallback"
+#: ``asyncio.timeout`` (3.11+) is the cheapest stdlib timeout; measured when it exists.
+HAS_TIMEOUT_CM = hasattr(asyncio, "timeout")
+TIMEOUT_CM = "async with asyncio.timeout + await"
 HUGE_RATE = 1_000_000_000  # never empties during a run: only the success path is measured
 
 
@@ -138,8 +141,13 @@ def _async_namespace(sync_ns: dict[str, Any]) -> dict[str, Any]:
         except Exception:
             return 0
 
+    async def timeout_call() -> int:
+        async with asyncio.timeout(2.0):  # type: ignore[attr-defined,unused-ignore]
+            return await afn()
+
     ns = dict(sync_ns)
     ns.update(
+        atimeout=timeout_call,
         afn=afn,
         wait_for=asyncio.wait_for,
         aiolim=aiolimiter_call,
@@ -230,6 +238,7 @@ def _benches(budget: float) -> list[Bench]:
                 [
                     Variant(abare, "await afn()", a),
                     Variant("asyncio.wait_for", "await wait_for(afn(), 2.0)", a),
+                    *([Variant(TIMEOUT_CM, "await atimeout()", a)] if HAS_TIMEOUT_CM else []),
                     Variant("pyresilience timeout", "await apr_to()", a),
                     Variant(aempty, "await empty.acall(afn)", a),
                     Variant("Pipeline(Timeout)", "await to.acall(afn)", a),
@@ -237,7 +246,14 @@ def _benches(budget: float) -> list[Bench]:
                 budget,
                 is_async=True,
             ),
-            [Check("timeout", "Pipeline(Timeout)", aempty, "asyncio.wait_for", abare)],
+            [
+                Check("timeout", "Pipeline(Timeout)", aempty, "asyncio.wait_for", abare),
+                *(
+                    [Check("timeout", "Pipeline(Timeout)", aempty, TIMEOUT_CM, abare)]
+                    if HAS_TIMEOUT_CM
+                    else []
+                ),
+            ],
         ),
         Bench(
             Section(
