@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from otel_resilience import semconv
-from otel_resilience._clock import Clock
+from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._responses import aclose_dropped
 from otel_resilience._strategy import CallContext, Strategy, UsageError
 from otel_resilience.fallback._core import split_on
@@ -65,23 +65,23 @@ class Hedging(Strategy):
 
     async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
         clock = self._clock
-        order: dict[asyncio.Future[Any], int] = {}  # running attempts -> start order
-        timer: asyncio.Future[Any] | None = None
+        loop = asyncio.get_running_loop()
+        race = _Race(loop)
+        running: list[asyncio.Future[Any]] = []  # in start order
         launched = 0
         last_start = clock.monotonic()
         error: BaseException | None = None
         failed_result: Any = _NOTHING
         try:
-            order[asyncio.ensure_future(_attempt(nxt))] = launched
+            running.append(race.start(nxt))
             launched = 1
             while True:
-                if timer is None and launched <= self.max_hedges:
-                    timer = asyncio.ensure_future(clock.asleep(self.delay))
-                waiting = set(order) if timer is None else {*order, timer}
-                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if race.timer is None and launched <= self.max_hedges:
+                    race.arm(clock, self.delay)
+                await race.wait(running)
                 hedge_now = False
-                for task in sorted((t for t in done if t in order), key=order.__getitem__):
-                    del order[task]
+                for task in [t for t in running if t.done()]:
+                    running.remove(task)
                     exc = task.exception()
                     if exc is not None:
                         if not self._on.wants(ctx, exc):
@@ -94,26 +94,93 @@ class Hedging(Strategy):
                     if failed_result is not _NOTHING:
                         await aclose_dropped(failed_result)
                     error, failed_result, hedge_now = None, result, True
-                if timer is not None and (hedge_now or timer in done):
-                    if not timer.done():
-                        timer.cancel()
-                        await asyncio.wait((timer,))
-                    timer = None
+                if race.timer is not None and (hedge_now or race.fired):
+                    await race.disarm()
                     if launched <= self.max_hedges:
                         now = clock.monotonic()
                         record_hedge(ctx, self.strategy_name, launched, now - last_start)
                         last_start = now
-                        order[asyncio.ensure_future(_attempt(nxt))] = launched
+                        running.append(race.start(nxt))
                         launched += 1
-                if not order:  # every attempt failed and no hedge is left
+                if not running:  # every attempt failed and no hedge is left
                     if error is not None:
                         raise error
                     result, failed_result = failed_result, _NOTHING  # the caller gets it
                     return result  # type: ignore[no-any-return]
         finally:
-            if failed_result is not _NOTHING:
-                await aclose_dropped(failed_result)
-            await _reap([*order, *((timer,) if timer is not None else ())])
+            # One reap for all: a cancellation during it must not skip the rest.
+            timer = race.detach()
+            try:
+                await _reap(running if timer is None else [*running, timer])
+            finally:
+                if failed_result is not _NOTHING:
+                    await aclose_dropped(failed_result)
+
+
+class _Race:
+    """One hedged call's wake-up machinery: attempts and the delay timer poke one future.
+
+    On the system clock the delay is a loop timer (``loop.call_later``: no task to create);
+    on any other clock (a FakeClock) it is a task sleeping on that clock.
+    """
+
+    __slots__ = ("fired", "loop", "timer", "wake")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.timer: asyncio.TimerHandle | asyncio.Future[Any] | None = None
+        self.fired = False
+        self.wake: asyncio.Future[None] | None = None
+
+    def poke(self, _: object = None) -> None:
+        wake = self.wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    def fire(self, timer: object = None) -> None:
+        if isinstance(timer, asyncio.Future) and (timer is not self.timer or timer.cancelled()):
+            return  # a disarmed timer task whose callback runs late: it did not run out
+        self.fired = True
+        self.poke()
+
+    def start(self, nxt: Callable[[], Awaitable[Any]]) -> asyncio.Future[Any]:
+        """Start one attempt as a task (in a copy of this context: span, deadline)."""
+        task = self.loop.create_task(_attempt(nxt))
+        task.add_done_callback(self.poke)
+        return task
+
+    def arm(self, clock: Clock, delay: float) -> None:
+        self.fired = False
+        if clock is SYSTEM_CLOCK:
+            self.timer = self.loop.call_later(delay, self.fire)
+        else:
+            timer = self.loop.create_task(clock.asleep(delay))
+            timer.add_done_callback(self.fire)
+            self.timer = timer
+
+    def detach(self) -> asyncio.Future[Any] | None:
+        """Stop the delay; return its task (to reap) on a clock other than the system's."""
+        timer, self.timer, self.fired = self.timer, None, False
+        if isinstance(timer, asyncio.TimerHandle):
+            timer.cancel()
+            return None
+        return timer
+
+    async def disarm(self) -> None:
+        """Stop the delay, and wait until its task (if any) is gone."""
+        timer = self.detach()
+        if timer is not None:
+            await _reap([timer])
+
+    async def wait(self, running: list[asyncio.Future[Any]]) -> None:
+        """Until an attempt is done or the delay ran out (at once if one already is)."""
+        if self.fired or any(t.done() for t in running):
+            return
+        self.wake = self.loop.create_future()
+        try:
+            await self.wake
+        finally:
+            self.wake = None
 
 
 async def _attempt(nxt: Callable[[], Awaitable[T]]) -> T:
