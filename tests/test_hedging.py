@@ -185,3 +185,27 @@ def test_invalid_options_fail_fast(kwargs: dict[str, Any], field: str) -> None:
     """Invalid options raise ValueError naming the field, at construction."""
     with pytest.raises(ValueError, match=field):
         Hedging(**kwargs)
+
+
+def test_attempt_timeout_inside_starts_the_next_hedge(otel_capture: OTelCapture) -> None:
+    """A Timeout inside bounds each attempt: a timed-out attempt starts the next hedge at once."""
+    from otel_resilience.timeout import Timeout
+
+    clock = FakeClock(auto_advance=False)
+    script = Script(clock, (5.0, "slow"), (0, "quick"))
+    pipeline = Pipeline(
+        "p", Hedging(delay=10.0), Timeout(seconds=1.0), clock=clock, **otel_capture.providers
+    )
+
+    async def main() -> Any:
+        call = asyncio.ensure_future(pipeline.acall(script))
+        await clock.wait_for_sleepers_async(2)  # attempt 1 and the hedge timer
+        clock.advance(1.0)
+        return await call, others()
+
+    result, left = asyncio.run(main())
+    assert result == "quick"
+    assert left == set()
+    assert script.cancelled == [0]
+    events = _hedge_events(otel_capture)
+    assert events == [{semconv.HEDGE_NUMBER: 1, semconv.HEDGE_DELAY: pytest.approx(1.0)}]
