@@ -148,6 +148,16 @@ EVENT_FALLBACK_USED: Final = "fallback_used"
 #: An alternative (or the handler) failed: attempt-like, with its index, name and error.
 SPAN_EVENT_FALLBACK_FAILED: Final = "resilience.fallback.failed"
 
+# --- Hedging ---
+STRATEGY_HEDGING: Final = "hedging"
+#: Counter event: a Hedging started an extra attempt.
+EVENT_HEDGE: Final = "hedge"
+SPAN_EVENT_HEDGE: Final = "resilience.hedge"
+#: Attribute of resilience.hedge: which extra attempt this is (1 for the first hedge).
+HEDGE_NUMBER: Final = "resilience.hedge.number"
+#: Attribute of resilience.hedge: seconds since the previous attempt started.
+HEDGE_DELAY: Final = "resilience.hedge.delay"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
