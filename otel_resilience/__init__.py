@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
         RetryExhaustedError,
     )
     from otel_resilience.fallback import Fallback, fallback_errors_of
+    from otel_resilience.hedging import Hedging
     from otel_resilience.pipeline import Pipeline
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
@@ -60,6 +61,7 @@ __all__ = [
     "ErrorClassifier",
     "ErrorInfo",
     "Fallback",
+    "Hedging",
     "Pipeline",
     "RateLimitedError",
     "RateLimiter",
@@ -93,6 +95,7 @@ _HOME = {
     "ResponseCache": "otel_resilience.cache",
     "Timeout": "otel_resilience.timeout",
     "Fallback": "otel_resilience.fallback",
+    "Hedging": "otel_resilience.hedging",
     "fallback_errors_of": "otel_resilience.fallback",
     "RateLimiter": "otel_resilience.rate_limiter",
     "RateLimiterRegistry": "otel_resilience.rate_limiter",

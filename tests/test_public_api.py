@@ -19,6 +19,7 @@ EXPECTED = {
     "ErrorClassifier",
     "ErrorInfo",
     "Fallback",
+    "Hedging",
     "Pipeline",
     "RateLimitedError",
     "RateLimiter",
