@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from otel_resilience._util import category_name
-
-__all__ = ["NO_VALUE", "Alternative", "FallbackRun", "name_of", "normalise_chain", "split_on"]
+__all__ = ["NO_VALUE", "Alternative", "FallbackRun", "name_of", "normalise_chain"]
 
 
 class _NoValue:
@@ -63,31 +61,6 @@ def normalise_chain(chain: object) -> tuple[Alternative, ...]:
     if not out:
         raise ValueError("chain must hold at least one alternative, got an empty chain")
     return tuple(out)
-
-
-def split_on(
-    on: object,
-) -> tuple[tuple[type[BaseException], ...], frozenset[str], Callable[[BaseException], bool] | None]:
-    """``on`` (Retry's ``retry_on`` forms) as exception types, categories and a predicate."""
-    if on is None:
-        return (), frozenset(), None
-    if callable(on) and not isinstance(on, type):
-        return (), frozenset(), on
-    items = (on,) if isinstance(on, (str, type)) else on
-    if not isinstance(items, Iterable):
-        raise ValueError(
-            f"on must be error categories and/or exception types, or a predicate; got {on!r}"
-        )
-    types: list[type[BaseException]] = []
-    categories: set[str] = set()
-    for item in items:
-        if isinstance(item, type) and issubclass(item, BaseException):
-            types.append(item)
-        elif isinstance(item, str):  # ErrorCategory is a str enum
-            categories.add(category_name("on", item))
-        else:
-            raise ValueError(f"on items must be error categories or exception types, got {item!r}")
-    return tuple(types), frozenset(categories), None
 
 
 class FallbackRun:

@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from otel_resilience._filter import ExceptionFilter
 from otel_resilience._validate import check_callable
-from otel_resilience.fallback._core import NO_VALUE, normalise_chain, split_on
+from otel_resilience.fallback._core import NO_VALUE, normalise_chain
 
 __all__ = ["FallbackOptions"]
 
@@ -44,5 +45,5 @@ class FallbackOptions:
             raise ValueError(f"handler must be callable, got {self.handler!r}")
         if self.chain is not None:
             normalise_chain(self.chain)  # raises ValueError naming chain[i]
-        split_on(self.on)
+        ExceptionFilter("on", self.on)  # raises ValueError naming on
         check_callable("on_result", self.on_result)

@@ -9,6 +9,7 @@ from typing import Any
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
+from otel_resilience._filter import ExceptionFilter
 from otel_resilience._strategy import CallContext, DecidingStrategy, Decision, Finish, Substitute
 from otel_resilience._util import error_type, result_error_type
 from otel_resilience.fallback._core import (
@@ -17,7 +18,6 @@ from otel_resilience.fallback._core import (
     FallbackRun,
     name_of,
     normalise_chain,
-    split_on,
 )
 from otel_resilience.fallback.options import FallbackOptions
 
@@ -57,7 +57,7 @@ class Fallback(DecidingStrategy):
     the last error is raised and :func:`fallback_errors_of` gives the earlier ones.
     """
 
-    __slots__ = ("_alternatives", "_handler", "_on_categories", "_on_pred", "_on_types", "options")
+    __slots__ = ("_alternatives", "_handler", "_on", "options")
 
     strategy_name = semconv.STRATEGY_FALLBACK
     sees_refusals = True  # an open breaker or a full bulkhead is a reason to fall back
@@ -84,7 +84,7 @@ class Fallback(DecidingStrategy):
             self._alternatives = (Alternative(name_of(handler), handler),)
         else:
             self._alternatives = ()
-        self._on_types, self._on_categories, self._on_pred = split_on(on)
+        self._on = ExceptionFilter("on", on)
 
     def __repr__(self) -> str:
         if self._handler:
@@ -134,19 +134,8 @@ class Fallback(DecidingStrategy):
     # -- helpers -------------------------------------------------------------------------------
 
     def _wants(self, ctx: CallContext, exc: Exception) -> bool:
-        if self._on_pred is not None:
-            try:
-                return bool(self._on_pred(exc))
-            except Exception:  # a broken predicate means "don't fall back", not a new error
-                _log.debug("otel-resilience: Fallback on= predicate raised", exc_info=True)
-                return False
-        if self._on_types or self._on_categories:
-            if isinstance(exc, self._on_types):
-                return True
-            return bool(self._on_categories) and (
-                ctx.classify(ctx.classifier, exc).category.value in self._on_categories
-            )
-        return self.options.on is None  # an explicit empty list falls back on nothing
+        on = self._on  # not given: every failure; an explicit empty list: none
+        return on.matches(ctx, ctx.classifier, exc) if on.given else True
 
     def _served(self, ctx: CallContext, index: int, name: str) -> None:
         ctx.set_outcome(semconv.OUTCOME_FALLBACK)

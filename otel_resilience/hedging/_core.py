@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from otel_resilience import semconv
 from otel_resilience._context import CallContext
+from otel_resilience._filter import ExceptionFilter
 
 __all__ = ["OnFilter", "record_hedge"]
 
@@ -16,35 +16,17 @@ _log = logging.getLogger(__name__)
 class OnFilter:
     """``on=`` as a test: does this failure let the next attempt start (and the call go on)?"""
 
-    __slots__ = ("_categories", "_everything", "_pred", "_types")
+    __slots__ = ("_filter",)
 
-    def __init__(
-        self,
-        parsed: tuple[
-            tuple[type[BaseException], ...], frozenset[str], Callable[[BaseException], bool] | None
-        ],
-        given: bool,
-    ) -> None:
-        self._types, self._categories, self._pred = parsed
-        self._everything = not given
+    def __init__(self, on: ExceptionFilter) -> None:
+        self._filter = on
 
     def wants(self, ctx: CallContext, exc: BaseException) -> bool:
         """Whether ``exc`` is a failure to hedge past; cancellation and the like never are."""
         if not isinstance(exc, Exception):
             return False
-        if self._everything:
-            return True
-        if self._pred is not None:
-            try:
-                return bool(self._pred(exc))
-            except Exception:  # a broken predicate means "don't hedge", not a new error
-                _log.debug("otel-resilience: Hedging on= predicate raised", exc_info=True)
-                return False
-        if isinstance(exc, self._types):
-            return True
-        return bool(self._categories) and (
-            ctx.classify(ctx.classifier, exc).category.value in self._categories
-        )
+        on = self._filter
+        return on.matches(ctx, ctx.classifier, exc) if on.given else True
 
 
 def record_hedge(ctx: CallContext, strategy: str, number: int, waited: float) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from otel_resilience._filter import ExceptionFilter
 from otel_resilience._validate import check_count, check_seconds
-from otel_resilience.fallback._core import split_on
 
 __all__ = ["HedgingOptions"]
 
@@ -28,4 +28,4 @@ class HedgingOptions:
     def __post_init__(self) -> None:
         check_count("max_hedges", self.max_hedges, maximum=16)
         check_seconds("delay", self.delay)
-        split_on(self.on)  # raises ValueError naming ``on``
+        ExceptionFilter("on", self.on)  # raises ValueError naming ``on``

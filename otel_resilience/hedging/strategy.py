@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 from otel_resilience import semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
+from otel_resilience._filter import ExceptionFilter
 from otel_resilience._responses import aclose_dropped
 from otel_resilience._strategy import CallContext, Strategy, UsageError
-from otel_resilience.fallback._core import split_on
 from otel_resilience.hedging._core import OnFilter, record_hedge
 from otel_resilience.hedging.options import HedgingOptions
 
@@ -51,7 +51,7 @@ class Hedging(Strategy):
         super().__init__(clock=clock)
         self.max_hedges = max_hedges
         self.delay = float(delay)
-        self._on = OnFilter(split_on(on), on is not None)
+        self._on = OnFilter(ExceptionFilter("on", on))
 
     def __repr__(self) -> str:
         return f"Hedging(max_hedges={self.max_hedges}, delay={self.delay:g})"

@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
+from otel_resilience._filter import ExceptionFilter
 from otel_resilience._strategy import Again, CallContext, DecidingStrategy, Decision, Fail
-from otel_resilience._util import category_name, error_type, result_error_type
+from otel_resilience._util import error_type, result_error_type
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier, ErrorInfo
 from otel_resilience.errors import RetryExhaustedError
 from otel_resilience.retry._core import RetryRun, next_delay, policy_index
@@ -52,10 +53,7 @@ class Retry(DecidingStrategy):
         "_policies",
         "_policy",
         "_random",
-        "_retry_categories",
-        "_retry_listed",
-        "_retry_pred",
-        "_retry_types",
+        "_retry_on",
         "deadline",
         "max_attempts",
         "options",
@@ -106,8 +104,7 @@ class Retry(DecidingStrategy):
         self.deadline = deadline
         self._policy = ResolvedPolicy.build(max_attempts, backoff, base_delay, max_delay, jitter)
         self._policies = resolve_policies(self._policy, policies)
-        self._retry_types, self._retry_categories, self._retry_pred = _split_retry_on(retry_on)
-        self._retry_listed = retry_on is not None and self._retry_pred is None
+        self._retry_on = ExceptionFilter("retry_on", retry_on)
         self._classifier = classifier or DEFAULT_CLASSIFIER
         if random is None:
             import random as stdlib_random  # lazy: its import costs start-up time
@@ -169,7 +166,7 @@ class Retry(DecidingStrategy):
                 return Fail(RetryExhaustedError(run.attempts, None, result, run.gave_up or ""))
             return None
         info = ctx.classify(self._classifier, exc)
-        decision = self._decide(ctx, run, info, error_type(exc), self._wants_retry(exc, info))
+        decision = self._decide(ctx, run, info, error_type(exc), self._wants_retry(ctx, exc, info))
         if decision is not None:
             return decision
         with contextlib.suppress(Exception):  # __slots__ or a hostile __setattr__: not ours to fix
@@ -190,14 +187,10 @@ class Retry(DecidingStrategy):
             deadline_at = ctx.deadline  # an outer deadline bounds our retries too
         return RetryRun(now, deadline_at)
 
-    def _wants_retry(self, exc: BaseException, info: ErrorInfo) -> bool:
-        if self._retry_pred is not None:
-            try:
-                return bool(self._retry_pred(exc))
-            except Exception:  # a broken predicate means "don't retry", not a new error
-                return False
-        if self._retry_listed:  # an explicit list, even an empty one, replaces the default
-            return isinstance(exc, self._retry_types) or info.category in self._retry_categories
+    def _wants_retry(self, ctx: CallContext, exc: BaseException, info: ErrorInfo) -> bool:
+        retry_on = self._retry_on
+        if retry_on.given:  # an explicit list, even an empty one, replaces the default
+            return retry_on.matches(ctx, self._classifier, exc)
         return info.retryable
 
     def _decide(
@@ -255,31 +248,3 @@ class Retry(DecidingStrategy):
                 attrs[semconv.RETRY_REQUESTED_DELAY] = run.requested_delay
             span.add_event(span_event, attrs)
         ctx.inst.count(ctx.pipeline, self.strategy_name, event, extra)
-
-
-def _split_retry_on(
-    retry_on: RetryOn,
-) -> tuple[tuple[type[BaseException], ...], frozenset[str], Callable[[BaseException], bool] | None]:
-    if retry_on is None:
-        return (), frozenset(), None
-    if callable(retry_on) and not isinstance(retry_on, type):
-        return (), frozenset(), retry_on
-    if isinstance(retry_on, (str, type)):
-        retry_on = (retry_on,)
-    if not isinstance(retry_on, Iterable):
-        raise ValueError(
-            "retry_on must be error categories and/or exception types, or a predicate; "
-            f"got {retry_on!r}"
-        )
-    types: list[type[BaseException]] = []
-    categories: set[str] = set()
-    for item in retry_on:
-        if isinstance(item, type) and issubclass(item, BaseException):
-            types.append(item)
-        elif isinstance(item, str):  # ErrorCategory is a str enum
-            categories.add(category_name("retry_on", item))
-        else:
-            raise ValueError(
-                f"retry_on items must be error categories or exception types, got {item!r}"
-            )
-    return tuple(types), frozenset(categories), None
