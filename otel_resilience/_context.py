@@ -206,6 +206,14 @@ class CallContext:
             },
         )
 
+    def attempt_returned(self, started: float, result: object) -> None:
+        """Record an attempt that returned: failed if ``result`` is a failure, else a success
+        worth recording when failed attempts came before it."""
+        if self.result_failed(result):
+            self.attempt_failed(started, None, result)
+        elif self.attempts > 1:
+            self.attempt_succeeded(started)
+
     def attempt_succeeded(self, started: float) -> None:
         """Record a successful attempt that followed failed ones."""
         if self.span is not None:

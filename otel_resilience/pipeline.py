@@ -320,10 +320,7 @@ def _leaf(ctx: CallContext, call: Callable[[], Any]) -> Any:
     except Exception as exc:
         ctx.attempt_failed(started, exc, None)
         raise
-    if ctx.result_failed(result):
-        ctx.attempt_failed(started, None, result)
-    elif ctx.attempts > 1:
-        ctx.attempt_succeeded(started)
+    ctx.attempt_returned(started, result)
     return result
 
 
@@ -342,8 +339,5 @@ async def _aleaf(ctx: CallContext, call: Callable[[], Any]) -> Any:
     except Exception as exc:
         ctx.attempt_failed(started, exc, None)
         raise
-    if ctx.result_failed(result):
-        ctx.attempt_failed(started, None, result)
-    elif ctx.attempts > 1:
-        ctx.attempt_succeeded(started)
+    ctx.attempt_returned(started, result)
     return result
