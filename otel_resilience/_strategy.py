@@ -115,6 +115,10 @@ class Substitute(Decision):
 _GLOBAL_TELEMETRY = Telemetry()  # shared by strategies not yet in a pipeline: nothing per strategy
 
 
+#: What :attr:`Strategy._peek` returns when it cannot answer a call on its own.
+NO_ANSWER: Any = object()
+
+
 class Strategy:
     """Base class of the strategies a :class:`~otel_resilience.Pipeline` composes.
 
@@ -160,6 +164,15 @@ class Strategy:
             self._clock = clock
         self._telemetry = telemetry
         return True
+
+    def _peek(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """An I/O-free answer to a call before the pipeline builds it (a cache hit).
+
+        Return :data:`NO_ANSWER` to let the call run. A pipeline asks only its outermost
+        strategy, and only when nothing records telemetry (an answer then has nothing to
+        report), and only when the strategy's class overrides this method.
+        """
+        return NO_ANSWER
 
     def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
         raise NotImplementedError

@@ -341,3 +341,20 @@ def test_a_call_in_progress_during_invalidation_stores_nothing():
     assert cache.stats().size == 0
     pipeline.call(dep)
     assert len(fn.calls) == 2
+
+
+def test_a_hit_with_telemetry_off_is_answered_before_the_call_is_built(run, monkeypatch):
+    """An outermost cache answers a hit before the pipeline builds a call context (the cost)."""
+    cache, pipeline = cached()
+    fn = counted("a")
+    assert run(pipeline, fn, 1) == "a"
+
+    def no_context(*args: Any) -> Any:
+        raise AssertionError("a call context was built for a cache hit")
+
+    monkeypatch.setattr("otel_resilience.pipeline.CallContext", no_context)
+    assert run(pipeline, fn, 1) == "a"
+    assert len(fn.calls) == 1
+    assert cache.stats().hits == 1
+    with pytest.raises(AssertionError, match="call context"):  # a miss still builds one
+        run(pipeline, fn, 2)

@@ -153,6 +153,26 @@ class CacheCore:
 
     # -- the call path -------------------------------------------------------------------------
 
+    def peek(self, key: Hashable) -> Any:
+        """A fresh cached value (counted as a hit), else ``_MISSING``; nothing else changes."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            try:
+                entry = self._cache[key]
+            except KeyError:
+                return _MISSING
+            if self._stale_window is None:
+                self.hits += 1
+                return entry
+            value, fresh_until = entry
+            if self._clock[0].monotonic() < fresh_until:
+                self.hits += 1
+                return value
+            return _MISSING
+        finally:
+            lock.release()
+
     def lookup(self, key: Hashable) -> Any:
         """A fresh cached value (counted as a hit), or a :class:`Miss`. TypeError if unhashable."""
         lock = self._lock

@@ -13,7 +13,7 @@ from opentelemetry.metrics import Observation
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
-from otel_resilience._strategy import CallContext, Strategy, UsageError
+from otel_resilience._strategy import NO_ANSWER, CallContext, Strategy, UsageError
 from otel_resilience._telemetry import Telemetry, track_cache
 from otel_resilience.cache._core import _MISSING, CacheCore, CacheStats, Flight, Miss
 from otel_resilience.cache._keys import CALL_KEY, call_key, frozen_call_key, key_matcher
@@ -115,6 +115,19 @@ class ResponseCache(Strategy):
         return True
 
     # -- the call (thin adapters over the core) ------------------------------------------------
+
+    def _peek(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A hit answered before the pipeline builds the call (telemetry off), else NO_ANSWER."""
+        if self._custom_key is not None:
+            return NO_ANSWER  # user code: called once per call, on the full path
+        try:
+            if kwargs or (type(fn) is FunctionType and fn.__closure__ is not None):
+                found = self._core.peek(call_key(fn, args, kwargs))
+            else:  # the common case, inlined
+                found = self._core.peek((CALL_KEY, fn, args, ()))
+        except Exception:  # unhashable arguments: the full path normalises them
+            return NO_ANSWER
+        return NO_ANSWER if found is _MISSING else found
 
     def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
         fn = ctx.fn
