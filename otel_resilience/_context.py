@@ -188,8 +188,14 @@ class CallContext:
 
     # -- attempt events (recorded where the attempt happens: before any strategy reacts) -----
 
-    def attempt_failed(self, started: float, exc: BaseException | None, result: object) -> None:
-        """Record a failed attempt (an exception, or a result that is a failure)."""
+    def attempt_failed(
+        self, number: int, started: float, exc: BaseException | None, result: object
+    ) -> None:
+        """Record failed attempt ``number`` (an exception, or a result that is a failure).
+
+        The number is the one the attempt got when it started: concurrent attempts (hedging)
+        end in any order, so ``attempts`` may already count later ones.
+        """
         span = self.span
         if span is None:
             return
@@ -198,7 +204,7 @@ class CallContext:
         span.add_event(
             semconv.SPAN_EVENT_ATTEMPT,
             {
-                semconv.ATTEMPT_NUMBER: self.attempts,
+                semconv.ATTEMPT_NUMBER: number,
                 semconv.ATTEMPT_DURATION: self.clock.monotonic() - started,
                 semconv.ATTEMPT_OUTCOME: semconv.OUTCOME_FAILURE,
                 semconv.ERROR_TYPE: error_type(exc) if exc is not None else result_error_type(obj),
@@ -206,21 +212,21 @@ class CallContext:
             },
         )
 
-    def attempt_returned(self, started: float, result: object) -> None:
-        """Record an attempt that returned: failed if ``result`` is a failure, else a success
-        worth recording when failed attempts came before it."""
+    def attempt_returned(self, number: int, started: float, result: object) -> None:
+        """Record attempt ``number`` that returned: failed if ``result`` is a failure, else a
+        success worth recording when other attempts were made."""
         if self.result_failed(result):
-            self.attempt_failed(started, None, result)
+            self.attempt_failed(number, started, None, result)
         elif self.attempts > 1:
-            self.attempt_succeeded(started)
+            self.attempt_succeeded(number, started)
 
-    def attempt_succeeded(self, started: float) -> None:
-        """Record a successful attempt that followed failed ones."""
+    def attempt_succeeded(self, number: int, started: float) -> None:
+        """Record successful attempt ``number``, made alongside or after failed ones."""
         if self.span is not None:
             self.span.add_event(
                 semconv.SPAN_EVENT_ATTEMPT,
                 {
-                    semconv.ATTEMPT_NUMBER: self.attempts,
+                    semconv.ATTEMPT_NUMBER: number,
                     semconv.ATTEMPT_DURATION: self.clock.monotonic() - started,
                     semconv.ATTEMPT_OUTCOME: semconv.OUTCOME_SUCCESS,
                 },

@@ -342,20 +342,20 @@ def _record_exception(span: Any, exc: BaseException) -> None:
 
 def _leaf(ctx: CallContext, call: Callable[[], Any]) -> Any:
     """The protected call itself, while telemetry records: counts and records the attempt."""
-    ctx.attempts += 1
+    ctx.attempts = number = ctx.attempts + 1
     started = ctx.clock.monotonic()
     try:
         result = call()
     except Exception as exc:
-        ctx.attempt_failed(started, exc, None)
+        ctx.attempt_failed(number, started, exc, None)
         raise
-    ctx.attempt_returned(started, result)
+    ctx.attempt_returned(number, started, result)
     return result
 
 
 async def _aleaf(ctx: CallContext, call: Callable[[], Any]) -> Any:
     """Async twin of :func:`_leaf`; also refuses a callable that returns no awaitable."""
-    ctx.attempts += 1
+    ctx.attempts = number = ctx.attempts + 1
     recording = ctx.span is not None
     started = ctx.clock.monotonic() if recording else 0.0
     awaitable = call()
@@ -366,7 +366,7 @@ async def _aleaf(ctx: CallContext, call: Callable[[], Any]) -> Any:
     try:
         result = await awaitable
     except Exception as exc:
-        ctx.attempt_failed(started, exc, None)
+        ctx.attempt_failed(number, started, exc, None)
         raise
-    ctx.attempt_returned(started, result)
+    ctx.attempt_returned(number, started, result)
     return result

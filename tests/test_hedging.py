@@ -101,6 +101,32 @@ def test_all_failing_raises_the_last_error(otel_capture: OTelCapture) -> None:
     assert otel_capture.span("p").attributes[semconv.OUTCOME] == semconv.OUTCOME_FAILURE
 
 
+def test_failed_attempt_events_carry_their_own_numbers(otel_capture: OTelCapture) -> None:
+    """Attempts ending out of order are labelled with the number each got when it started."""
+    clock = FakeClock(auto_advance=False)
+    script = Script(clock, (1.0, ConnectionError("first")), (0.05, ConnectionResetError("hedge")))
+    pipeline = Pipeline("p", Hedging(delay=0.1), clock=clock, **otel_capture.providers)
+
+    async def main() -> None:
+        call = asyncio.ensure_future(pipeline.acall(script))
+        await clock.wait_for_sleepers_async(2)  # attempt 1 and the hedge timer
+        clock.advance(0.1)
+        await clock.wait_for_sleepers_async(2)  # attempt 1 and attempt 2
+        clock.advance(0.05)  # attempt 2 fails first
+        await clock.wait_for_sleepers_async(1)
+        clock.advance(0.85)  # then attempt 1
+        with pytest.raises(ConnectionError):
+            await call
+
+    asyncio.run(main())
+    attempts = [
+        (e.attributes[semconv.ATTEMPT_NUMBER], e.attributes[semconv.ERROR_TYPE])
+        for e in otel_capture.span("p").events
+        if e.name == semconv.SPAN_EVENT_ATTEMPT
+    ]
+    assert attempts == [(2, "ConnectionResetError"), (1, "ConnectionError")]
+
+
 def test_error_outside_on_ends_the_call_and_cancels_others() -> None:
     """A failure ``on`` does not accept is raised at once; the running hedge is cancelled."""
     clock = FakeClock(auto_advance=False)
