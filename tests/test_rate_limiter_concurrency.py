@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from typing import Any
 
 from otel_resilience import Pipeline, semconv
@@ -174,3 +175,63 @@ def test_random_cancellations_leak_nothing():
     for start in admitted[:: max(1, len(admitted) // 200)]:
         window = [t for t in admitted if start <= t < start + 1.0]
         assert len(window) <= 5 + 50
+
+
+class _Switching(float):
+    """A time whose arithmetic hands the GIL to another thread: the bucket's read-modify-write
+    of its tokens then really interleaves, as it would without a GIL."""
+
+    def _switch(self) -> None:
+        time.sleep(0.0001)
+
+    def __sub__(self, other: float) -> float:
+        self._switch()
+        return float(self) - other
+
+    def __le__(self, other: float) -> bool:
+        self._switch()
+        return float(self) <= other
+
+
+class _SwitchingClock:
+    """A clock that moves by a microsecond per read and returns switching times."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now = 0.0
+
+    def monotonic(self) -> float:
+        with self._lock:
+            self._now += 1e-6
+            return _Switching(self._now)
+
+    def sleep(self, seconds: float) -> None:
+        raise AssertionError("max_wait=0: nothing sleeps")
+
+    async def asleep(self, seconds: float) -> None:
+        raise AssertionError("max_wait=0: nothing sleeps")
+
+
+def test_threads_interleaving_inside_the_bucket_still_get_exactly_the_permits():
+    """8 threads whose reads of time switch threads mid-update take exactly the burst."""
+    limiter = RateLimiter(rate=1, per=600_000, burst=40)  # refills nothing during the test
+    pipeline = Pipeline("p", limiter, clock=_SwitchingClock())
+    admitted = [0] * 8
+    start = threading.Barrier(8)
+
+    def worker(i: int) -> None:
+        start.wait()
+        for _ in range(30):
+            try:
+                pipeline.call(lambda: None)
+            except RateLimitedError:
+                continue
+            admitted[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    assert sum(admitted) == 40
