@@ -85,3 +85,21 @@ def test_the_pool_is_bounded():
         for f in [callers.submit(pipeline.call, dep) for _ in range(6)]:
             f.result(GUARD)
     assert peak[0] == 2
+
+
+def test_on_the_system_clock_a_blocked_call_is_abandoned_and_an_own_timeout_kept():
+    """Real time: the wait ends at the deadline (the call still blocked), and a TimeoutError
+    the call raises in time is its own, not turned into a ResilienceTimeoutError."""
+    release = threading.Event()
+    pipeline = Pipeline("p", Timeout(seconds=0.05, mode="thread"))
+    with pytest.raises(ResilienceTimeoutError):
+        pipeline.call(release.wait, GUARD)
+    release.set()
+    own = TimeoutError("the dependency's own")
+
+    def dep() -> None:
+        raise own
+
+    with pytest.raises(TimeoutError) as info:
+        Pipeline("q", Timeout(seconds=GUARD, mode="thread")).call(dep)
+    assert info.value is own

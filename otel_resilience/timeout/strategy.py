@@ -87,16 +87,27 @@ class Timeout(Strategy):
         """Run ``nxt`` in a worker, in this context (deadline, span); wait for it until ``at``."""
         future = self._executor().submit(contextvars.copy_context().run, nxt)
         clock = self._clock
-        system = clock is SYSTEM_CLOCK
-        while not future.done():
-            left = at - clock.monotonic()
-            if left <= 0:
-                if not future.cancel():  # running: let it finish, drop what it returns
-                    future.add_done_callback(_drop_result)
-                raise timed_out(ctx, self.strategy_name, self.seconds)
-            # Another clock (a FakeClock) moves on its own: re-read it every few milliseconds.
-            concurrent.futures.wait((future,), timeout=left if system else min(left, _POLL))
-        return future.result()
+        if clock is SYSTEM_CLOCK:  # one wait on the future's own condition: the cheapest
+            try:
+                return future.result(timeout=max(at - clock.monotonic(), 0.0))
+            except TimeoutError:  # concurrent.futures.TimeoutError is TimeoutError (3.11+)
+                if future.done():
+                    raise  # the call's own TimeoutError
+            except concurrent.futures.TimeoutError:  # pragma: no cover - Python 3.10
+                if future.done():
+                    raise
+        else:
+            while not future.done():
+                left = at - clock.monotonic()
+                if left <= 0:
+                    break
+                # Another clock (a FakeClock) moves on its own: re-read it every few ms.
+                concurrent.futures.wait((future,), timeout=min(left, _POLL))
+            else:
+                return future.result()
+        if not future.cancel():  # running: let it finish, drop what it returns
+            future.add_done_callback(_drop_result)
+        raise timed_out(ctx, self.strategy_name, self.seconds)
 
     def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
         pool = self._pool
