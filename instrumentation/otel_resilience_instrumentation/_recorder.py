@@ -99,6 +99,8 @@ class RetryRecorder:
         else:
             event, span_event = semconv.EVENT_RETRY_EXHAUSTED, semconv.SPAN_EVENT_RETRY_EXHAUSTED
             extra = None if reason is None else {semconv.RETRY_REASON: reason}
+        # Counted first: a span that fails to take its event must not cost the count too.
+        inst.count(pipeline, self._strategy, event, extra)
         if recording:
             if isinstance(outcome, BaseException):
                 kind = error_type(outcome)
@@ -116,4 +118,3 @@ class RetryRecorder:
             if info.retry_after is not None:
                 attrs[semconv.RETRY_REQUESTED_DELAY] = info.retry_after
             span.add_event(span_event, attrs)
-        inst.count(pipeline, self._strategy, event, extra)

@@ -144,9 +144,9 @@ def _seen(
         semconv.CIRCUIT_BREAKER_PREVIOUS_STATE: previous,
         semconv.CIRCUIT_BREAKER_STATE: state,
     }
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.add_event(semconv.SPAN_EVENT_CIRCUIT_STATE_CHANGE, attrs)
     inst = telemetry.instruments()
     inst.emit_event(semconv.LOG_EVENT_CIRCUIT_STATE_CHANGE, attrs)
     inst.count(name, semconv.STRATEGY_PYBREAKER, _EVENT_FOR[state])
+    span = trace.get_current_span()  # last: a broken span must not cost the record or count
+    if span.is_recording():
+        span.add_event(semconv.SPAN_EVENT_CIRCUIT_STATE_CHANGE, attrs)

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any
 
+from opentelemetry import trace
+
 from otel_resilience import semconv
 from otel_resilience.testing import OTelCapture
 
@@ -71,3 +73,18 @@ def imports_after(module: str) -> set[str]:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     return set(out.stdout.split())
+
+
+class BrokenSpan(trace.NonRecordingSpan):
+    """A current span that claims to record and raises on every event (a broken exporter)."""
+
+    def __init__(self) -> None:
+        super().__init__(trace.INVALID_SPAN_CONTEXT)
+
+    def is_recording(self) -> bool:
+        """Claims to record, so the instrumentors try to add their events."""
+        return True
+
+    def add_event(self, *args: Any, **kwargs: Any) -> None:
+        """Fails, as a broken span processor would."""
+        raise RuntimeError("exporter on fire")

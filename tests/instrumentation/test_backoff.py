@@ -11,7 +11,16 @@ import backoff
 import backoff._async
 import backoff._sync
 import pytest
-from libs_support import Flaky, counted, entry_point_target, events, imports_after, instrumented
+from libs_support import (
+    BrokenSpan,
+    Flaky,
+    counted,
+    entry_point_target,
+    events,
+    imports_after,
+    instrumented,
+)
+from opentelemetry import trace
 from otel_resilience_instrumentation.backoff import ResilienceBackoffInstrumentor
 
 from otel_resilience import semconv
@@ -180,6 +189,17 @@ def test_counts_without_a_span(instrumentor, otel_capture, sleeps):
     assert decorate(Flaky(2))() == "ok"
     assert counted(otel_capture, BACKOFF, RETRY) == {(FETCH, None): 2}
     assert otel_capture.spans() == []
+
+
+def test_a_broken_span_does_not_change_backoff(instrumentor, otel_capture, sleeps):
+    """A current span whose add_event raises: backoff retries and gives up exactly as before."""
+    flaky = Flaky(10)
+    with trace.use_span(BrokenSpan()), pytest.raises(ConnectionError, match="attempt 3"):
+        decorate(flaky, max_tries=3)()
+    assert flaky.calls == 3
+    assert sleeps == [0.25, 0.5]
+    assert counted(otel_capture, BACKOFF, RETRY) == {(FETCH, None): 2}
+    assert counted(otel_capture, BACKOFF, EXHAUSTED) == {(FETCH, None): 1}
 
 
 def test_uninstrument_restores_the_originals(otel_capture, sleeps, caplog):

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pybreaker
 import pytest
-from libs_support import Flaky, entry_point_target, events, imports_after, instrumented
+from libs_support import BrokenSpan, Flaky, entry_point_target, events, imports_after, instrumented
+from opentelemetry import trace
 from otel_resilience_instrumentation.pybreaker import ResiliencePybreakerInstrumentor
 
 from otel_resilience import semconv
@@ -125,6 +126,20 @@ def test_events_on_the_current_span(instrumentor, otel_capture):
             semconv.CIRCUIT_BREAKER_STATE: OPEN,
         }
     ]
+
+
+def test_a_broken_span_does_not_change_pybreaker(instrumentor, otel_capture):
+    """A current span whose add_event raises: the breaker opens and answers exactly as before."""
+    breaker = pybreaker.CircuitBreaker(fail_max=2, reset_timeout=60, name="broken")
+    with trace.use_span(BrokenSpan()):
+        assert [attempt(breaker) for _ in range(3)] == [
+            "ConnectionError",
+            "CircuitBreakerError",
+            "CircuitBreakerError",
+        ]
+    assert breaker.current_state == "open"
+    assert gauge(otel_capture, "broken")[OPEN] == 1
+    assert transitions(otel_capture) == [("broken", CLOSED, OPEN)]
 
 
 def test_no_record_without_a_change(instrumentor, otel_capture):

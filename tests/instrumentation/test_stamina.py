@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 import stamina
-from libs_support import Flaky, counted, entry_point_target, events, imports_after, instrumented
+from libs_support import (
+    BrokenSpan,
+    Flaky,
+    counted,
+    entry_point_target,
+    events,
+    imports_after,
+    instrumented,
+)
+from opentelemetry import trace
 from otel_resilience_instrumentation.stamina import ResilienceStaminaInstrumentor
 from otel_resilience_instrumentation.tenacity import ResilienceTenacityInstrumentor
 from stamina.instrumentation import get_on_retry_hooks, set_on_retry_hooks
@@ -130,6 +139,19 @@ def test_counts_without_a_span(otel_capture, testing):
         assert fetch(Flaky(1)) == "ok"
     assert sum(counted(otel_capture, STAMINA, RETRY).values()) == 1
     assert otel_capture.spans() == []
+
+
+def test_a_broken_span_does_not_change_stamina(instrumentor, testing):
+    """A current span whose add_event raises: stamina retries and returns exactly as before."""
+    flaky = Flaky(2)
+
+    @stamina.retry(on=ConnectionError)
+    def fetch() -> str:
+        return flaky.step()
+
+    with trace.use_span(BrokenSpan()):
+        assert fetch() == "ok"
+    assert flaky.calls == 3
 
 
 def test_user_hooks_kept_and_restored(otel_capture, testing, caplog):
