@@ -1,0 +1,74 @@
+"""Zero code: opentelemetry-instrument loads the four library instrumentors by entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from otel_resilience import semconv
+
+APP = Path(__file__).resolve().parents[2] / "examples" / "resilience_libraries_app.py"
+
+
+def test_unmodified_script_reports_its_libraries_decisions(tmp_path: Path):
+    """tenacity, backoff and stamina retries and a pybreaker opening reach the jsonl exporter."""
+    launcher = Path(sys.executable).with_name("opentelemetry-instrument")
+    assert "opentelemetry" not in APP.read_text().split('"""', 2)[2], "no telemetry code in app"
+    out = tmp_path / "telemetry.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env |= {
+        "OTEL_PYTHON_DISTRO": "otel_resilience",
+        "OTEL_PYTHON_CONFIGURATOR": "otel_resilience",
+        "OTEL_TRACES_EXPORTER": "jsonl",
+        "OTEL_METRICS_EXPORTER": "jsonl",
+        "OTEL_LOGS_EXPORTER": "jsonl",
+        "OTEL_RESILIENCE_JSONL_PATH": str(out),
+    }
+    run = subprocess.run(
+        [str(launcher), sys.executable, str(APP)],
+        env=env,
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["rates ok quotes ok users ok", "database breaker open"]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    counts = {
+        (
+            r["attributes"][semconv.PIPELINE_NAME],
+            r["attributes"][semconv.STRATEGY],
+            r["attributes"][semconv.EVENT],
+        ): r["value"]
+        for r in lines
+        if r["signal"] == "metric" and r["name"] == semconv.METRIC_EVENTS
+    }
+    assert counts == {
+        ("__main__.fetch_rates", semconv.STRATEGY_TENACITY, semconv.EVENT_RETRY): 2,
+        ("__main__.fetch_quotes", semconv.STRATEGY_BACKOFF, semconv.EVENT_RETRY): 2,
+        ("__main__.fetch_users", semconv.STRATEGY_STAMINA, semconv.EVENT_RETRY): 2,
+        ("database", semconv.STRATEGY_PYBREAKER, semconv.EVENT_CIRCUIT_OPENED): 1,
+    }
+    changes = [
+        r["attributes"]
+        for r in lines
+        if r["signal"] == "log" and r["event_name"] == semconv.LOG_EVENT_CIRCUIT_STATE_CHANGE
+    ]
+    assert changes == [
+        {
+            semconv.CIRCUIT_BREAKER_NAME: "database",
+            semconv.CIRCUIT_BREAKER_PREVIOUS_STATE: semconv.CIRCUIT_STATE_CLOSED,
+            semconv.CIRCUIT_BREAKER_STATE: semconv.CIRCUIT_STATE_OPEN,
+        }
+    ]
+    gauge = {
+        r["attributes"][semconv.CIRCUIT_BREAKER_STATE]: r["value"]
+        for r in lines
+        if r["signal"] == "metric" and r["name"] == semconv.METRIC_CIRCUIT_BREAKER_STATE
+    }
+    assert gauge == {"closed": 0, "open": 1, "half_open": 0}
