@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+
+from libs_support import instrumented
+from otel_resilience_instrumentation.backoff import ResilienceBackoffInstrumentor
+from otel_resilience_instrumentation.pybreaker import ResiliencePybreakerInstrumentor
+from otel_resilience_instrumentation.stamina import ResilienceStaminaInstrumentor
+from otel_resilience_instrumentation.tenacity import ResilienceTenacityInstrumentor
 
 from otel_resilience import semconv
 
@@ -72,3 +79,39 @@ def test_unmodified_script_reports_its_libraries_decisions(tmp_path: Path):
         if r["signal"] == "metric" and r["name"] == semconv.METRIC_CIRCUIT_BREAKER_STATE
     }
     assert gauge == {"closed": 0, "open": 1, "half_open": 0}
+
+
+def test_every_name_emitted_is_a_semconv_constant(otel_capture):
+    """The four instrumentors emit only names (and enumerated values) from semconv."""
+    enumerated = {
+        semconv.STRATEGY,
+        semconv.EVENT,
+        semconv.RETRY_REASON,
+        semconv.CIRCUIT_BREAKER_STATE,
+        semconv.CIRCUIT_BREAKER_PREVIOUS_STATE,
+    }
+    tracer = otel_capture.tracer_provider.get_tracer("test")
+    with (
+        instrumented(ResilienceTenacityInstrumentor(), otel_capture),
+        instrumented(ResilienceBackoffInstrumentor(), otel_capture),
+        instrumented(ResilienceStaminaInstrumentor(), otel_capture),
+        instrumented(ResiliencePybreakerInstrumentor(), otel_capture),
+        tracer.start_as_current_span("caller"),
+    ):
+        runpy.run_path(str(APP), run_name="__main__")
+    names: set[str] = set()
+    attribute_sets = [dict(e.attributes) for e in otel_capture.span("caller").events]
+    names |= {e.name for e in otel_capture.span("caller").events}
+    for record in otel_capture.logs():
+        names.add(record.log_record.event_name)
+        attribute_sets.append(dict(record.log_record.attributes))
+    for metric, points in otel_capture.metrics().items():
+        names.add(metric)
+        attribute_sets += [dict(p.attributes) for p in points]
+    for attributes in attribute_sets:
+        names |= set(attributes)
+        names |= {str(v) for k, v in attributes.items() if k in enumerated}
+    constants = {v for k, v in vars(semconv).items() if k.isupper() and isinstance(v, str)}
+    assert semconv.SPAN_EVENT_RETRY in names
+    assert semconv.LOG_EVENT_CIRCUIT_STATE_CHANGE in names
+    assert names - constants == set()

@@ -212,6 +212,24 @@ def test_iterator_style_uses_the_controller_name(instrumentor, otel_capture):
         assert counted(otel_capture, TENACITY, RETRY)[(expected, None)] == 1
 
 
+def test_async_iterator_style(instrumentor, otel_capture):
+    """`async for attempt in AsyncRetrying(...)` goes through the same decisions."""
+    flaky = Flaky(2)
+
+    async def nap(seconds: float) -> None:
+        pass
+
+    async def scenario() -> None:
+        retrying = AsyncRetrying(sleep=nap, wait=tenacity.wait_fixed(3), name="sync-users")
+        async for attempt in retrying:
+            with attempt:
+                flaky.step()
+
+    asyncio.run(scenario())
+    assert flaky.calls == 3
+    assert counted(otel_capture, TENACITY, RETRY) == {("sync-users", None): 2}
+
+
 def test_a_broken_span_does_not_change_tenacity(instrumentor, otel_capture):
     """A current span whose add_event raises: tenacity retries and returns exactly as before."""
     flaky = Flaky(2)
