@@ -36,8 +36,8 @@ class ResilienceTenacityInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        """tenacity 8.4 brought the ``tenacity.asyncio`` package and the per-call iter state."""
-        return ("tenacity >= 8.4",)
+        """``tenacity.asyncio`` (and the per-call iter state): 8.4.1, as 8.4.0 shipped without it."""
+        return ("tenacity >= 8.4.1",)
 
     def _instrument(self, **kwargs: Any) -> None:
         import tenacity

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from libs_support import instrumented
+from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from otel_resilience_instrumentation.backoff import ResilienceBackoffInstrumentor
 from otel_resilience_instrumentation.pybreaker import ResiliencePybreakerInstrumentor
 from otel_resilience_instrumentation.stamina import ResilienceStaminaInstrumentor
@@ -115,3 +117,19 @@ def test_every_name_emitted_is_a_semconv_constant(otel_capture):
     assert semconv.SPAN_EVENT_RETRY in names
     assert semconv.LOG_EVENT_CIRCUIT_STATE_CHANGE in names
     assert names - constants == set()
+
+
+@pytest.mark.parametrize(
+    "instrumentor",
+    [
+        ResilienceTenacityInstrumentor,
+        ResilienceBackoffInstrumentor,
+        ResilienceStaminaInstrumentor,
+        ResiliencePybreakerInstrumentor,
+    ],
+)
+def test_dependencies_name_the_installed_libraries(instrumentor):
+    """Each instrumentor's requirement names its library and accepts the installed version."""
+    (requirement,) = instrumentor().instrumentation_dependencies()
+    assert requirement.split()[0] == instrumentor.__module__.rsplit(".", 1)[1]
+    assert get_dependency_conflicts([requirement]) is None

@@ -275,4 +275,3 @@ def test_entry_point_and_lazy_import():
     target = "otel_resilience_instrumentation.tenacity:ResilienceTenacityInstrumentor"
     assert entry_point_target("resilience_tenacity") == target
     assert "tenacity" not in imports_after("otel_resilience_instrumentation.tenacity")
-    assert ResilienceTenacityInstrumentor().instrumentation_dependencies() == ("tenacity >= 8.4",)
