@@ -1,4 +1,4 @@
-"""Zero code: opentelemetry-instrument loads the four library instrumentors by entry point."""
+"""What the four library instrumentors share: zero-code loading, names, options, requirements."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from otel_resilience_instrumentation.stamina import ResilienceStaminaInstrumento
 from otel_resilience_instrumentation.tenacity import ResilienceTenacityInstrumentor
 
 from otel_resilience import semconv
+from otel_resilience.classify import ClassificationRule, ErrorCategory, ErrorClassifier
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "resilience_libraries_app.py"
 
@@ -133,3 +134,65 @@ def test_dependencies_name_the_installed_libraries(instrumentor):
     (requirement,) = instrumentor().instrumentation_dependencies()
     assert requirement.split()[0] == instrumentor.__module__.rsplit(".", 1)[1]
     assert get_dependency_conflicts([requirement]) is None
+
+
+RETRY_INSTRUMENTORS = [
+    ResilienceTenacityInstrumentor,
+    ResilienceBackoffInstrumentor,
+    ResilienceStaminaInstrumentor,
+]
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"classifier": "default"}, "classifier"),
+        ({"meter_provider": object()}, "meter_provider"),
+        ({"tracer_provider": "global"}, "tracer_provider"),
+    ],
+)
+@pytest.mark.parametrize("instrumentor", RETRY_INSTRUMENTORS)
+def test_invalid_options_fail_fast_and_patch_nothing(instrumentor, options, field):
+    """A bad option is a ValueError naming it; the instrumentor stays un-instrumented."""
+    inst = instrumentor()
+    with pytest.raises(ValueError, match=field):
+        inst.instrument(**options)
+    assert not inst.is_instrumented_by_opentelemetry
+
+
+def test_pybreaker_invalid_provider_fails_fast():
+    """The pybreaker instrumentor validates its providers too, before patching anything."""
+    import pybreaker
+
+    original = pybreaker.CircuitBreaker.__dict__["_create_new_state"]
+    inst = ResiliencePybreakerInstrumentor()
+    with pytest.raises(ValueError, match="logger_provider"):
+        inst.instrument(logger_provider=42)
+    assert not inst.is_instrumented_by_opentelemetry
+    assert pybreaker.CircuitBreaker.__dict__["_create_new_state"] is original
+
+
+def test_a_custom_classifier_names_the_category(otel_capture):
+    """instrument(classifier=...) decides resilience.error.category, as a Retry's would."""
+    import tenacity
+
+    classifier = ErrorClassifier(
+        [ClassificationRule(category=ErrorCategory.OVERLOADED, types=(ConnectionError,))]
+    )
+    calls: list[int] = []
+
+    @tenacity.retry(sleep=lambda _s: None)
+    def fetch() -> str:
+        calls.append(1)
+        if len(calls) < 2:
+            raise ConnectionError("busy")
+        return "ok"
+
+    tracer = otel_capture.tracer_provider.get_tracer("test")
+    with (
+        instrumented(ResilienceTenacityInstrumentor(), otel_capture, classifier=classifier),
+        tracer.start_as_current_span("caller"),
+    ):
+        assert fetch() == "ok"
+    (event,) = otel_capture.span("caller").events
+    assert event.attributes[semconv.ERROR_CATEGORY] == "overloaded"
