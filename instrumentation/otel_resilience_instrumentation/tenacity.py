@@ -36,7 +36,7 @@ class ResilienceTenacityInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        """``tenacity.asyncio`` (and the per-call iter state): 8.4.1, as 8.4.0 shipped without it."""
+        """``tenacity.asyncio`` and the per-call iter state: 8.4.1 (8.4.0 shipped without it)."""
         return ("tenacity >= 8.4.1",)
 
     def _instrument(self, **kwargs: Any) -> None:

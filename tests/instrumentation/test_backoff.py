@@ -150,17 +150,56 @@ def test_give_up_unchanged_and_recorded(otel_capture, sleeps, raise_on_giveup):
     assert counted(otel_capture, BACKOFF, EXHAUSTED) == {(FETCH, None): 1}
 
 
-def test_predicate_retries_recorded_without_give_up(instrumentor, otel_capture, sleeps):
-    """on_predicate: retried values count as retries (error.type `_OTHER`); no give-up is named."""
+def test_predicate_retries_and_give_ups(instrumentor, otel_capture, sleeps):
+    """on_predicate: retried values are retries (error.type `_OTHER`), and the give-up is one."""
     answers = iter([None, None, None])
 
     @backoff.on_predicate(backoff.constant, interval=0, jitter=None, max_tries=3)
     def poll() -> None:
         return next(answers)
 
-    assert poll() is None
-    pipeline = f"{__name__}.test_predicate_retries_recorded_without_give_up.<locals>.poll"
+    tracer = otel_capture.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("caller"):
+        assert poll() is None
+    span = otel_capture.span("caller")
+    assert [e[semconv.ERROR_TYPE] for e in events(span)] == ["_OTHER", "_OTHER"]
+    assert events(span, semconv.SPAN_EVENT_RETRY_EXHAUSTED) == [
+        {
+            semconv.ATTEMPT_NUMBER: 3,
+            semconv.ERROR_TYPE: "_OTHER",
+            semconv.ERROR_CATEGORY: "unknown",
+        }
+    ]
+    pipeline = f"{__name__}.test_predicate_retries_and_give_ups.<locals>.poll"
     assert counted(otel_capture, BACKOFF, RETRY) == {(pipeline, None): 2}
+    assert counted(otel_capture, BACKOFF, EXHAUSTED) == {(pipeline, None): 1}
+
+
+def test_async_predicate_give_up_and_success(instrumentor, otel_capture, sleeps):
+    """A coroutine under on_predicate: a give-up is counted, a success after retries is not."""
+    answers = iter([None, None, None, None, "ready"])
+
+    @backoff.on_predicate(backoff.constant, interval=0, jitter=None, max_tries=3)
+    async def poll() -> str | None:
+        return next(answers)
+
+    assert asyncio.run(poll()) is None
+    assert asyncio.run(poll()) == "ready"
+    pipeline = f"{__name__}.test_async_predicate_give_up_and_success.<locals>.poll"
+    assert counted(otel_capture, BACKOFF, RETRY) == {(pipeline, None): 3}
+    assert counted(otel_capture, BACKOFF, EXHAUSTED) == {(pipeline, None): 1}
+
+
+def test_predicate_give_up_without_backoff_logger_is_not_named(instrumentor, otel_capture, sleeps):
+    """With logger=None an on_predicate give-up looks like a success: only retries are counted."""
+    answers = iter([None, None, None])
+
+    @backoff.on_predicate(backoff.constant, interval=0, jitter=None, max_tries=3, logger=None)
+    def poll() -> None:
+        return next(answers)
+
+    assert poll() is None
+    assert sum(counted(otel_capture, BACKOFF, RETRY).values()) == 2
     assert counted(otel_capture, BACKOFF, EXHAUSTED) == {}
 
 
