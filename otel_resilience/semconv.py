@@ -158,6 +158,14 @@ HEDGE_NUMBER: Final = "resilience.hedge.number"
 #: Attribute of resilience.hedge: seconds since the previous attempt started.
 HEDGE_DELAY: Final = "resilience.hedge.delay"
 
+# --- Resilience libraries instrumentation ---
+# Values of resilience.strategy for decisions of third-party resilience libraries, recorded by
+# otel_resilience_instrumentation (tenacity, backoff, stamina, pybreaker).
+STRATEGY_TENACITY: Final = "tenacity"
+STRATEGY_BACKOFF: Final = "backoff"
+STRATEGY_STAMINA: Final = "stamina"
+STRATEGY_PYBREAKER: Final = "pybreaker"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
