@@ -103,6 +103,9 @@ class _Adapter:
         return version.partition("/")[2] or None
 
     def watch_body(self, response: Any, done: BodyDone) -> None:
+        if response.is_closed:  # built with its content (a mock transport): nothing to read
+            done(None)
+            return
         stream = response.stream
         if isinstance(stream, self._sync_base):
             response.stream = self._sync(stream, done)

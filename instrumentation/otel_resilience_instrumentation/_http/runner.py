@@ -21,7 +21,7 @@ from opentelemetry.instrumentation.utils import (
 from otel_resilience import CircuitBreakerRegistry, Pipeline, Retry, deadline
 from otel_resilience._clock import Clock
 from otel_resilience._registry import BoundedRegistry
-from otel_resilience.classify import ErrorCategory
+from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorCategory
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies, match
 from otel_resilience_instrumentation._http.policy import HttpPolicy
@@ -159,11 +159,18 @@ class HttpRunner(Generic[R]):
         statuses = policy.retry_statuses
         strategies: list[Any] = []
         if retry:
-            categories = []
+            categories = set()
             if policy.retry_connection_errors:
-                categories.append(ErrorCategory.CONNECTION)
+                categories.add(ErrorCategory.CONNECTION)
             if policy.retry_timeouts:
-                categories.append(ErrorCategory.TIMEOUT)
+                categories.add(ErrorCategory.TIMEOUT)
+
+            def retry_on(exc: BaseException) -> bool:
+                # Both the category and the classifier's verdict: a certificate error is a
+                # connection error that no retry can fix.
+                info = DEFAULT_CLASSIFIER.classify(exc)
+                return info.retryable and info.category in categories
+
             strategies.append(
                 Retry(
                     max_attempts=policy.max_attempts,
@@ -171,7 +178,7 @@ class HttpRunner(Generic[R]):
                     base_delay=policy.base_delay,
                     max_delay=policy.max_delay,
                     jitter=policy.jitter,
-                    retry_on=categories,
+                    retry_on=retry_on,
                     retry_if_result=lambda r: adapter.status(r) in statuses,
                     respect_retry_after=policy.respect_retry_after,
                 )
