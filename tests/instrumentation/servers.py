@@ -9,6 +9,7 @@ without answering.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,10 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    #: Announce the body's length but send only half of it, then hang up (a broken stream).
+    truncate: bool = False
+    #: Real seconds to wait before answering (a slow first byte); keep it short.
+    delay: float = 0.0
 
 
 @dataclass
@@ -49,12 +54,19 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.drop:
             self.close_connection = True
             return
+        if reply.delay:
+            time.sleep(reply.delay)
         self.send_response(reply.status)
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
         try:
+            if reply.truncate:
+                self.wfile.write(reply.body[: len(reply.body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.wfile.write(reply.body)
         except ConnectionError:  # a client that closed a streamed response early
             self.close_connection = True

@@ -195,3 +195,19 @@ def test_env_max_attempts_applies(lib, instrument, server, monkeypatch):
     server.script(503)
     assert lib.request("GET", server.url).status_code == 503
     assert server.count == 1
+
+
+def test_deadline_reaches_the_wire(instrument, server):
+    """A server slow to answer (1 s) inside Timeout(seconds=0.2) on the real clock: the request
+    itself times out near 0.2 s instead of waiting for the server (bounded real time)."""
+    from otel_resilience import ResilienceTimeoutError
+
+    lib = Lib("httpx", False)
+    instrument(lib.name, clock=None)
+    server.script(Reply(delay=1.0))
+    outer = Pipeline("outer", Timeout(seconds=0.2))
+    started = time.monotonic()
+    with pytest.raises(ResilienceTimeoutError) as caught:
+        outer.call(lib.request, "GET", server.url)
+    assert time.monotonic() - started < 0.9
+    assert isinstance(caught.value.__cause__, lib.module.TimeoutException)

@@ -135,3 +135,41 @@ def test_instrument_twice_warns_and_changes_nothing(name, instrument, server, ca
     server.default = Reply(503)
     assert module.get(server.url).status_code == 503
     assert server.count == 3
+
+
+@pytest.mark.parametrize("name", LIBS)
+def test_body_breaking_midway_is_not_retried_and_ends_the_span_in_error(
+    name, instrument, server, otel_capture
+):
+    """A 200 whose body breaks halfway, after it was handed to the caller: the caller gets
+    the client's error, nothing is re-sent, and the attempt's span ends with error.type."""
+    module = importlib.import_module(name)
+    instrument(name)
+    server.script(Reply(200, body=b"x" * 1000, truncate=True))
+    with module.Client(timeout=CLIENT_TIMEOUT) as client, pytest.raises(module.RemoteProtocolError):
+        client.get(server.url)
+    assert server.count == 1
+    (span,) = client_spans(otel_capture)
+    assert span.attributes["http.response.status_code"] == 200
+    assert span.attributes["error.type"].endswith("RemoteProtocolError")
+
+
+@pytest.mark.parametrize("name", LIBS)
+def test_our_transport_call_is_suppressed_for_contrib(name, instrument, server):
+    """Inside our attempt the client's transport runs under suppress_http_instrumentation (a
+    contrib instrumentor there records nothing); outside it, instrumentation is on again."""
+    from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+
+    module = importlib.import_module(name)
+    instrument(name)
+    seen = []
+
+    class Spy(module.HTTPTransport):  # type: ignore[misc, name-defined]
+        def handle_request(self, request: object) -> object:
+            seen.append(is_http_instrumentation_enabled())
+            return super().handle_request(request)
+
+    with module.Client(transport=Spy(), timeout=CLIENT_TIMEOUT) as client:
+        assert client.get(server.url).status_code == 200
+    assert seen == [False]
+    assert is_http_instrumentation_enabled()

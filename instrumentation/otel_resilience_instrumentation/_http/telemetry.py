@@ -26,9 +26,7 @@ class HttpTelemetry:
     __slots__ = ("duration", "tracer")
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
-        from otel_resilience_instrumentation import __name__ as package
-
-        version = _version(package)
+        version = _version()
         self.tracer = trace.get_tracer(
             semconv.HTTP_SCOPE_NAME, version, tracer_provider=tracer_provider
         )
@@ -136,7 +134,8 @@ class AttemptRecord:
         self._telemetry.duration.record(time.perf_counter() - self._started, attrs)
 
 
-def _version(package: str) -> str:
+def _version() -> str:
+    """The installed distribution's version, for the instrumentation scope."""
     try:
         from importlib.metadata import version
 
