@@ -135,7 +135,10 @@ def _describe(module: Any, request: Any) -> HttpRequest:
     # A ByteStream holds the whole body in memory (bytes, str, json=, data=): it can be sent
     # again. Generators, iterators and multipart files cannot, so those are never retried.
     replayable = isinstance(request.stream, module.ByteStream)
-    return HttpRequest(request.method, str(request.url), request.headers, replayable)
+    url = request.url  # parsed already: the core need not parse it again
+    return HttpRequest(
+        request.method, str(url), request.headers, replayable, url.host, url.port, url.scheme
+    )
 
 
 def _wrappers(module: Any, runner: HttpRunner[Any]) -> tuple[Any, Any]:

@@ -140,20 +140,33 @@ def test_target_key_names_the_port_only_when_not_the_default():
     assert Target.of("GET", "http://h/").port == 80
 
 
-def test_unknown_method_is_other(monkeypatch):
+def test_unknown_method_is_other():
     """A method outside the known set is _OTHER (span name HTTP), the original kept; old
-    names are added only with OTEL_SEMCONV_STABILITY_OPT_IN=http/dup."""
-    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    names are added only when asked."""
     target = Target.of("PURGE", "http://h:81/")
     assert target.span_name == "HTTP"
     attrs = target.span_attributes()
     assert attrs[semconv.HTTP_REQUEST_METHOD] == "_OTHER"
     assert attrs[semconv.HTTP_REQUEST_METHOD_ORIGINAL] == "PURGE"
     assert semconv.OLD_HTTP_METHOD not in attrs
-    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "database,http/dup")
-    attrs = target.span_attributes()
+    attrs = target.span_attributes(dup=True)
     assert attrs[semconv.OLD_HTTP_METHOD] == "_OTHER"
     assert attrs[semconv.OLD_NET_PEER_PORT] == 81
+
+
+def test_semconv_opt_in_http_dup_adds_the_old_names(fake_clock, otel_capture, monkeypatch):
+    """OTEL_SEMCONV_STABILITY_OPT_IN=http/dup (read when instrumenting) adds the old names
+    beside the stable ones; without it only the stable names are recorded."""
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "database,http/dup")
+    runner = HttpRunner(FakeAdapter(), clock=fake_clock, environ={}, **otel_capture.providers)
+    runner.send(HttpRequest("GET", "http://svc.test/x", {}), lambda a: FakeResponse(200))
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN")
+    plain = HttpRunner(FakeAdapter(), clock=fake_clock, environ={}, **otel_capture.providers)
+    plain.send(HttpRequest("GET", "http://svc.test/x", {}), lambda a: FakeResponse(200))
+    dup, stable = (dict(s.attributes) for s in otel_capture.spans("GET"))
+    assert dup[semconv.OLD_HTTP_STATUS_CODE] == dup[semconv.HTTP_RESPONSE_STATUS_CODE] == 200
+    assert dup[semconv.OLD_HTTP_URL] == dup[semconv.URL_FULL] == "http://svc.test/x"
+    assert not {semconv.OLD_HTTP_STATUS_CODE, semconv.OLD_HTTP_URL} & set(stable)
 
 
 class FakeResponse:
@@ -217,3 +230,32 @@ def test_runner_survives_a_broken_adapter(fake_clock, otel_capture):
     response = runner.send(HttpRequest("GET", "http://svc.test/", {}), lambda a: FakeResponse(200))
     assert response.status_code == 200
     assert len(otel_capture.spans("GET")) == 1
+
+
+def test_nothing_recording_still_retries_and_propagates_the_callers_context(
+    fake_clock, otel_capture
+):
+    """With no-op providers there is no span and no measurement, yet a 503 is retried and
+    each attempt carries the caller's own trace context."""
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.trace import NoOpTracerProvider
+
+    runner = HttpRunner(
+        FakeAdapter(),
+        clock=fake_clock,
+        environ={},
+        tracer_provider=NoOpTracerProvider(),
+        meter_provider=NoOpMeterProvider(),
+    )
+    attempts: list[Attempt] = []
+
+    def send(attempt: Attempt) -> FakeResponse:
+        attempts.append(attempt)
+        return FakeResponse(503 if attempt.number == 1 else 200)
+
+    tracer = otel_capture.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("caller") as caller:
+        assert runner.send(HttpRequest("GET", "http://svc.test/", {}), send).status_code == 200
+    parent = f"{caller.get_span_context().span_id:016x}"
+    assert [a.headers["traceparent"].split("-")[2] for a in attempts] == [parent, parent]
+    assert [s.name for s in otel_capture.spans()] == ["caller"]

@@ -70,14 +70,14 @@ from otel_resilience_instrumentation._http.policy import (
     RETRY_STATUSES,
     HttpPolicy,
 )
-from otel_resilience_instrumentation._http.runner import (
+from otel_resilience_instrumentation._http.runner import HttpRunner
+from otel_resilience_instrumentation._http.types import (
     PASS_THROUGH,
     Attempt,
+    BodyDone,
     HttpRequest,
-    HttpRunner,
     ResponseAdapter,
 )
-from otel_resilience_instrumentation._http.telemetry import BodyDone
 
 __all__ = [
     "ENV_PREFIX",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,31 +58,56 @@ def dup_old_names() -> bool:
     return "http/dup" in (part.strip() for part in opt_in.split(","))
 
 
-@dataclass(frozen=True, slots=True)
 class Target:
     """What a request's URL and method say, computed once per logical request."""
 
-    method: str  # as sent
-    host: str  # lower case, "" when the URL has none
-    port: int | None  # explicit or the scheme's default
-    scheme: str
-    url: str  # redacted
-    key: str  # breaker name: host, with ":port" for a non-default port
+    __slots__ = ("_url", "host", "key", "method", "port", "raw_url", "scheme")
+
+    def __init__(
+        self, method: str, raw_url: str, host: str, port: int | None, scheme: str, explicit: bool
+    ) -> None:
+        self.method = method  # as sent
+        self.raw_url = raw_url  # never recorded as is: see url
+        self.host = host  # lower case, "" when the URL has none
+        self.port = port  # explicit or the scheme's default
+        self.scheme = scheme
+        default = _DEFAULT_PORTS.get(scheme)
+        # The breaker's name: the host, with ":port" for a non-default port.
+        self.key = f"{host}:{port}" if explicit and port != default else host
+        self._url: str | None = None
 
     @classmethod
-    def of(cls, method: str, url: str) -> Target:
-        """Parse ``url`` (never raises: a broken URL gives an empty host)."""
-        try:
-            parts = urlsplit(url)
-            host = (parts.hostname or "").lower()
-            scheme = parts.scheme.lower()
-            explicit = parts.port
-        except ValueError:
-            host, scheme, explicit = "", "", None
-        default = _DEFAULT_PORTS.get(scheme)
-        port = explicit if explicit is not None else default
-        key = host if explicit is None or explicit == default else f"{host}:{explicit}"
-        return cls(method, host, port, scheme, redact_url(url), key)
+    def of(
+        cls,
+        method: str,
+        url: str,
+        host: str | None = None,
+        port: int | None = None,
+        scheme: str | None = None,
+    ) -> Target:
+        """Parse ``url`` unless the client already did (``host``, explicit ``port`` or None,
+        ``scheme``); never raises: a broken URL gives an empty host."""
+        if host is None or scheme is None:
+            try:
+                parts = urlsplit(url)
+                host = parts.hostname or ""
+                scheme = parts.scheme
+                port = parts.port
+            except ValueError:
+                host, scheme, port = "", "", None
+        scheme = scheme.lower()
+        explicit = port is not None
+        if port is None:
+            port = _DEFAULT_PORTS.get(scheme)
+        return cls(method, url, host.lower(), port, scheme, explicit)
+
+    @property
+    def url(self) -> str:
+        """The redacted URL (computed on first use: only recording spans need it)."""
+        url = self._url
+        if url is None:
+            self._url = url = redact_url(self.raw_url)
+        return url
 
     @property
     def semconv_method(self) -> str:
@@ -97,8 +121,9 @@ class Target:
         method = self.semconv_method
         return "HTTP" if method == semconv.HTTP_METHOD_OTHER else method
 
-    def span_attributes(self) -> dict[str, Any]:
-        """Attributes known before the attempt starts (sampling sees them)."""
+    def span_attributes(self, dup: bool = False) -> dict[str, Any]:
+        """Attributes known before the attempt starts (sampling sees them); ``dup`` adds the
+        old names too."""
         method = self.semconv_method
         attrs: dict[str, Any] = {semconv.HTTP_REQUEST_METHOD: method, semconv.URL_FULL: self.url}
         if method == semconv.HTTP_METHOD_OTHER:
@@ -107,7 +132,7 @@ class Target:
             attrs[semconv.SERVER_ADDRESS] = self.host
         if self.port is not None:
             attrs[semconv.SERVER_PORT] = self.port
-        if dup_old_names():
+        if dup:
             attrs[semconv.OLD_HTTP_METHOD] = method
             attrs[semconv.OLD_HTTP_URL] = self.url
             if self.host:
