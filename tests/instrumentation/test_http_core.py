@@ -259,3 +259,34 @@ def test_nothing_recording_still_retries_and_propagates_the_callers_context(
     parent = f"{caller.get_span_context().span_id:016x}"
     assert [a.headers["traceparent"].split("-")[2] for a in attempts] == [parent, parent]
     assert [s.name for s in otel_capture.spans()] == ["caller"]
+
+
+def test_a_raising_tracer_does_not_fail_the_request(fake_clock):
+    """A tracer whose start_span raises: no span, but the request and its retry still go."""
+
+    class Hostile:
+        def start_span(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("sampler broke")
+
+    class HostileProvider:
+        def get_tracer(self, *args: Any, **kwargs: Any) -> Hostile:
+            return Hostile()
+
+    runner = HttpRunner(
+        FakeAdapter(), clock=fake_clock, environ={}, tracer_provider=HostileProvider()
+    )
+    statuses = iter([503, 200])
+    response = runner.send(
+        HttpRequest("GET", "http://svc.test/", {}), lambda a: FakeResponse(next(statuses))
+    )
+    assert response.status_code == 200
+
+
+def test_invalid_policies_fail_at_instrument(instrument):
+    """instrument(policies=...) with a bad value raises ValueError and patches nothing."""
+    import httpx
+
+    before = httpx.Client.__dict__["_send_single_request"]
+    with pytest.raises(ValueError, match="HttpPolicy"):
+        instrument("httpx", policies={"*": {"max_attempts": 2}})
+    assert httpx.Client.__dict__["_send_single_request"] is before
