@@ -11,8 +11,9 @@ re-sends a body already handed to the caller. The contrib instrumentor patches t
 transports' ``handle_request`` instead, which misses custom transports; being outside the
 transport also means contrib's patch, whatever the instrument order, always runs inside our
 attempt, under ``suppress_http_instrumentation()``, so it records no second CLIENT span.
-The price: ``_send_single_request`` is private. It has kept its name and signature
-(``self, request``) in every httpx release since 0.18 and in httpx2; a test pins it.
+The price: ``_send_single_request`` is private. Its name and signature (``self, request``)
+have been stable across httpx 0.2x releases and httpx2 keeps them; the tests use it by name
+(``tests/instrumentation``), so a release that moves it fails them rather than going unseen.
 """
 
 from __future__ import annotations

@@ -290,3 +290,9 @@ def test_invalid_policies_fail_at_instrument(instrument):
     with pytest.raises(ValueError, match="HttpPolicy"):
         instrument("httpx", policies={"*": {"max_attempts": 2}})
     assert httpx.Client.__dict__["_send_single_request"] is before
+
+
+def test_invalid_provider_fails_fast():
+    """A tracer_provider that is no provider raises ValueError naming the keyword."""
+    with pytest.raises(ValueError, match="tracer_provider"):
+        HttpRunner(FakeAdapter(), tracer_provider=object(), environ={})

@@ -16,6 +16,7 @@ from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 
 from otel_resilience import Pipeline, deadline
 from otel_resilience._clock import Clock
+from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
 from otel_resilience_instrumentation._http.hosts import Hosts
@@ -87,7 +88,7 @@ class HttpRunner(Generic[R]):
             "meter_provider": meter_provider,
             "logger_provider": logger_provider,
         }
-        Pipeline("check", **providers)  # invalid providers fail here, at instrument()
+        Telemetry(tracer_provider, meter_provider, logger_provider)  # fails fast on bad ones
         self._telemetry = HttpTelemetry(tracer_provider, meter_provider)
         self._hosts = Hosts(self.policies, adapter, clock, providers)
 
