@@ -166,6 +166,42 @@ STRATEGY_BACKOFF: Final = "backoff"
 STRATEGY_STAMINA: Final = "stamina"
 STRATEGY_PYBREAKER: Final = "pybreaker"
 
+# --- HTTP semantic conventions (stable) ---
+# Standard OpenTelemetry names emitted by otel_resilience_instrumentation's HTTP client patches
+# (one CLIENT span per attempt), plus the instrumentation's own scope name.
+
+#: Instrumentation scope of the HTTP client instrumentors' tracer and meter.
+HTTP_SCOPE_NAME: Final = "otel_resilience_instrumentation"
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+#: The method as sent when it is not a known one (then http.request.method is "_OTHER").
+HTTP_REQUEST_METHOD_ORIGINAL: Final = "http.request.method_original"
+#: 1, 2, ... on the second, third... attempt of one logical request; absent on the first.
+HTTP_REQUEST_RESEND_COUNT: Final = "http.request.resend_count"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+#: The request URL, user info and sensitive query values redacted.
+URL_FULL: Final = "url.full"
+URL_SCHEME: Final = "url.scheme"
+NETWORK_PROTOCOL_VERSION: Final = "network.protocol.version"
+#: Histogram (seconds) of one attempt, failures and exceptions included.
+METRIC_HTTP_CLIENT_REQUEST_DURATION: Final = "http.client.request.duration"
+#: The semconv explicit bucket advice for http.client.request.duration.
+HTTP_DURATION_BUCKETS: Final = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+#: Value of http.request.method (and span name "HTTP") for a method outside the known set.
+HTTP_METHOD_OTHER: Final = "_OTHER"
+#: Value written in place of redacted user info and sensitive query values in url.full.
+REDACTED: Final = "REDACTED"
+#: Old (pre-stable) names, emitted beside the stable ones only with
+#: OTEL_SEMCONV_STABILITY_OPT_IN=http/dup.
+OLD_HTTP_METHOD: Final = "http.method"
+OLD_HTTP_URL: Final = "http.url"
+OLD_HTTP_STATUS_CODE: Final = "http.status_code"
+OLD_NET_PEER_NAME: Final = "net.peer.name"
+OLD_NET_PEER_PORT: Final = "net.peer.port"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

@@ -1,0 +1,193 @@
+"""HttpRunner: one logical HTTP request through its host's pipeline, one span per attempt.
+
+The decisions (pass through or not, retry or not, which pipeline) are made once, in
+:meth:`HttpRunner._plan`; :meth:`HttpRunner.send` and :meth:`HttpRunner.asend` are the sync
+and async twins that carry them out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
+
+from otel_resilience import Pipeline, deadline
+from otel_resilience._clock import Clock
+from otel_resilience._telemetry import Telemetry
+from otel_resilience_instrumentation._http.attrs import Target
+from otel_resilience_instrumentation._http.config import load_policies
+from otel_resilience_instrumentation._http.hosts import Hosts
+from otel_resilience_instrumentation._http.policy import HttpPolicy
+from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
+from otel_resilience_instrumentation._http.types import (
+    PASS_THROUGH,
+    Attempt,
+    HttpRequest,
+    ResponseAdapter,
+)
+
+try:  # the key suppress_http_instrumentation() sets; set here with our span in one attach
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP
+except ImportError:  # pragma: no cover - an API that moved it
+    from opentelemetry.instrumentation.utils import (  # type: ignore[attr-defined]
+        _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP,
+    )
+
+__all__ = ["HttpRunner"]
+
+R = TypeVar("R")
+
+
+class _Count:
+    __slots__ = ("n",)
+
+    def __init__(self) -> None:
+        self.n = 0
+
+
+def _is_idempotent(policy: HttpPolicy, request: HttpRequest) -> bool:
+    if request.method.upper() in policy.retry_methods or policy.retry_non_idempotent:
+        return True
+    wanted = policy.idempotency_header
+    try:
+        if request.headers.get(wanted) is not None:  # the clients' mappings ignore case
+            return True
+        wanted = wanted.lower()
+        return any(k.lower() == wanted for k in request.headers)
+    except Exception:  # an odd mapping: no proof of idempotency, no retry
+        return False
+
+
+class HttpRunner(Generic[R]):
+    """Runs a client's requests through per-host pipelines (Retry + CircuitBreaker).
+
+    One runner per instrumented client library: ``adapter`` knows its response type,
+    ``policies`` (merged with the environment, see :mod:`.config`; ``environ`` replaces
+    ``os.environ`` in tests) decide per host. The telemetry providers default to the global
+    ones; ``clock`` serves backoff sleeps and breaker windows (a FakeClock in tests).
+    """
+
+    def __init__(
+        self,
+        adapter: ResponseAdapter[R],
+        *,
+        policies: Mapping[str, HttpPolicy] | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        logger_provider: Any = None,
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.policies = load_policies(policies, environ)
+        providers = {
+            "tracer_provider": tracer_provider,
+            "meter_provider": meter_provider,
+            "logger_provider": logger_provider,
+        }
+        Telemetry(tracer_provider, meter_provider, logger_provider)  # fails fast on bad ones
+        self._telemetry = HttpTelemetry(tracer_provider, meter_provider)
+        self._hosts = Hosts(self.policies, adapter, clock, providers)
+
+    # -- the decision, shared by send and asend --------------------------------------------------
+
+    def _plan(self, request: HttpRequest) -> tuple[Pipeline, Target, HttpPolicy] | None:
+        """``None`` to pass the request straight through, else its pipeline and target."""
+        if not is_http_instrumentation_enabled():  # also False under suppress_instrumentation
+            return None
+        target = Target.of(request.method, request.url, request.host, request.port, request.scheme)
+        host = self._hosts.get(target.key, target.host)
+        policy = host.policy
+        if not policy.enabled:
+            return None
+        retry = policy.max_attempts > 1 and request.replayable and _is_idempotent(policy, request)
+        return self._hosts.pipeline(host, retry), target, policy
+
+    def _start(
+        self, target: Target, policy: HttpPolicy, count: _Count
+    ) -> tuple[AttemptRecord | None, Attempt, otel_context.Context]:
+        """The attempt's record (``None`` when nothing records), what the adapter applies, and
+        the context to send it in: this attempt's span current and HTTP instrumentation
+        suppressed, so a contrib instrumentor further in (at the transport) stays quiet."""
+        count.n += 1
+        record = self._telemetry.start(target, count.n - 1)
+        remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
+        if record is not None:
+            ctx = record.context()
+            headers = record.headers()
+        else:  # nothing records: still pass on whatever trace context the caller has
+            ctx = otel_context.get_current()
+            headers = {}
+            if ctx:
+                propagate.inject(headers, context=ctx)
+        ctx = otel_context.set_value(_SUPPRESS_HTTP, True, ctx)
+        return record, Attempt(count.n, headers, remaining), ctx
+
+    def _responded(self, record: AttemptRecord | None, response: R) -> R:
+        if record is None:
+            return response
+        adapter = self.adapter
+        try:
+            record.responded(adapter.status(response), adapter.protocol_version(response))
+            adapter.watch_body(response, record.body_done)
+        except Exception:  # an adapter bug must not fail the request: end the span now
+            record.end()
+        return response
+
+    # -- sync ------------------------------------------------------------------------------------
+
+    def send(self, request: HttpRequest, send: Callable[[Attempt], R]) -> R:
+        """Send ``request``: ``send(attempt)`` once per attempt, returning the client's
+        response (headers read, body not handed to the caller yet) or raising."""
+        plan = self._plan(request)
+        if plan is None:
+            return send(PASS_THROUGH)
+        pipeline, target, policy = plan
+        return pipeline.call(self._attempt, send, target, policy, _Count())
+
+    def _attempt(
+        self, send: Callable[[Attempt], R], target: Target, policy: HttpPolicy, count: _Count
+    ) -> R:
+        record, attempt, ctx = self._start(target, policy, count)
+        token = otel_context.attach(ctx)
+        try:
+            response = send(attempt)
+        except BaseException as exc:
+            if record is not None:
+                record.failed(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        return self._responded(record, response)
+
+    # -- async -----------------------------------------------------------------------------------
+
+    async def asend(self, request: HttpRequest, send: Callable[[Attempt], Awaitable[R]]) -> R:
+        """Async twin of :meth:`send`: ``await send(attempt)`` once per attempt."""
+        plan = self._plan(request)
+        if plan is None:
+            return await send(PASS_THROUGH)
+        pipeline, target, policy = plan
+        return await pipeline.acall(self._aattempt, send, target, policy, _Count())
+
+    async def _aattempt(
+        self,
+        send: Callable[[Attempt], Awaitable[R]],
+        target: Target,
+        policy: HttpPolicy,
+        count: _Count,
+    ) -> R:
+        record, attempt, ctx = self._start(target, policy, count)
+        token = otel_context.attach(ctx)
+        try:
+            response = await send(attempt)
+        except BaseException as exc:
+            if record is not None:
+                record.failed(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        return self._responded(record, response)

@@ -1,0 +1,184 @@
+"""The CLIENT span and the duration measurement of one HTTP attempt; never raises."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode
+
+from otel_resilience import semconv
+from otel_resilience._telemetry import _NOOP_METER_PROVIDERS, _NOOP_TRACER_PROVIDERS, _globals
+from otel_resilience._util import error_type
+from otel_resilience_instrumentation._http.attrs import Target, dup_old_names
+
+__all__ = ["AttemptRecord", "HttpTelemetry"]
+
+_log = logging.getLogger(__name__)
+
+
+class HttpTelemetry:
+    """The tracer and the duration histogram of one instrumentor (global providers by default).
+
+    Resolved the way the core resolves its own instruments: once for explicit providers, and
+    for the global ones again only when a global provider object changes. A provider that
+    cannot record (the API's no-op and proxy providers, before an SDK is installed) resolves to
+    ``None``, so a request costs no span and no measurement then.
+    """
+
+    __slots__ = ("_key", "_providers", "dup", "duration", "tracer")
+
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        self._providers = (tracer_provider, meter_provider)
+        self._key: tuple[object, object] | None = None
+        self.tracer: trace.Tracer | None = None
+        self.duration: metrics.Histogram | None = None
+        #: Old attribute names too (OTEL_SEMCONV_STABILITY_OPT_IN=http/dup), read once.
+        self.dup = dup_old_names()
+
+    def _resolve(self) -> None:
+        current = _globals()
+        key = (current[0], current[1])
+        if key is self._key or key == self._key:
+            return
+        tp = self._providers[0] if self._providers[0] is not None else current[0]
+        mp = self._providers[1] if self._providers[1] is not None else current[1]
+        version = _version()
+        tracer = None
+        if tp is not None and not isinstance(tp, _NOOP_TRACER_PROVIDERS):
+            tracer = tp.get_tracer(semconv.HTTP_SCOPE_NAME, version)  # type: ignore[union-attr]
+            if isinstance(tracer, trace.NoOpTracer):
+                tracer = None
+        duration = None
+        if mp is not None and not isinstance(mp, _NOOP_METER_PROVIDERS):
+            meter = mp.get_meter(semconv.HTTP_SCOPE_NAME, version)  # type: ignore[union-attr]
+            if not isinstance(meter, metrics.NoOpMeter):
+                duration = meter.create_histogram(
+                    semconv.METRIC_HTTP_CLIENT_REQUEST_DURATION,
+                    unit="s",
+                    description="Duration of HTTP client requests (one per attempt).",
+                    explicit_bucket_boundaries_advisory=list(semconv.HTTP_DURATION_BUCKETS),
+                )
+        self.tracer, self.duration, self._key = tracer, duration, key
+
+    def start(self, target: Target, resend_count: int) -> AttemptRecord | None:
+        """Start the attempt's CLIENT span (under the current span) and its stopwatch;
+        ``None`` when nothing records."""
+        try:
+            self._resolve()
+        except Exception:  # a broken provider: no telemetry, the request still goes
+            _log.debug("otel-resilience: resolving the HTTP instruments failed", exc_info=True)
+            return None
+        tracer = self.tracer
+        if tracer is None and self.duration is None:
+            return None
+        span: Any = INVALID_SPAN
+        if tracer is not None:
+            try:
+                attrs = target.span_attributes(self.dup)
+                if resend_count:
+                    attrs[semconv.HTTP_REQUEST_RESEND_COUNT] = resend_count
+                span = tracer.start_span(target.span_name, kind=SpanKind.CLIENT, attributes=attrs)
+            except Exception:  # a raising sampler or processor: no span, the request goes
+                _log.debug("otel-resilience: starting the HTTP span failed", exc_info=True)
+        return AttemptRecord(self, target, span)
+
+
+class AttemptRecord:
+    """One attempt's span and measurement; finished once, by whichever path comes first."""
+
+    __slots__ = ("_started", "_target", "_telemetry", "ended", "span")
+
+    def __init__(self, telemetry: HttpTelemetry, target: Target, span: Any) -> None:
+        self._telemetry = telemetry
+        self.span = span
+        self._target = target
+        self._started = time.perf_counter()
+        self.ended = False
+
+    def headers(self) -> dict[str, str]:
+        """W3C trace context (and baggage) with this attempt's span as the parent."""
+        carrier: dict[str, str] = {}
+        try:
+            propagate.inject(carrier, context=trace.set_span_in_context(self.span))
+        except Exception:
+            _log.debug("otel-resilience: injecting trace context failed", exc_info=True)
+        return carrier
+
+    def context(self) -> otel_context.Context:
+        """The current context with this attempt's span in it."""
+        return trace.set_span_in_context(self.span)
+
+    def responded(self, status: int | None, protocol: str | None) -> None:
+        """The response headers arrived: record status, protocol and the duration."""
+        try:
+            attrs: dict[str, Any] = {}
+            if status is not None:
+                attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+                if status >= 400:
+                    attrs[semconv.ERROR_TYPE] = str(status)
+            if protocol:
+                attrs[semconv.NETWORK_PROTOCOL_VERSION] = protocol
+            self._measure(attrs)
+            if self.span.is_recording():
+                if status is not None and self._telemetry.dup:
+                    attrs[semconv.OLD_HTTP_STATUS_CODE] = status
+                self.span.set_attributes(attrs)
+                if status is not None and status >= 400:
+                    self.span.set_status(Status(StatusCode.ERROR))
+        except Exception:
+            _log.debug("otel-resilience: recording the HTTP response failed", exc_info=True)
+
+    def failed(self, exc: BaseException) -> None:
+        """The attempt raised before a response: record the error, measure, end the span."""
+        try:
+            kind = error_type(exc)
+            self._measure({semconv.ERROR_TYPE: kind})
+            if self.span.is_recording():
+                self.span.set_attribute(semconv.ERROR_TYPE, kind)
+                self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        except Exception:
+            _log.debug("otel-resilience: recording the HTTP error failed", exc_info=True)
+        self.end()
+
+    def body_done(self, exc: BaseException | None = None) -> None:
+        """The response body was consumed, closed or broke: end the span (once)."""
+        if exc is not None and not self.ended:
+            try:
+                if self.span.is_recording():
+                    self.span.set_attribute(semconv.ERROR_TYPE, error_type(exc))
+                    self.span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            except Exception:
+                _log.debug("otel-resilience: recording the body error failed", exc_info=True)
+        self.end()
+
+    def end(self) -> None:
+        """End the span if not ended yet; never raises."""
+        if self.ended:
+            return
+        self.ended = True
+        try:
+            self.span.end()
+        except Exception:
+            _log.debug("otel-resilience: ending the HTTP span failed", exc_info=True)
+
+    def _measure(self, extra: dict[str, Any]) -> None:
+        duration = self._telemetry.duration
+        if duration is not None:
+            attrs = {**self._target.metric_attributes(), **extra}
+            duration.record(time.perf_counter() - self._started, attrs)
+
+
+@functools.cache
+def _version() -> str:
+    """The installed distribution's version, for the instrumentation scope."""
+    try:
+        from importlib.metadata import version
+
+        return version("otel-resilience-instrumentation")
+    except Exception:
+        return "0"
