@@ -1,0 +1,158 @@
+"""What a policies file may declare: one table entry per strategy kind and per shared object.
+
+Options are the constructors' keyword arguments, read from their signatures, so a new keyword
+of a strategy is configurable from files (and appears in the JSON Schema) without a change here.
+Adding a strategy kind or a shared object is one entry in :data:`STRATEGIES` / :data:`SHARED`;
+classes are imported on first use, so loading a file only imports what it names.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import importlib
+import inspect
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+__all__ = ["REQUIRED", "SHARED", "SHARED_BY_STRATEGY", "STRATEGIES", "Kind", "Option", "json_type"]
+
+# Keywords never configurable from a file: the clock comes from load_policies, private ones are
+# internal, and functions or objects cannot be written in TOML.
+_NEVER = frozenset({"clock", "classifier", "random", "_options"})
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One keyword argument of a constructor: its name, type hint and default (or ``REQUIRED``)."""
+
+    name: str
+    hint: Any
+    default: Any
+
+
+REQUIRED = inspect.Parameter.empty
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A strategy kind (``retry``) or a shared object section (``rate_limiters``).
+
+    ``target`` is ``"module:Class"``; ``refs`` maps an option that names a shared object to the
+    section it lives in (``{"budget": "budgets"}``); ``exclude`` lists keywords that take
+    functions or objects and so cannot come from a file.
+    """
+
+    key: str
+    target: str
+    exclude: frozenset[str] = frozenset()
+    refs: Mapping[str, str] = field(default_factory=dict)
+    #: Extra keywords only the file knows (not the constructor's), e.g. a registry reference.
+    file_only: Mapping[str, Any] = field(default_factory=dict)
+    #: A strategy kind whose options this object also takes (a registry's per-key defaults).
+    defaults_of: str | None = None
+    #: Shared objects take their name from their table (``[rate_limiters.api]``), not an option.
+    named_by_table: bool = False
+
+    def factory(self) -> Any:
+        """The class (imported now, once per process thanks to the import system)."""
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def options(self) -> dict[str, Option]:
+        """The configurable keyword arguments, in signature order."""
+        cls = self.factory()
+        hints = typing.get_type_hints(cls.__init__)
+        found: dict[str, Option] = {}
+        for p in inspect.signature(cls.__init__).parameters.values():
+            if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+                continue
+            if p.name in _NEVER or p.name in self.exclude:
+                continue
+            if self.named_by_table and p.name == "name":
+                continue
+            hint = hints.get(p.name, Any)
+            if json_type(hint) is None:  # functions and objects: code only
+                continue
+            found[p.name] = Option(p.name, hint, p.default)
+        if self.defaults_of is not None:
+            for name, option in STRATEGIES[self.defaults_of].options().items():
+                if name != "name":
+                    found.setdefault(name, option)
+        return found
+
+
+_SEQUENCES = (
+    collections.abc.Iterable,
+    collections.abc.Sequence,
+    collections.abc.Collection,
+    collections.abc.Set,
+    frozenset,
+    set,
+    list,
+    tuple,
+)
+
+
+def json_type(hint: Any) -> dict[str, Any] | None:
+    """The JSON Schema of values of type ``hint`` a TOML file can hold; ``None``: none can."""
+    if hint is Any:
+        return {}
+    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(hint)
+    if simple is not None:
+        return {"type": simple}
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return {"enum": list(args)}
+    if origin is Union or origin is types.UnionType:
+        parts = [json_type(a) for a in args if a is not type(None)]
+        found = [p for p in parts if p is not None]
+        if not found:
+            return None
+        if {} in found:
+            return {}
+        return found[0] if len(found) == 1 else {"anyOf": found}
+    if origin in _SEQUENCES:
+        item = json_type(args[0]) if args else {}
+        return {"type": "array", "items": item if item is not None else {}}
+    return None  # callables, mappings of objects, clocks, classifiers
+
+
+# One entry per strategy key of a pipeline, in the order the docs list them.
+STRATEGIES: dict[str, Kind] = {
+    k.key: k
+    for k in (
+        Kind("retry", "otel_resilience.retry:Retry", exclude=frozenset({"policies"})),
+        Kind(
+            "circuit_breaker",
+            "otel_resilience.circuit_breaker:CircuitBreaker",
+            refs={"registry": "breaker_registries"},
+            file_only={"registry": str, "key": str},
+        ),
+        Kind("timeout", "otel_resilience.timeout:Timeout"),
+        Kind("bulkhead", "otel_resilience.bulkhead:Bulkhead"),
+        Kind("rate_limiter", "otel_resilience.rate_limiter:RateLimiter"),
+        Kind("fallback", "otel_resilience.fallback:Fallback", exclude=frozenset({"chain"})),
+        Kind("cache", "otel_resilience.cache:ResponseCache"),
+        Kind("hedging", "otel_resilience.hedging:Hedging"),
+    )
+}
+
+# Shared objects: ``[section.NAME]`` tables, referenced by name from strategies.
+SHARED: dict[str, Kind] = {
+    k.key: k
+    for k in (
+        Kind("rate_limiters", "otel_resilience.rate_limiter:RateLimiter", named_by_table=True),
+        Kind(
+            "breaker_registries",
+            "otel_resilience.circuit_breaker:CircuitBreakerRegistry",
+            defaults_of="circuit_breaker",
+            named_by_table=True,
+        ),
+    )
+}
+
+# Where a string in place of a strategy's options table points: ``{ rate_limiter = "api" }``.
+SHARED_BY_STRATEGY: dict[str, str] = {"rate_limiter": "rate_limiters"}
