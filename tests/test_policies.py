@@ -133,6 +133,11 @@ def test_handle_decorates_sync_and_async(tmp_path):
         ('[pipelines.p]\npreset = "grpc"\n', "pipelines.p.preset", "unknown preset 'grpc'"),
         ("[rate_limiters.a]\nrate = 0\n[pipelines.p]\nstrategies = []\n", "a.rate", "rate"),
         ("x = 1\n", "x", "unknown section"),
+        (
+            "[pipelines.p]\nstrategies = [{ retry = {} }, { retry = {} }]\nretry = { jitter = 0 }",
+            "pipelines.p.retry",
+            "not unique",
+        ),
         ("[budgets.b]\nmax_tokens = 1\n", "budgets", "unknown section"),
     ],
 )
@@ -234,3 +239,49 @@ def test_schema_follows_the_constructors():
     assert "name" not in defs["rate_limiters"]["properties"]
     assert "failure_ratio" in defs["breaker_registries"]["properties"]
     json.dumps(policies_schema())  # serialisable
+
+
+def _conforms(value, schema, defs) -> bool:
+    """A small JSON Schema checker (the subset policies_schema uses: no dependency needed)."""
+    if "$ref" in schema:
+        return _conforms(value, defs[schema["$ref"].rsplit("/", 1)[1]], defs)
+    if "anyOf" in schema:
+        return any(_conforms(value, s, defs) for s in schema["anyOf"])
+    if "enum" in schema and value not in schema["enum"]:
+        return False
+    kinds = {"object": dict, "array": list, "string": str, "boolean": bool}
+    kind = schema.get("type")
+    if kind in kinds and not isinstance(value, kinds[kind]):
+        return False
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if kind == "integer" and not is_int:
+        return False
+    if kind == "number" and not (is_int or isinstance(value, float)):
+        return False
+    if kind == "array":
+        return all(_conforms(v, schema.get("items", {}), defs) for v in value)
+    if kind == "object":
+        if not schema.get("minProperties", 0) <= len(value) <= schema.get("maxProperties", 99):
+            return False
+        if not set(schema.get("required", ())) <= set(value):
+            return False
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties", True)
+        for key, item in value.items():
+            sub = props.get(key, extra)
+            if sub is False or (isinstance(sub, dict) and not _conforms(item, sub, defs)):
+                return False
+    return True
+
+
+def test_schema_accepts_the_example_and_refuses_typos():
+    """The example file conforms to the schema; a misspelt option or a wrong type does not."""
+    from otel_resilience.policies._toml import tomllib
+
+    schema = policies_schema()
+    data = tomllib.loads(EXAMPLE.read_text())
+    assert _conforms(data, schema, schema["$defs"])
+    data["pipelines"]["payments"]["strategies"][0]["retry"]["max_atempts"] = 4
+    assert not _conforms(data, schema, schema["$defs"])
+    bad = tomllib.loads(PAYMENTS.replace("max_attempts = 4", 'max_attempts = "4"'))
+    assert not _conforms(bad, schema, schema["$defs"])
+    assert "required" not in schema["$defs"]["timeout_override"]  # preset overrides: partial

@@ -112,3 +112,14 @@ def test_console_script_runs_as_a_subprocess(tmp_path):
     )
     assert done.returncode == 1
     assert "the file is empty" in done.stderr
+
+
+def test_simulate_draws_a_progress_bar_when_given_a_stream():
+    """With a progress stream (a TTY in the CLI), a bar reaches 100% and ends the line."""
+    import io
+
+    stream = io.StringIO()
+    simulate(EXAMPLE, "payments", failure_rate=0.0, duration=5, progress=stream, environ={})
+    text = stream.getvalue()
+    assert text.startswith("\r[")
+    assert text.endswith(f"[{'#' * 40}] 100%\n")

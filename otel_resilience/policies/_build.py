@@ -121,11 +121,14 @@ class _Builder:
                 continue
             override = _table(table[kind_key], f"{path}.{kind_key}")
             found = [e for e in entries if e[0] == kind_key]
-            if len(found) != 1 or not isinstance(found[0][1], dict):
+            if not found:
+                raise PolicyError(
+                    f"{path}.{kind_key}", f"the pipeline has no {kind_key} to override"
+                )
+            if len(found) > 1 or not isinstance(found[0][1], dict):
                 raise PolicyError(
                     f"{path}.{kind_key}",
-                    f"overrides the pipeline's {kind_key} strategy, but it has "
-                    f"{len(found) or 'no'} such (overridable) strateg{'y' if not found else 'ies'}",
+                    f"the pipeline's {kind_key} is shared or not unique: change it where defined",
                 )
             found[0][1].update(override)
         return entries

@@ -27,6 +27,8 @@ def policies_schema() -> dict[str, Any]:
         options = _options(kind)
         for extra, typ in kind.file_only.items():
             options["properties"][extra] = json_type(typ)
+        # A preset pipeline's `retry = {...}` overrides some keys: nothing is required there.
+        defs[f"{key}_override"] = {k: v for k, v in options.items() if k != "required"}
         shared = SHARED_BY_STRATEGY.get(key)
         defs[key] = (
             {"anyOf": [options, {"type": "string", "description": f"a [{shared}.NAME]"}]}
@@ -48,7 +50,7 @@ def policies_schema() -> dict[str, Any]:
         "properties": {
             "preset": {"enum": sorted(PRESETS)},
             "strategies": {"type": "array", "items": {"$ref": "#/$defs/strategy"}},
-            **{k: {"$ref": f"#/$defs/{k}"} for k in STRATEGIES},
+            **{k: {"$ref": f"#/$defs/{k}_override"} for k in STRATEGIES},
         },
     }
     return {
