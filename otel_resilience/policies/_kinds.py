@@ -63,15 +63,18 @@ class Kind:
 
     def options(self) -> dict[str, Option]:
         """The configurable keyword arguments, in signature order."""
-        cls = self.factory()
-        hints = typing.get_type_hints(cls.__init__)
+        init = self.factory().__init__
+        hints = _hints(init)
         found: dict[str, Option] = {}
-        for p in inspect.signature(cls.__init__).parameters.values():
+        for p in inspect.signature(init).parameters.values():
             if p.kind is not inspect.Parameter.KEYWORD_ONLY:
                 continue
             if p.name in _NEVER or p.name in self.exclude:
                 continue
             if self.named_by_table and p.name == "name":
+                continue
+            if p.name in self.refs:  # the file names a shared object: a string
+                found[p.name] = Option(p.name, str, p.default)
                 continue
             hint = hints.get(p.name, Any)
             if json_type(hint) is None:  # functions and objects: code only
@@ -82,6 +85,31 @@ class Kind:
                 if name != "name":
                     found.setdefault(name, option)
         return found
+
+
+def _hints(fn: Any) -> dict[str, Any]:
+    """``fn``'s evaluated annotations; one naming a class imported only for type checkers
+    (``if TYPE_CHECKING:``) stays unresolved (:class:`_Unresolved`), matching no TOML value."""
+    try:
+        return typing.get_type_hints(fn)
+    except NameError:
+        pass
+    globalns = getattr(fn, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for name, annotation in getattr(fn, "__annotations__", {}).items():
+
+        def probe() -> None: ...
+
+        probe.__annotations__ = {name: annotation}
+        try:  # get_type_hints, one annotation at a time
+            hints[name] = typing.get_type_hints(probe, globalns=globalns)[name]
+        except NameError:
+            hints[name] = _Unresolved
+    return hints
+
+
+class _Unresolved:
+    """Stands for an annotation naming a class that is not importable at run time."""
 
 
 _SEQUENCES = (

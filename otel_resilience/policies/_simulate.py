@@ -28,6 +28,8 @@ class Report:
     latencies: list[float] = field(default_factory=list)
     transitions: list[tuple[float, str, str, str]] = field(default_factory=list)
     events: Counter[str] = field(default_factory=Counter)
+    #: ``section.name`` of each shared object with ``tokens()`` (retry budgets): (lowest, final).
+    tokens: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def render(self, out: TextIO) -> None:
         """Print the report."""
@@ -57,9 +59,8 @@ class Report:
             print(f"  {at:8.2f}s  {name}: {prev} -> {new}", file=out)
         if len(self.transitions) > 20:
             print(f"  ... {len(self.transitions) - 20} more", file=out)
-        budget = {k: v for k, v in self.events.items() if "budget" in k}
-        if budget:
-            print(f"retry budget:        {dict(sorted(budget.items()))}", file=out)
+        for name, (lowest, final) in sorted(self.tokens.items()):
+            print(f"tokens:              {name}: lowest {lowest:g}, final {final:g}", file=out)
 
 
 def simulate(
@@ -100,7 +101,8 @@ def simulate(
     saved = random.getstate()
     random.seed(seed)
     try:
-        _drive(handle, dependency, clock, report, int(duration * rate), rate, progress)
+        meters = _token_holders(policies._built.objects)
+        _drive(handle, dependency, clock, report, int(duration * rate), rate, progress, meters)
     finally:
         random.setstate(saved)
     return report
@@ -114,6 +116,7 @@ def _drive(
     total: int,
     rate: float,
     progress: TextIO | None,
+    meters: dict[str, Any],
 ) -> None:
     """Call ``total`` times, one every ``1/rate`` seconds (later if the previous call lasts)."""
     for i in range(total):
@@ -134,6 +137,10 @@ def _drive(
         report.calls += 1
         report.attempts.append(dependency.attempts - before)
         report.latencies.append(clock.monotonic() - started)
+        for name, holder in meters.items():
+            now_tokens = float(holder.tokens())
+            lowest = report.tokens.get(name, (now_tokens, now_tokens))[0]
+            report.tokens[name] = (min(lowest, now_tokens), now_tokens)
         if progress is not None and (i + 1) % max(total // 50, 1) == 0:
             done = (i + 1) / total
             progress.write(f"\r[{'#' * int(done * 40):<40}] {done:4.0%}")
@@ -158,6 +165,15 @@ class _Dependency:
         if self.rng.random() < self.failure_rate:
             raise ConnectionError("synthetic failure")
         return _OK
+
+
+def _token_holders(objects: dict[tuple[str, ...], tuple[str, Any]]) -> dict[str, Any]:
+    """Shared objects with a ``tokens()`` count (retry budgets), by ``section.name``."""
+    return {
+        f"{identity[1]}.{identity[2]}": obj
+        for identity, (_, obj) in objects.items()
+        if identity[0] == "shared" and callable(getattr(obj, "tokens", None))
+    }
 
 
 def _percentile(values: list[float], q: float) -> float:
