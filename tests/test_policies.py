@@ -285,3 +285,16 @@ def test_schema_accepts_the_example_and_refuses_typos():
     bad = tomllib.loads(PAYMENTS.replace("max_attempts = 4", 'max_attempts = "4"'))
     assert not _conforms(bad, schema, schema["$defs"])
     assert "required" not in schema["$defs"]["timeout_override"]  # preset overrides: partial
+
+
+def test_handle_refuses_generator_functions_like_a_pipeline(tmp_path):
+    """Decorating a generator function fails at once, with the pipeline's own UsageError."""
+    from otel_resilience._strategy import UsageError
+
+    handle = load(tmp_path, PAYMENTS).pipeline("payments")
+
+    def stream():
+        yield 1
+
+    with pytest.raises(UsageError, match="generator function"):
+        handle(stream)
