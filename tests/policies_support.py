@@ -49,3 +49,32 @@ class Budgeted(Strategy):
         if self.budget is not None:
             self.budget.left -= 1
         return nxt()
+
+
+class Injector(Strategy):
+    """Built by factory methods, as Chaos.fault / Chaos.latency are."""
+
+    __slots__ = ("settings",)
+
+    strategy_name = "injector"
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(clock=settings.pop("clock", None))
+        self.settings = settings
+
+    @classmethod
+    def fault(
+        cls, *, rate: float, error: Any = ConnectionError, seed: int | None = None
+    ) -> Injector:
+        """Fail a fraction of calls with ``error``."""
+        if not 0 <= rate <= 1:
+            raise ValueError(f"rate must be in [0, 1], got {rate!r}")
+        return cls(kind="fault", rate=rate, error=error, seed=seed)
+
+    @classmethod
+    def latency(cls, *, rate: float, seconds: float, enabled: bool = False) -> Injector:
+        """Delay a fraction of calls."""
+        return cls(kind="latency", rate=rate, seconds=seconds, enabled=enabled)
+
+    def _run(self, nxt: Callable[[], Any], ctx: Any) -> Any:
+        return nxt()

@@ -96,3 +96,71 @@ def test_simulate_reports_token_use_of_shared_objects(tmp_path):
     path.write_text(FILE)
     report = simulate(str(path), "p", failure_rate=0.0, duration=1, rate=5, environ={})
     assert report.tokens == {"budgets.shared": (15.0, 15.0)}
+
+
+@pytest.fixture
+def injector(monkeypatch):
+    """Register an `inject` strategy built by factory methods, its `error` named in the file."""
+    from otel_resilience.policies._kinds import exception_class
+
+    kind = Kind(
+        "inject",
+        "policies_support:Injector",
+        variants=("fault", "latency"),
+        convert={"error": exception_class},
+    )
+    monkeypatch.setitem(STRATEGIES, "inject", kind)
+
+
+INJECT = """
+[pipelines.p]
+strategies = [
+  {{ inject = {{ type = "fault", rate = 0.25, error = "{error}", seed = 7 }} }},
+  {{ inject = {{ type = "latency", rate = 0.5, seconds = 2 }} }},
+]
+"""
+
+
+def test_factory_method_variants_and_named_exceptions(tmp_path, injector):
+    """`type` picks the factory method; `error` names a builtin or otel_resilience error."""
+    policies = load(tmp_path, INJECT.format(error="TimeoutError"))
+    fault, latency = policies.pipeline("p").current.strategies
+    assert fault.settings == {"kind": "fault", "rate": 0.25, "error": TimeoutError, "seed": 7}
+    assert latency.settings["seconds"] == 2
+    assert latency.settings["enabled"] is False
+    from otel_resilience.errors import BulkheadFullError
+
+    policies = load(tmp_path, INJECT.format(error="BulkheadFullError"))
+    assert policies.pipeline("p").current.strategies[0].settings["error"] is BulkheadFullError
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        (('"fault"', '"crash"'), "strategies[0].inject.type", "must be one of 'fault', 'latency'"),
+        (("TimeoutError", "os.system"), "strategies[0].inject.error", "error must name a builtin"),
+        (("TimeoutError", "print"), "strategies[0].inject.error", "error must name a builtin"),
+        (("seconds = 2", "seed = 2"), "strategies[1].inject.seed", "unknown option"),
+        (("rate = 0.25", "rate = 3"), "strategies[0].inject.rate", "rate must be in [0, 1]"),
+    ],
+)
+def test_variant_errors_name_the_path(tmp_path, injector, change, key, reason):
+    """A bad type, an exception name that is not an exception, a wrong option: PolicyErrors."""
+    with pytest.raises(PolicyError) as info:
+        load(tmp_path, INJECT.format(error="TimeoutError").replace(*change))
+    assert info.value.key == f"pipelines.p.{key}"
+    assert reason in info.value.reason
+
+
+def test_variant_schema_has_one_alternative_per_factory_method(injector):
+    """The schema offers `type = "fault"` with fault's options and `type = "latency"` with its."""
+    defs = policies_schema()["$defs"]
+    fault = defs["inject.fault"]
+    assert fault["properties"]["type"] == {"const": "fault"}
+    assert fault["required"] == ["type", "rate"]
+    assert fault["properties"]["error"] == {"type": "string"}  # a class: no TOML default
+    assert "seconds" in defs["inject.latency"]["properties"]
+    assert defs["inject"] == {
+        "anyOf": [{"$ref": "#/$defs/inject.fault"}, {"$ref": "#/$defs/inject.latency"}]
+    }
+    assert "required" not in defs["inject_override"]

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_resilience.policies._errors import PolicyError
-from otel_resilience.policies._kinds import SHARED, SHARED_BY_STRATEGY, STRATEGIES, Kind
+from otel_resilience.policies._kinds import (
+    SHARED,
+    SHARED_BY_STRATEGY,
+    STRATEGIES,
+    VARIANT_KEY,
+    Kind,
+)
 
 __all__ = ["Built", "build"]
 
@@ -138,7 +144,14 @@ class _Builder:
         if isinstance(value, str) and kind_key in SHARED_BY_STRATEGY:
             return self._ref(SHARED_BY_STRATEGY[kind_key], value, path)
         options = dict(_table(value, path))
-        _check_keys(options, {*kind.options(), *kind.file_only}, path, "option")
+        variant = self._variant(kind, options, path)
+        _check_keys(options, {*kind.options(variant), *kind.file_only}, path, "option")
+        for option, convert in kind.convert.items():
+            if option in options:
+                try:
+                    options[option] = convert(options[option])
+                except ValueError as exc:
+                    raise PolicyError(f"{path}.{option}", f"{option} {exc}") from exc
         if "registry" in kind.file_only and "registry" in options:
             extra = set(options) - {"registry", "key"}
             if extra or not isinstance(options.get("key"), str):
@@ -151,7 +164,20 @@ class _Builder:
             if option in options and option not in kind.file_only:
                 options[option] = self._ref(section, options[option], f"{path}.{option}")
         identity = ("pipeline", pipeline, kind_key, str(options.get("name") or f"#{nth}"))
-        return self._obtain(identity, kind, options, path)
+        return self._obtain(identity, kind, options, path, variant)
+
+    @staticmethod
+    def _variant(kind: Kind, options: dict[str, Any], path: str) -> str | None:
+        """Pop the ``type`` key of a kind with factory methods (``Chaos.fault``...)."""
+        if not kind.variants:
+            return None
+        variant = options.pop(VARIANT_KEY, None)
+        if variant not in kind.variants:
+            raise PolicyError(
+                f"{path}.{VARIANT_KEY}",
+                f"must be one of {', '.join(map(repr, kind.variants))}, got {variant!r}",
+            )
+        return str(variant)
 
     def _ref(self, section: str, name: Any, path: str) -> Any:
         found = self.shared.get((section, name)) if isinstance(name, str) else None
@@ -160,14 +186,21 @@ class _Builder:
             raise PolicyError(path, f"no [{section}.{name}] is defined (defined: {defined})")
         return found
 
-    def _obtain(self, identity: Identity, kind: Kind, options: dict[str, Any], path: str) -> Any:
+    def _obtain(
+        self,
+        identity: Identity,
+        kind: Kind,
+        options: dict[str, Any],
+        path: str,
+        variant: str | None = None,
+    ) -> Any:
         """The previous object when its options did not change, else a new one."""
-        fingerprint = json.dumps(options, sort_keys=True, default=lambda o: f"@{id(o)}")
+        fingerprint = json.dumps([variant, options], sort_keys=True, default=lambda o: f"@{id(o)}")
         before = self.previous.get(identity)
         if before is not None and before[0] == fingerprint:
             obj = before[1]
         else:
-            factory = kind.factory()
+            factory = kind.factory(variant)
             obj = _construct(lambda: factory(**options), path, options, self.sources)
         self.out.objects[identity] = (fingerprint, obj)
         return obj

@@ -13,11 +13,21 @@ import importlib
 import inspect
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
-__all__ = ["REQUIRED", "SHARED", "SHARED_BY_STRATEGY", "STRATEGIES", "Kind", "Option", "json_type"]
+__all__ = [
+    "REQUIRED",
+    "VARIANT_KEY",
+    "exception_class",
+    "SHARED",
+    "SHARED_BY_STRATEGY",
+    "STRATEGIES",
+    "Kind",
+    "Option",
+    "json_type",
+]
 
 # Keywords never configurable from a file: the clock comes from load_policies, private ones are
 # internal, and functions or objects cannot be written in TOML.
@@ -34,6 +44,8 @@ class Option:
 
 
 REQUIRED = inspect.Parameter.empty
+#: The key that picks a kind's factory method (see :attr:`Kind.variants`).
+VARIANT_KEY = "type"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +67,28 @@ class Kind:
     defaults_of: str | None = None
     #: Shared objects take their name from their table (``[rate_limiters.api]``), not an option.
     named_by_table: bool = False
+    #: Factory methods of the class, picked by the ``type`` key of the table
+    #: (``{ chaos = { type = "fault", rate = 0.1 } }`` calls ``Chaos.fault(rate=0.1)``).
+    variants: tuple[str, ...] = ()
+    #: Per option, a function turning the TOML value into what the constructor takes (it raises
+    #: ValueError for a bad value), e.g. an exception class from its name.
+    convert: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
 
-    def factory(self) -> Any:
-        """The class (imported now, once per process thanks to the import system)."""
+    def factory(self, variant: str | None = None) -> Any:
+        """The class, or its factory method ``variant`` (imported now, once per process)."""
         module, _, name = self.target.partition(":")
-        return getattr(importlib.import_module(module), name)
+        cls = getattr(importlib.import_module(module), name)
+        return getattr(cls, variant) if variant else cls
 
-    def options(self) -> dict[str, Option]:
+    def options(self, variant: str | None = None) -> dict[str, Option]:
         """The configurable keyword arguments, in signature order."""
-        init = self.factory().__init__
+        if self.variants and variant is None:  # the union, for override tables
+            union: dict[str, Option] = {}
+            for each in self.variants:
+                union.update(self.options(each))
+            return union
+        made = self.factory(variant)
+        init = made if variant else made.__init__
         hints = _hints(init)
         found: dict[str, Option] = {}
         for p in inspect.signature(init).parameters.values():
@@ -74,6 +99,9 @@ class Kind:
             if self.named_by_table and p.name == "name":
                 continue
             if p.name in self.refs:  # the file names a shared object: a string
+                found[p.name] = Option(p.name, str, p.default)
+                continue
+            if p.name in self.convert:  # the file writes a name, e.g. of an exception class
                 found[p.name] = Option(p.name, str, p.default)
                 continue
             hint = hints.get(p.name, Any)
@@ -184,3 +212,20 @@ SHARED: dict[str, Kind] = {
 
 # Where a string in place of a strategy's options table points: ``{ rate_limiter = "api" }``.
 SHARED_BY_STRATEGY: dict[str, str] = {"rate_limiter": "rate_limiters"}
+
+
+def exception_class(name: Any) -> type[BaseException]:
+    """The exception class a file names: a builtin (``"ConnectionError"``) or one of
+    :mod:`otel_resilience.errors`. Nothing else is imported on a file's say-so."""
+    import builtins
+
+    from otel_resilience import errors
+
+    found = getattr(builtins, name, None) if isinstance(name, str) else None
+    if found is None and isinstance(name, str) and name in errors.__all__:
+        found = getattr(errors, name)
+    if not (isinstance(found, type) and issubclass(found, BaseException)):
+        raise ValueError(
+            f"must name a builtin exception or one of otel_resilience.errors, got {name!r}"
+        )
+    return found

@@ -10,6 +10,7 @@ from otel_resilience.policies._kinds import (
     SHARED,
     SHARED_BY_STRATEGY,
     STRATEGIES,
+    VARIANT_KEY,
     Kind,
     json_type,
 )
@@ -25,6 +26,20 @@ def policies_schema() -> dict[str, Any]:
     defs: dict[str, Any] = {}
     for key, kind in STRATEGIES.items():
         options = _options(kind)
+        if kind.variants:  # { type = "fault", rate = ... }: one alternative per factory method
+            for variant in kind.variants:
+                one = _options(kind, variant)
+                one["properties"] = {VARIANT_KEY: {"const": variant}, **one["properties"]}
+                one["required"] = [VARIANT_KEY, *one.get("required", ())]
+                defs[f"{key}.{variant}"] = one
+            options["properties"] = {
+                VARIANT_KEY: {"enum": list(kind.variants)},
+                **options["properties"],
+            }
+            options.pop("required", None)
+            defs[f"{key}_override"] = options
+            defs[key] = {"anyOf": [{"$ref": f"#/$defs/{key}.{v}"} for v in kind.variants]}
+            continue
         for extra, typ in kind.file_only.items():
             options["properties"][extra] = json_type(typ)
         # A preset pipeline's `retry = {...}` overrides some keys: nothing is required there.
@@ -76,10 +91,10 @@ def schema_text() -> str:
     return json.dumps(policies_schema(), indent=2) + "\n"
 
 
-def _options(kind: Kind) -> dict[str, Any]:
+def _options(kind: Kind, variant: str | None = None) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     required = []
-    for name, option in kind.options().items():
+    for name, option in kind.options(variant).items():
         schema = dict(json_type(option.hint) or {})
         if option.default is REQUIRED:
             required.append(name)
