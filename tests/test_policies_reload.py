@@ -319,3 +319,48 @@ def test_unchanged_old_file_is_not_read_again(path, fake_clock, monkeypatch):
     fake_clock.advance(2.0)
     assert policies.pipeline("api").call(failing([])) == "new"
     assert reads == [1]
+
+
+def test_no_task_call_fails_while_the_file_churns(path, fake_clock):
+    """Tasks calling nonstop (each call polls) while the file churns: no call fails."""
+    policies = load_policies(path, watch=True, poll_interval=0.0, clock=fake_clock, environ={})
+    api = policies.pipeline("api")
+    breaker = api.current.strategies[2]
+    contents = [policies_text(attempts=3), "", "[broken", None, policies_text(attempts=4)]
+
+    async def main():
+        stop = False
+        errors: list[BaseException] = []
+        done = 0
+
+        async def ok():
+            await asyncio.sleep(0)
+            return "ok"
+
+        async def caller():
+            nonlocal done
+            while not stop:
+                try:
+                    assert await api.acall(ok) == "ok"
+                    done += 1
+                except BaseException as exc:
+                    errors.append(exc)
+
+        tasks = [asyncio.create_task(caller()) for _ in range(4)]
+        for round_ in range(40):
+            content = contents[round_ % len(contents)]
+            if content is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_text(content)
+            for _ in range(3):
+                await asyncio.sleep(0)
+        stop = True
+        await asyncio.gather(*tasks)
+        return errors, done
+
+    errors, done = asyncio.run(main())
+    assert errors == []
+    assert done > 40
+    assert policies.generation >= 8  # the good contents were loaded again and again
+    assert api.current.strategies[2] is breaker
