@@ -72,7 +72,7 @@ class Injector(Strategy):
         return cls(kind="fault", rate=rate, error=error, seed=seed)
 
     @classmethod
-    def latency(cls, *, rate: float, seconds: float, enabled: bool = False) -> Injector:
+    def latency(cls, rate: float, *, seconds: float, enabled: bool = False) -> Injector:
         """Delay a fraction of calls."""
         return cls(kind="latency", rate=rate, seconds=seconds, enabled=enabled)
 

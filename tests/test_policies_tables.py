@@ -159,7 +159,7 @@ def test_variant_schema_has_one_alternative_per_factory_method(injector):
     assert fault["properties"]["type"] == {"const": "fault"}
     assert fault["required"] == ["type", "rate"]
     assert fault["properties"]["error"] == {"type": "string"}  # a class: no TOML default
-    assert "seconds" in defs["inject.latency"]["properties"]
+    assert list(defs["inject.latency"]["properties"]) == ["type", "rate", "seconds", "enabled"]
     assert defs["inject"] == {
         "anyOf": [{"$ref": "#/$defs/inject.fault"}, {"$ref": "#/$defs/inject.latency"}]
     }

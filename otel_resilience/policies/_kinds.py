@@ -88,11 +88,12 @@ class Kind:
                 union.update(self.options(each))
             return union
         made = self.factory(variant)
-        init = made if variant else made.__init__
-        hints = _hints(init)
+        hints = _hints(made if variant else made.__init__)
         found: dict[str, Option] = {}
-        for p in inspect.signature(init).parameters.values():
-            if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+        # The signature of the class or bound factory method: no self/cls. Options are passed
+        # by keyword, so positional-or-keyword parameters are options too.
+        for p in inspect.signature(made).parameters.values():
+            if p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
                 continue
             if p.name in _NEVER or p.name in self.exclude:
                 continue
