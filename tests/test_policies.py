@@ -131,6 +131,9 @@ def test_handle_decorates_sync_and_async(tmp_path):
         ),
         ("[pipelines.p]\nstrategies = [{ retry = {}, timeout = {} }]\n", "strategies[0]", "one"),
         ('[pipelines.p]\npreset = "grpc"\n', "pipelines.p.preset", "unknown preset 'grpc'"),
+        ('[pipelines.p]\npreset = ["http"]\n', "pipelines.p.preset", "unknown preset ['http']"),
+        ('[pipelines.p]\npreset = "http"\nstrategies = []\n', "pipelines.p", "not both"),
+        ('[pipelines.""]\nstrategies = []\n', "pipelines.", "name must be a non-empty string"),
         ("[rate_limiters.a]\nrate = 0\n[pipelines.p]\nstrategies = []\n", "a.rate", "rate"),
         ("x = 1\n", "x", "unknown section"),
         (

@@ -98,7 +98,7 @@ class _Builder:
             if "strategies" in table:
                 raise PolicyError(path, "give either preset or strategies, not both")
             name = table["preset"]
-            if name not in self.presets:
+            if not isinstance(name, str) or name not in self.presets:
                 known = ", ".join(sorted(self.presets))
                 raise PolicyError(f"{path}.preset", f"unknown preset {name!r}; known: {known}")
             for entry in self.presets[name]:
