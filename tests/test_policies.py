@@ -137,6 +137,17 @@ def test_handle_decorates_sync_and_async(tmp_path):
         ("[rate_limiters.a]\nrate = 0\n[pipelines.p]\nstrategies = []\n", "a.rate", "rate"),
         ("x = 1\n", "x", "unknown section"),
         (
+            "[pipelines.p]\nstrategies = [{ timeout = {} }]",
+            "timeout.seconds",
+            "seconds is required",
+        ),
+        ("[rate_limiters.a]\nper = 1\n", "rate_limiters.a.rate", "rate is required"),
+        (
+            '[pipelines.p]\nstrategies = [{ circuit_breaker = { key = "k" } }]',
+            "circuit_breaker.key",
+            "key needs registry",
+        ),
+        (
             "[pipelines.p]\nstrategies = [{ retry = {} }, { retry = {} }]\nretry = { jitter = 0 }",
             "pipelines.p.retry",
             "not unique",

@@ -10,11 +10,13 @@ from typing import Any
 
 from otel_resilience.policies._errors import PolicyError
 from otel_resilience.policies._kinds import (
+    REQUIRED,
     SHARED,
     SHARED_BY_STRATEGY,
     STRATEGIES,
     VARIANT_KEY,
     Kind,
+    Option,
 )
 
 __all__ = ["Built", "build"]
@@ -68,7 +70,9 @@ class _Builder:
             for name, table in _table(data.get(section, {}), section).items():
                 path = f"{section}.{name}"
                 options = dict(_table(table, path))
-                _check_keys(options, kind.options(), path, "option")
+                known = kind.options()
+                _check_keys(options, known, path, "option")
+                _check_required(options, known, path)
                 options["name"] = name
                 self.shared[section, name] = self._obtain(
                     ("shared", section, name), kind, options, path
@@ -145,7 +149,12 @@ class _Builder:
             return self._ref(SHARED_BY_STRATEGY[kind_key], value, path)
         options = dict(_table(value, path))
         variant = self._variant(kind, options, path)
-        _check_keys(options, {*kind.options(variant), *kind.file_only}, path, "option")
+        known = kind.options(variant)
+        _check_keys(options, {*known, *kind.file_only}, path, "option")
+        if "key" in options and "registry" not in options:
+            raise PolicyError(f"{path}.key", "key needs registry = NAME (a breaker registry)")
+        if "registry" not in options:
+            _check_required(options, known, path)
         for option, convert in kind.convert.items():
             if option in options:
                 try:
@@ -238,6 +247,12 @@ def _table(value: Any, path: str) -> Mapping[str, Any]:
     if not isinstance(value, dict):
         raise PolicyError(path, f"must be a table, got {value!r}")
     return value
+
+
+def _check_required(options: Mapping[str, Any], known: Mapping[str, Option], path: str) -> None:
+    for name, option in known.items():
+        if option.default is REQUIRED and name not in options:
+            raise PolicyError(f"{path}.{name}", f"{name} is required")
 
 
 def _check_keys(table: Mapping[str, Any], known: Any, path: str, what: str) -> None:
