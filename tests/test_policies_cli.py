@@ -123,3 +123,29 @@ def test_simulate_draws_a_progress_bar_when_given_a_stream():
     text = stream.getvalue()
     assert text.startswith("\r[")
     assert text.endswith(f"[{'#' * 40}] 100%\n")
+
+
+def test_uv_run_otel_resilience_prints_the_schema():
+    """`uv run otel-resilience schema` (this venv, no sync) prints the published schema."""
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    uv = subprocess.run(
+        ["sh", str(root / "scripts" / "ensure-uv.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.strip()
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": sys.prefix, "UV_PYTHON_DOWNLOADS": "never"}
+    done = subprocess.run(
+        [uv, "run", "--frozen", "--no-sync", "otel-resilience", "schema"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=root,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == schema_text()
