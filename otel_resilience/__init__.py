@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.fallback import Fallback, fallback_errors_of
     from otel_resilience.hedging import Hedging
     from otel_resilience.pipeline import Pipeline
+    from otel_resilience.policies import load_policies
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
     from otel_resilience.timeout import Timeout
@@ -77,6 +78,7 @@ __all__ = [
     "Strategy",
     "SystemClock",
     "Timeout",
+    "load_policies",
     "__version__",
     "attempts_of",
     "deadline",
@@ -94,6 +96,7 @@ _HOME = {
     "Bulkhead": "otel_resilience.bulkhead",
     "ResponseCache": "otel_resilience.cache",
     "Timeout": "otel_resilience.timeout",
+    "load_policies": "otel_resilience.policies",
     "Fallback": "otel_resilience.fallback",
     "Hedging": "otel_resilience.hedging",
     "fallback_errors_of": "otel_resilience.fallback",

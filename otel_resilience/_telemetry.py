@@ -123,7 +123,9 @@ class Instruments:
             if not isinstance(logger, _logs.NoOpLogger):
                 self.logger = logger
 
-    def emit_event(self, name: str, attributes: dict[str, Any]) -> None:
+    def emit_event(
+        self, name: str, attributes: dict[str, Any], severity: SeverityNumber = SeverityNumber.INFO
+    ) -> None:
         """Emit a log record with event ``name``, correlated with the current span if any."""
         if self.logger is not None:
             try:
@@ -132,8 +134,8 @@ class Instruments:
                         timestamp=time.time_ns(),
                         event_name=name,
                         attributes=attributes,
-                        severity_number=SeverityNumber.INFO,
-                        severity_text="INFO",
+                        severity_number=severity,
+                        severity_text=severity.name,
                     )
                 )
             except Exception:  # a broken logging pipeline must not break the user's call

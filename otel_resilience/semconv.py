@@ -202,6 +202,18 @@ OLD_HTTP_STATUS_CODE: Final = "http.status_code"
 OLD_NET_PEER_NAME: Final = "net.peer.name"
 OLD_NET_PEER_PORT: Final = "net.peer.port"
 
+# --- Policies (policies files, live reload) ---
+#: Log event: a policies file was (re)loaded and its pipelines are in use.
+LOG_EVENT_CONFIG_RELOADED: Final = "resilience.config.reloaded"
+#: Log event (severity ERROR): a changed policies file was invalid; the previous policies stay.
+LOG_EVENT_CONFIG_RELOAD_FAILED: Final = "resilience.config.reload_failed"
+#: Path of the policies file, as given to load_policies.
+CONFIG_FILE: Final = "resilience.config.file"
+#: SHA-256 (hex) of the policies file's bytes now in use.
+CONFIG_HASH: Final = "resilience.config.hash"
+#: Why a reload failed: the file, TOML key or line, and the reason.
+CONFIG_ERROR: Final = "resilience.config.error"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from importlib.metadata import requires
 from pathlib import Path
 
@@ -16,17 +17,19 @@ def runtime_requirements(dist: str) -> set[str]:
     names = set()
     for line in requires(dist) or []:
         req = Requirement(line)
-        if req.marker is None or "extra" not in str(req.marker):
+        if req.marker is None or ("extra" not in str(req.marker) and req.marker.evaluate()):
             names.add(req.name.lower())
     return names
 
 
 def test_core_runtime_dependencies_are_api_tenacity_cachetools():
-    """The core distribution requires exactly opentelemetry-api, tenacity and cachetools."""
+    """The core requires exactly opentelemetry-api, tenacity, cachetools (+ tomli before 3.11)."""
+    backport = {"tomli"} if sys.version_info < (3, 11) else set()
     assert runtime_requirements("otel-resilience") == {
         "opentelemetry-api",
         "tenacity",
         "cachetools",
+        *backport,
     }
 
 

@@ -35,6 +35,7 @@ EXPECTED = {
     "Strategy",
     "SystemClock",
     "Timeout",
+    "load_policies",
     "__version__",
     "attempts_of",
     "deadline",
