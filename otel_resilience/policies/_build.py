@@ -65,7 +65,9 @@ class _Builder:
         self.out = Built({})
 
     def run(self, data: Mapping[str, Any]) -> Built:
-        _check_keys(data, {"pipelines", *SHARED}, "", "section")
+        # [http] holds the HTTP instrumentors' host policies (otel-resilience-instrumentation
+        # reads and validates it): the core only lets it through.
+        _check_keys(data, {"pipelines", "http", *SHARED}, "", "section")
         for section, kind in SHARED.items():
             for name, table in _table(data.get(section, {}), section).items():
                 path = f"{section}.{name}"
@@ -78,7 +80,7 @@ class _Builder:
                     ("shared", section, name), kind, options, path
                 )
         pipelines = _table(data.get("pipelines", {}), "pipelines")
-        if not pipelines:
+        if not pipelines and "http" not in data:
             raise PolicyError("pipelines", "no pipeline is declared ([pipelines.NAME] tables)")
         from otel_resilience.pipeline import Pipeline
 

@@ -74,9 +74,18 @@ def policies_schema() -> dict[str, Any]:
         "description": "Named pipelines and shared objects; see docs/configuration.md.",
         "type": "object",
         "additionalProperties": False,
-        "required": ["pipelines"],
+        "minProperties": 1,  # [pipelines.NAME] tables, or only [http] host policies
         "properties": {
             "pipelines": {"type": "object", "additionalProperties": {"$ref": "#/$defs/pipeline"}},
+            "http": {
+                "type": "object",
+                "description": "Host policies of the HTTP client instrumentors "
+                "(otel-resilience-instrumentation; see docs/instrumentation.md).",
+                "additionalProperties": False,
+                "properties": {
+                    "hosts": {"type": "object", "additionalProperties": {"type": "object"}}
+                },
+            },
             **{
                 k: {"type": "object", "additionalProperties": {"$ref": f"#/$defs/{k}"}}
                 for k in SHARED

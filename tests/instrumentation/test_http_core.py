@@ -296,3 +296,46 @@ def test_invalid_provider_fails_fast():
     """A tracer_provider that is no provider raises ValueError naming the keyword."""
     with pytest.raises(ValueError, match="tracer_provider"):
         HttpRunner(FakeAdapter(), tracer_provider=object(), environ={})
+
+
+def test_policy_file_http_hosts_apply_between_environment_and_code(tmp_path):
+    """[http.hosts."KEY"] tables of OTEL_RESILIENCE_CONFIG set fields over the environment's
+    policy; code policies still win key by key; the core loader accepts such a file."""
+    from otel_resilience import load_policies as load_core_policies
+
+    path = tmp_path / "policies.toml"
+    path.write_text(
+        '[http.hosts."api.example.com"]\nmax_attempts = 5\nretry_statuses = [429, 503]\n'
+        '[http.hosts."*.internal"]\nenabled = false\n'
+        '[http.hosts."code.example.com"]\nmax_attempts = 9\n'
+    )
+    env = {"OTEL_RESILIENCE_CONFIG": str(path), "OTEL_RESILIENCE_HTTP_BREAKER": "false"}
+    table = load_policies({"code.example.com": HttpPolicy(max_attempts=2)}, environ=env)
+    api = match(table, "api.example.com", "api.example.com")
+    assert api == HttpPolicy(max_attempts=5, retry_statuses={429, 503}, breaker=False)
+    assert not match(table, "db.internal", "db.internal").enabled
+    assert match(table, "code.example.com", "code.example.com").max_attempts == 2
+    assert match(table, "other.com", "other.com") == HttpPolicy(breaker=False)
+    load_core_policies(path)  # a file with only [http] is a valid policy file
+
+
+@pytest.mark.parametrize(
+    ("bad", "logged"),
+    [
+        ("[http.hosts.a]\nmax_attempts = 0\n", "http.hosts.'a'"),
+        ("[http.hosts.a]\nretries = 2\n", "http.hosts.'a'"),
+        ("[http.hosts.a]\nmax_attempts = [\n", "OTEL_RESILIENCE_CONFIG"),
+    ],
+)
+def test_bad_policy_file_is_logged_and_ignored(tmp_path, caplog, bad, logged):
+    """An invalid host table is a warning naming it (the file's other tables still apply);
+    an unparsable file is a warning naming the variable, and nothing of it applies."""
+    path = tmp_path / "policies.toml"
+    path.write_text("[http.hosts.b]\nmax_attempts = 4\n" + bad)
+    with caplog.at_level(logging.WARNING):
+        table = load_policies(None, environ={"OTEL_RESILIENCE_CONFIG": str(path)})
+    assert logged in caplog.text
+    assert str(path) in caplog.text
+    assert match(table, "a", "a") == HttpPolicy()
+    parsed = logged != "OTEL_RESILIENCE_CONFIG"
+    assert match(table, "b", "b").max_attempts == (4 if parsed else 3)

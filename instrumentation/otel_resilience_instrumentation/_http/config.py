@@ -1,4 +1,4 @@
-"""Where HTTP policies come from: code, the policy file (hook), ``OTEL_RESILIENCE_HTTP_*``.
+"""Where HTTP policies come from: code, the policy file, ``OTEL_RESILIENCE_HTTP_*``.
 
 Sources, key by key, the later winning: the environment (its default policy under ``"*"``
 and ``OTEL_RESILIENCE_HTTP_DISABLED_HOSTS``), then the policy file, then ``instrument(
@@ -28,11 +28,13 @@ setting keeps its default: a typo in the environment must not stop the applicati
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from otel_resilience.policies._toml import tomllib
 from otel_resilience_instrumentation._http.policy import HttpPolicy
 
 __all__ = ["ENV_PREFIX", "file_policies", "load_policies", "policy_from_env"]
@@ -40,6 +42,8 @@ __all__ = ["ENV_PREFIX", "file_policies", "load_policies", "policy_from_env"]
 _log = logging.getLogger(__name__)
 
 ENV_PREFIX = "OTEL_RESILIENCE_HTTP_"
+#: The variable naming the policy file (the core's ``otel_resilience.policies`` reads it too).
+CONFIG_ENV = "OTEL_RESILIENCE_CONFIG"
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -110,18 +114,46 @@ def policy_from_env(environ: Mapping[str, str], *, strict: bool = False) -> Http
         return HttpPolicy()
 
 
-def file_policies(environ: Mapping[str, str]) -> dict[str, HttpPolicy]:
-    """Hook for the policy file named by ``OTEL_RESILIENCE_CONFIG`` (the configuration issue).
+def file_policies(environ: Mapping[str, str], base: HttpPolicy) -> dict[str, HttpPolicy]:
+    """The ``[http.hosts."KEY"]`` tables of the policy file ``OTEL_RESILIENCE_CONFIG`` names.
 
-    Returns the file's HTTP policies by key. The file format is not defined yet, so this
-    returns nothing; :func:`load_policies` already slots its result between the environment and
-    the code's policies, so the configuration issue only has to fill this function in.
+    Each table sets :class:`HttpPolicy` fields over ``base`` (the environment's policy), e.g.
+    ``[http.hosts."api.example.com"]`` with ``max_attempts = 5``. A file that cannot be read
+    or parsed, and a host table with an unknown or invalid field, are logged as a warning
+    (naming the file and the key path) and ignored, like invalid environment values: the
+    application starts with the other sources' policies.
     """
-    if environ.get("OTEL_RESILIENCE_CONFIG"):
-        _log.debug(
-            "otel-resilience: OTEL_RESILIENCE_CONFIG is not read by the HTTP instrumentors yet"
-        )
-    return {}
+    path = environ.get(CONFIG_ENV)
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+        http = data.get("http", {})
+        hosts = http.get("hosts", {}) if isinstance(http, dict) else None
+        if not isinstance(hosts, dict):
+            raise ValueError("[http] must be a table whose hosts is a table")
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        _log.warning("otel-resilience: %s=%s not used for HTTP policies: %s", CONFIG_ENV, path, exc)
+        return {}
+    out: dict[str, HttpPolicy] = {}
+    for key, table in hosts.items():
+        where = f"{path}: http.hosts.{key!r}"
+        try:
+            if not isinstance(table, dict):
+                raise ValueError("must be a table of HttpPolicy fields")
+            fields = {name: _from_toml(name, value) for name, value in table.items()}
+            out[check_key(key)] = dataclasses.replace(base, **fields)
+        except (TypeError, ValueError) as exc:  # unknown field: TypeError from replace()
+            _log.warning("otel-resilience: %s is invalid (%s); ignored", where, exc)
+    return out
+
+
+def _from_toml(name: str, value: Any) -> Any:
+    """TOML arrays become the frozensets HttpPolicy holds."""
+    if name in ("retry_statuses", "retry_methods") and isinstance(value, list):
+        return frozenset(v.upper() if isinstance(v, str) else v for v in value)
+    return value
 
 
 def check_key(key: object) -> str:
@@ -148,7 +180,7 @@ def load_policies(
                 merged[check_key(pattern)] = HttpPolicy(enabled=False)
             except ValueError as exc:
                 _log.warning("otel-resilience: %sDISABLED_HOSTS: %s", ENV_PREFIX, exc)
-    merged.update(file_policies(env))
+    merged.update(file_policies(env, merged["*"]))
     for key, policy in (policies or {}).items():
         if not isinstance(policy, HttpPolicy):
             raise ValueError(f"policies[{key!r}] must be an HttpPolicy, got {policy!r}")
