@@ -158,6 +158,16 @@ HEDGE_NUMBER: Final = "resilience.hedge.number"
 #: Attribute of resilience.hedge: seconds since the previous attempt started.
 HEDGE_DELAY: Final = "resilience.hedge.delay"
 
+# --- RetryBudget ---
+#: Value of resilience.retry.reason: the retry budget refused the retry.
+RETRY_REASON_BUDGET: Final = "budget"
+#: Counter event: a Retry gave up because its RetryBudget refused the retry.
+EVENT_RETRY_BUDGET_EXHAUSTED: Final = "retry_budget_exhausted"
+#: Attribute: the retry budget's name (its first pipeline's name unless given).
+RETRY_BUDGET_NAME: Final = "resilience.retry_budget.name"
+#: Observable gauge: tokens left in each retry budget (retries left, for the percent kind).
+METRIC_RETRY_BUDGET_TOKENS: Final = "resilience.retry_budget.tokens"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
