@@ -98,6 +98,20 @@ def test_successes_refill_the_budget(run, fake_clock, deadline):
     assert budget.tokens() == 6.0
 
 
+def test_percent_counts_not_retryable_first_attempts_as_requests(fake_clock):
+    """In the percent kind every first attempt is a request, retryable or not."""
+    budget = RetryBudget.percent(percent=50, min_retries_per_second=0.1, window=10)
+    pipeline = Pipeline("p", Retry(budget=budget), clock=fake_clock)
+
+    def bad() -> None:
+        raise ValueError("caller bug")
+
+    for _ in range(4):
+        with pytest.raises(ValueError):
+            pipeline.call(bad)
+    assert budget.tokens() == 1.0 + 0.5 * 4
+
+
 def test_one_budget_shared_by_two_pipelines(fake_clock):
     """Retries of two pipelines draw from one budget; it takes the first pipeline's name."""
     budget = RetryBudget(max_tokens=6)

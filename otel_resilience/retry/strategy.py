@@ -229,6 +229,8 @@ class Retry(DecidingStrategy):
         if not wanted:
             run.gave_up = semconv.RETRY_REASON_NOT_RETRYABLE
             run.requested_delay = info.retry_after
+            if self._budget is not None and run.attempts == 1:  # still a request (percent kind)
+                self._budget._request(self._clock)
         else:
             category = info.category.value
             policy = self._policies.get(category)

@@ -135,6 +135,11 @@ class RetryBudget:
     def _success(self, first: bool, clock: Clock) -> None:
         self._core.success(first, self._now(clock))
 
+    def _request(self, clock: Clock) -> None:
+        """A first attempt failed in a way not worth retrying: no token, but a request."""
+        if self._tally is None:
+            self._core.success(True, self._now(clock))
+
     def _failure(self, first: bool, retry: bool, clock: Clock) -> bool:
         return self._core.failure(first, retry, self._now(clock))
 
