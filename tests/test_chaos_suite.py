@@ -72,6 +72,27 @@ def test_retry_rides_out_injected_faults(run, fake_clock, otel_capture):
     }
 
 
+def test_injected_faults_are_numbered_as_attempts(run, fake_clock, otel_capture):
+    """Injected and real failures share one attempt numbering: resilience.attempts counts both."""
+    chaos = Chaos.fault(rate=0.5, error=ConnectionError, seed=8, enabled=True)
+    retry = Retry(max_attempts=4, base_delay=0.01, jitter=False)
+    pipeline = Pipeline("p", retry, chaos, clock=fake_clock, **otel_capture.providers)
+
+    def down() -> None:
+        raise ConnectionError("real")
+
+    for _ in range(10):
+        run.raises(ConnectionError, pipeline, down)
+    for span in otel_capture.spans("p"):
+        assert span.attributes[semconv.ATTEMPTS] == 4
+        numbers = [
+            e.attributes[semconv.ATTEMPT_NUMBER]
+            for e in span.events
+            if e.name in (semconv.SPAN_EVENT_RETRY, semconv.SPAN_EVENT_RETRY_EXHAUSTED)
+        ]
+        assert numbers == [1, 2, 3, 4]
+
+
 def test_retry_retries_injected_error_responses(run, fake_clock, otel_capture):
     """Injected 503 responses are failures by the pipeline's predicate: retried, then returned."""
     chaos = Chaos.result(rate=0.5, value=http_response(503), seed=5, enabled=True)

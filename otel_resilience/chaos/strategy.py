@@ -135,6 +135,10 @@ class Chaos(Strategy):
     def _injected(self, ctx: CallContext) -> None:
         span = ctx.span
         if span is not None:
+            if self._kind != semconv.CHAOS_KIND_LATENCY:
+                # The injection stands in for an attempt: number it as the pipeline's leaf
+                # numbers the attempts that reach the function (it counts only when recording).
+                ctx.attempts += 1
             span.set_attribute(semconv.CHAOS_INJECTED, True)
             span.add_event(semconv.SPAN_EVENT_CHAOS, {semconv.CHAOS_KIND: self._kind})
         ctx.inst.count(
