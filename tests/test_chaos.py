@@ -6,7 +6,9 @@ import asyncio
 import logging
 import random
 
+import httpx
 import pytest
+from core_support import http_response
 
 from otel_resilience import Pipeline, Retry, semconv
 from otel_resilience._strategy import UsageError
@@ -68,6 +70,42 @@ def test_an_error_instance_is_copied_for_each_injection(run, fake_clock):
     assert first is not error
     assert second is not first
     assert (str(first), first.code) == ("slow upstream", 504)
+
+
+def test_an_error_needing_keyword_arguments_is_rebuilt(run, fake_clock):
+    """An httpx.HTTPStatusError (keyword-only constructor) is injected as a fresh copy."""
+    response = http_response(503)
+    error = httpx.HTTPStatusError("boom", request=response.request, response=response)
+    pipeline = Pipeline("p", Chaos.fault(rate=1.0, error=error, enabled=True), clock=fake_clock)
+    raised = run.raises(httpx.HTTPStatusError, pipeline, Counted())
+    assert raised is not error
+    assert str(raised) == "boom"
+    assert raised.response is response
+
+
+class Stubborn(Exception):
+    """An exception that cannot be built again from its args."""
+
+    def __new__(cls, *args: object) -> Stubborn:
+        if args:
+            raise TypeError("no")
+        return super().__new__(cls)
+
+
+def test_an_uncopyable_error_is_raised_without_its_old_traceback(run, fake_clock):
+    """The last resort re-raises the instance, its traceback reset so it does not grow."""
+    error = Stubborn()
+    error.args = ("stubborn",)
+    pipeline = Pipeline("p", Chaos.fault(rate=1.0, error=error, enabled=True), clock=fake_clock)
+    depths = []
+    for _ in range(3):
+        raised = run.raises(Stubborn, pipeline, Counted())
+        assert raised is error
+        tb, depth = raised.__traceback__, 0
+        while tb is not None:
+            tb, depth = tb.tb_next, depth + 1
+        depths.append(depth)
+    assert depths[0] == depths[1] == depths[2]
 
 
 def test_latency_sleeps_on_the_clock_then_calls(run, fake_clock):

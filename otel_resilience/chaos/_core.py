@@ -82,10 +82,23 @@ class Dice:
 
 
 def fresh_error(error: BaseException | type[BaseException]) -> BaseException:
-    """A new exception per injection: re-raising one instance would pile up its traceback."""
+    """A new exception per injection: re-raising one instance would pile up its traceback.
+
+    A class is called with a message. An instance is copied (``copy.copy``); one whose
+    constructor cannot be called again from its ``args`` (``httpx.HTTPStatusError`` takes
+    keyword-only arguments) is rebuilt without its ``__init__``, with the same ``args`` and
+    attributes; failing that, the instance itself is raised, its old traceback dropped.
+    """
     if isinstance(error, type):
         return error("injected by otel-resilience Chaos")
     try:
         return copy.copy(error)
-    except Exception:  # an exception that cannot be copied: raise the instance itself
-        return error
+    except Exception:  # its constructor wants other arguments: rebuilt below
+        pass
+    kind = type(error)
+    try:
+        new = kind.__new__(kind, *error.args)
+        new.__dict__.update(getattr(error, "__dict__", {}))
+        return new
+    except Exception:
+        return error.with_traceback(None)
