@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience._strategy import Strategy
     from otel_resilience.bulkhead import Bulkhead
     from otel_resilience.cache import ResponseCache
+    from otel_resilience.chaos import Chaos
     from otel_resilience.circuit_breaker import (
         CircuitBreaker,
         CircuitBreakerRegistry,
@@ -44,11 +45,14 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.policies import load_policies
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
+    from otel_resilience.retry_budget import RetryBudget
     from otel_resilience.timeout import Timeout
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Chaos",
+    "RetryBudget",
     "Bulkhead",
     "BulkheadFullError",
     "CategoryOverride",
@@ -97,6 +101,8 @@ _HOME = {
     "ResponseCache": "otel_resilience.cache",
     "Timeout": "otel_resilience.timeout",
     "load_policies": "otel_resilience.policies",
+    "Chaos": "otel_resilience.chaos",
+    "RetryBudget": "otel_resilience.retry_budget",
     "Fallback": "otel_resilience.fallback",
     "Hedging": "otel_resilience.hedging",
     "fallback_errors_of": "otel_resilience.fallback",

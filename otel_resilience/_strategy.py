@@ -174,6 +174,14 @@ class Strategy:
         """
         return NO_ANSWER
 
+    def _passthrough(self) -> bool:
+        """``True`` when this strategy leaves every call untouched (a Chaos switched off).
+
+        A pipeline builds no layer for it then, so it costs nothing per call; it is asked once,
+        when the pipeline is built.
+        """
+        return False
+
     def _run(self, nxt: Callable[[], T], ctx: CallContext) -> T:
         raise NotImplementedError
 

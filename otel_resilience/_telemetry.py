@@ -312,3 +312,19 @@ def track_cache(meter_provider: Any, cache: Any) -> None:
         _cache_size_gauges.track_global(cache)
     else:
         _cache_size_gauges.track(meter_provider, cache)
+
+
+_budget_gauges = _StateGauges(
+    semconv.METRIC_RETRY_BUDGET_TOKENS,
+    "{token}",
+    "Tokens left in a retry budget (retries left in the window, for the percent kind).",
+    "token_observations",
+)
+
+
+def track_budget(meter_provider: Any, budget: Any) -> None:
+    """Have ``budget``'s tokens (``token_observations()``) reported through ``meter_provider``."""
+    if meter_provider is None:
+        _budget_gauges.track_global(budget)
+    else:
+        _budget_gauges.track(meter_provider, budget)

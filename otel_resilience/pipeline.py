@@ -86,7 +86,9 @@ class Pipeline:
         # Innermost first: the layer function and its strategy, for sync and async calls.
         self._sync_layers: list[tuple[Callable[..., Any], Any]] = []
         self._async_layers: list[tuple[Callable[..., Any], Any]] = []
-        for strategy in reversed(strategies):
+        # A strategy that passes every call through (a Chaos switched off) gets no layer.
+        active = [s for s in strategies if not s._passthrough()]
+        for strategy in reversed(active):
             deciding = isinstance(strategy, DecidingStrategy)
             self._sync_layers.append((run_sync if deciding else type(strategy)._run, strategy))
             self._async_layers.append((run_async if deciding else type(strategy)._arun, strategy))
@@ -95,13 +97,11 @@ class Pipeline:
         self._sync_outer = self._sync_layers.pop() if self._sync_layers else None
         self._async_outer = self._async_layers.pop() if self._async_layers else None
         self._outer_peek = (
-            strategies[0]._peek
-            if strategies and type(strategies[0])._peek is not Strategy._peek
-            else None
+            active[0]._peek if active and type(active[0])._peek is not Strategy._peek else None
         )
         # An innermost deciding strategy's runner refuses a non-awaitable itself; otherwise the
         # async leaf does (it also counts and records attempts when telemetry records).
-        self._async_leaf = not (strategies and isinstance(strategies[-1], DecidingStrategy))
+        self._async_leaf = not (active and isinstance(active[-1], DecidingStrategy))
         for strategy in strategies:
             strategy._bind(name, self.clock, self._telemetry)
 

@@ -214,6 +214,30 @@ CONFIG_HASH: Final = "resilience.config.hash"
 #: Why a reload failed: the file, TOML key or line, and the reason.
 CONFIG_ERROR: Final = "resilience.config.error"
 
+# --- RetryBudget ---
+#: Value of resilience.retry.reason: the retry budget refused the retry.
+RETRY_REASON_BUDGET: Final = "budget"
+#: Counter event: a Retry gave up because its RetryBudget refused the retry.
+EVENT_RETRY_BUDGET_EXHAUSTED: Final = "retry_budget_exhausted"
+#: Attribute: the retry budget's name (its first pipeline's name unless given).
+RETRY_BUDGET_NAME: Final = "resilience.retry_budget.name"
+#: Observable gauge: tokens left in each retry budget (retries left, for the percent kind).
+METRIC_RETRY_BUDGET_TOKENS: Final = "resilience.retry_budget.tokens"
+
+# --- Chaos ---
+STRATEGY_CHAOS: Final = "chaos"
+#: Counter event: a Chaos injected a fault, a delay or a result (attribute resilience.chaos.kind).
+EVENT_CHAOS_INJECTED: Final = "chaos_injected"
+#: Span attribute (boolean): a Chaos injected something into this call.
+CHAOS_INJECTED: Final = "resilience.chaos.injected"
+#: What a Chaos injected: one of the ``CHAOS_KIND_*`` values.
+CHAOS_KIND: Final = "resilience.chaos.kind"
+CHAOS_KIND_FAULT: Final = "fault"
+CHAOS_KIND_LATENCY: Final = "latency"
+CHAOS_KIND_RESULT: Final = "result"
+#: Span event, one per injection, with resilience.chaos.kind.
+SPAN_EVENT_CHAOS: Final = "resilience.chaos"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

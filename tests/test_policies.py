@@ -152,7 +152,7 @@ def test_handle_decorates_sync_and_async(tmp_path):
             "pipelines.p.retry",
             "not unique",
         ),
-        ("[budgets.b]\nmax_tokens = 1\n", "budgets", "unknown section"),
+        ("[budget.b]\nmax_tokens = 1\n", "budget", "unknown section"),
     ],
 )
 def test_bad_values_name_the_toml_path(tmp_path, text, key, reason):

@@ -6,6 +6,8 @@ import otel_resilience
 import otel_resilience.testing
 
 EXPECTED = {
+    "Chaos",
+    "RetryBudget",
     "Bulkhead",
     "BulkheadFullError",
     "CategoryOverride",

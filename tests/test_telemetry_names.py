@@ -25,6 +25,8 @@ ENUMERATED = {
     semconv.CIRCUIT_BREAKER_STATE,
     semconv.CIRCUIT_BREAKER_PREVIOUS_STATE,
     semconv.ATTEMPT_OUTCOME,
+    semconv.CHAOS_KIND,
+    semconv.RETRY_REASON,
 }
 
 
@@ -50,6 +52,7 @@ def emitted_names(fake_clock, capture) -> set[str]:
     pipeline.call(lambda: "ok")
     breaker.isolate()
     _timeout_scenario(fake_clock, capture)
+    _budget_and_chaos_scenario(fake_clock, capture)
     names: set[str] = set()
     for span in capture.spans():
         for key, value in span.attributes.items():
@@ -90,6 +93,20 @@ def _timeout_scenario(fake_clock, capture) -> None:
     timed = Pipeline("timed", Timeout(seconds=1), clock=fake_clock, **capture.providers)
     with pytest.raises(ResilienceTimeoutError):
         timed.call(fake_clock.advance, 2.0)
+
+
+def _budget_and_chaos_scenario(fake_clock, capture) -> None:
+    """A RetryBudget refusing a retry (and its gauge), a Chaos injecting a fault."""
+    from otel_resilience.chaos import Chaos
+    from otel_resilience.retry_budget import RetryBudget
+
+    budget = RetryBudget(max_tokens=2)
+    chaos = Chaos.fault(rate=1.0, error=ConnectionError, enabled=True)
+    chaotic = Pipeline(
+        "chaotic", Retry(budget=budget), chaos, clock=fake_clock, **capture.providers
+    )
+    with pytest.raises(ConnectionError):
+        chaotic.call(lambda: "never")
 
 
 def test_emitted_names_are_constants(fake_clock, otel_capture):

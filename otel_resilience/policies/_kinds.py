@@ -177,44 +177,6 @@ def json_type(hint: Any) -> dict[str, Any] | None:
     return None  # callables, mappings of objects, clocks, classifiers
 
 
-# One entry per strategy key of a pipeline, in the order the docs list them.
-STRATEGIES: dict[str, Kind] = {
-    k.key: k
-    for k in (
-        Kind("retry", "otel_resilience.retry:Retry", exclude=frozenset({"policies"})),
-        Kind(
-            "circuit_breaker",
-            "otel_resilience.circuit_breaker:CircuitBreaker",
-            refs={"registry": "breaker_registries"},
-            file_only={"registry": str, "key": str},
-        ),
-        Kind("timeout", "otel_resilience.timeout:Timeout"),
-        Kind("bulkhead", "otel_resilience.bulkhead:Bulkhead"),
-        Kind("rate_limiter", "otel_resilience.rate_limiter:RateLimiter"),
-        Kind("fallback", "otel_resilience.fallback:Fallback", exclude=frozenset({"chain"})),
-        Kind("cache", "otel_resilience.cache:ResponseCache"),
-        Kind("hedging", "otel_resilience.hedging:Hedging"),
-    )
-}
-
-# Shared objects: ``[section.NAME]`` tables, referenced by name from strategies.
-SHARED: dict[str, Kind] = {
-    k.key: k
-    for k in (
-        Kind("rate_limiters", "otel_resilience.rate_limiter:RateLimiter", named_by_table=True),
-        Kind(
-            "breaker_registries",
-            "otel_resilience.circuit_breaker:CircuitBreakerRegistry",
-            defaults_of="circuit_breaker",
-            named_by_table=True,
-        ),
-    )
-}
-
-# Where a string in place of a strategy's options table points: ``{ rate_limiter = "api" }``.
-SHARED_BY_STRATEGY: dict[str, str] = {"rate_limiter": "rate_limiters"}
-
-
 def exception_class(name: Any) -> type[BaseException]:
     """The exception class a file names: a builtin (``"ConnectionError"``) or one of
     :mod:`otel_resilience.errors`. Nothing else is imported on a file's say-so."""
@@ -230,3 +192,53 @@ def exception_class(name: Any) -> type[BaseException]:
             f"must name a builtin exception or one of otel_resilience.errors, got {name!r}"
         )
     return found
+
+
+# One entry per strategy key of a pipeline, in the order the docs list them.
+STRATEGIES: dict[str, Kind] = {
+    k.key: k
+    for k in (
+        Kind(
+            "retry",
+            "otel_resilience.retry:Retry",
+            exclude=frozenset({"policies"}),
+            refs={"budget": "budgets"},
+        ),
+        Kind(
+            "circuit_breaker",
+            "otel_resilience.circuit_breaker:CircuitBreaker",
+            refs={"registry": "breaker_registries"},
+            file_only={"registry": str, "key": str},
+        ),
+        Kind("timeout", "otel_resilience.timeout:Timeout"),
+        Kind("bulkhead", "otel_resilience.bulkhead:Bulkhead"),
+        Kind("rate_limiter", "otel_resilience.rate_limiter:RateLimiter"),
+        Kind("fallback", "otel_resilience.fallback:Fallback", exclude=frozenset({"chain"})),
+        Kind("cache", "otel_resilience.cache:ResponseCache"),
+        Kind("hedging", "otel_resilience.hedging:Hedging"),
+        Kind(
+            "chaos",
+            "otel_resilience.chaos:Chaos",
+            variants=("fault", "latency", "result"),
+            convert={"error": exception_class},
+        ),
+    )
+}
+
+# Shared objects: ``[section.NAME]`` tables, referenced by name from strategies.
+SHARED: dict[str, Kind] = {
+    k.key: k
+    for k in (
+        Kind("rate_limiters", "otel_resilience.rate_limiter:RateLimiter", named_by_table=True),
+        Kind(
+            "breaker_registries",
+            "otel_resilience.circuit_breaker:CircuitBreakerRegistry",
+            defaults_of="circuit_breaker",
+            named_by_table=True,
+        ),
+        Kind("budgets", "otel_resilience.retry_budget:RetryBudget", named_by_table=True),
+    )
+}
+
+# Where a string in place of a strategy's options table points: ``{ rate_limiter = "api" }``.
+SHARED_BY_STRATEGY: dict[str, str] = {"rate_limiter": "rate_limiters"}

@@ -150,6 +150,7 @@ class RetryOptions:
     on_exhausted: Literal["raise", "wrap"] = "raise"
     classifier: Any = None
     random: Callable[[], float] | None = None
+    budget: Any = None
 
     def __post_init__(self) -> None:
         check_count("max_attempts", self.max_attempts)
@@ -170,3 +171,8 @@ class RetryOptions:
         check_flag("respect_retry_after", self.respect_retry_after)
         check_flag("clamp_retry_after", self.clamp_retry_after)
         check_choice("on_exhausted", self.on_exhausted, ("raise", "wrap"))
+        if self.budget is not None:
+            from otel_resilience.retry_budget import RetryBudget  # lazy: unused without one
+
+            if not isinstance(self.budget, RetryBudget):
+                raise ValueError(f"budget must be a RetryBudget or None, got {self.budget!r}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
 from otel_resilience._filter import ExceptionFilter
 from otel_resilience._strategy import Again, CallContext, DecidingStrategy, Decision, Fail
+from otel_resilience._telemetry import Telemetry
 from otel_resilience._util import error_type, result_error_type
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier, ErrorInfo
 from otel_resilience.errors import RetryExhaustedError
@@ -21,6 +22,9 @@ from otel_resilience.retry.options import (
     RetryPolicy,
     resolve_policies,
 )
+
+if TYPE_CHECKING:
+    from otel_resilience.retry_budget import RetryBudget
 
 __all__ = ["Retry", "attempts_of"]
 
@@ -46,14 +50,20 @@ class Retry(DecidingStrategy):
     re-raised with ``attempts_of(exc)`` set, or, with ``on_exhausted="wrap"``, a
     :class:`RetryExhaustedError` is raised; an exhausted result is returned as it is (or
     wrapped). Every give-up records its reason. Options are those of :class:`RetryOptions`.
+
+    With ``budget`` (a :class:`~otel_resilience.retry_budget.RetryBudget`, shareable by many
+    Retries), a retry the budget refuses is not started: the failure is returned at once,
+    with reason ``budget``.
     """
 
     __slots__ = (
+        "_budget",
         "_classifier",
         "_policies",
         "_policy",
         "_random",
         "_retry_on",
+        "_tally",
         "deadline",
         "max_attempts",
         "options",
@@ -78,6 +88,7 @@ class Retry(DecidingStrategy):
         on_exhausted: Literal["raise", "wrap"] = "raise",
         classifier: ErrorClassifier | None = None,
         random: Callable[[], float] | None = None,
+        budget: RetryBudget | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.options = RetryOptions(
@@ -95,11 +106,18 @@ class Retry(DecidingStrategy):
             on_exhausted=on_exhausted,
             classifier=classifier,
             random=random,
+            budget=budget,
         )
         super().__init__(clock=clock, result_predicate=retry_if_result)
         if deadline is None:
-            self._success = None  # a success needs nothing from a Retry without a deadline
             self._entry = None  # an outer deadline is read at the first failure
+            # A success needs nothing from a Retry without a deadline, or one C call to count
+            # it into a token budget.
+            self._success = _budget_success if budget is not None else None
+            if budget is not None and budget._tally is not None:
+                self._success = _tally_success
+        self._budget = budget
+        self._tally = None if budget is None else budget._tally
         self.max_attempts = max_attempts
         self.deadline = deadline
         self._policy = ResolvedPolicy.build(max_attempts, backoff, base_delay, max_delay, jitter)
@@ -129,6 +147,15 @@ class Retry(DecidingStrategy):
     def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
         """Withdraw the published deadline (asked only when there is one)."""
         ctx.restore_deadline(state[1] if type(state) is tuple else state.token)
+        if self._budget is not None:
+            self._budget._success(type(state) is tuple, self._clock)
+
+    def _bind(self, pipeline_name: str, clock: Clock, telemetry: Telemetry) -> bool:
+        if not super()._bind(pipeline_name, clock, telemetry):
+            return False
+        if self._budget is not None:  # names the budget and reports its gauge
+            self._budget._adopt(pipeline_name, telemetry.providers[1], self._clock)
+        return True
 
     def on_abandon(self, ctx: CallContext, state: Any) -> None:
         """Withdraw the published deadline, if any."""
@@ -202,6 +229,8 @@ class Retry(DecidingStrategy):
         if not wanted:
             run.gave_up = semconv.RETRY_REASON_NOT_RETRYABLE
             run.requested_delay = info.retry_after
+            if self._budget is not None and run.attempts == 1:  # still a request (percent kind)
+                self._budget._request(self._clock)
         else:
             category = info.category.value
             policy = self._policies.get(category)
@@ -217,6 +246,12 @@ class Retry(DecidingStrategy):
                 now,
                 self._random,
             )
+            budget = self._budget
+            if budget is not None:  # charged for every failure worth retrying
+                first = run.attempts == 1
+                if not budget._failure(first, delay is not None, self._clock) and delay is not None:
+                    run.gave_up = semconv.RETRY_REASON_BUDGET
+                    delay = None
         self._record(run, ctx, kind, info, delay)
         return None if delay is None else Again(delay, run)
 
@@ -248,3 +283,20 @@ class Retry(DecidingStrategy):
                 attrs[semconv.RETRY_REQUESTED_DELAY] = run.requested_delay
             span.add_event(span_event, attrs)
         ctx.inst.count(ctx.pipeline, self.strategy_name, event, extra)
+        if reason == semconv.RETRY_REASON_BUDGET and self._budget is not None:
+            ctx.inst.count(
+                ctx.pipeline,
+                self.strategy_name,
+                semconv.EVENT_RETRY_BUDGET_EXHAUSTED,
+                {semconv.RETRY_BUDGET_NAME: self._budget.name},
+            )
+
+
+def _tally_success(level: Retry, ctx: CallContext, state: Any, result: Any) -> None:
+    """A success of a Retry without deadline and a token budget: count it, nothing else."""
+    level._tally.append(None)  # type: ignore[union-attr]
+
+
+def _budget_success(level: Retry, ctx: CallContext, state: Any, result: Any) -> None:
+    """A success of a Retry without deadline and a percent budget (reads the clock)."""
+    level._budget._success(state is None, level._clock)  # type: ignore[union-attr]
