@@ -17,7 +17,7 @@ way) or a session middleware, both added at ``ClientSession.__init__``, miss ses
 before ``instrument()``, and hooks cannot retry; ``ClientRequest.send`` or the connector sit
 below the timeouts and the response start (a closure inside ``_request``). The price: one
 attempt covers the redirects aiohttp follows (as contrib's span does), and ``_request`` is
-private (its signature has been ``(self, method, str_or_url, **kwargs)`` since aiohttp 3.0).
+private (``(method, str_or_url)`` then keyword options; checked against aiohttp 3.14).
 
 aiohttp re-sends an idempotent request once, at once, when a pooled connection drops. Inside
 an attempt we manage, a per-request middleware (aiohttp >= 3.12) stops that second send and

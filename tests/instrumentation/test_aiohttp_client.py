@@ -224,3 +224,17 @@ def test_entry_point_and_dependencies():
     assert ResilienceAiohttpClientInstrumentor().instrumentation_dependencies() == (
         "aiohttp >= 3.9",
     )
+
+
+def test_websocket_handshakes_and_hostless_urls_pass_straight_through(
+    instrument, server, otel_capture
+):
+    """A request with an Upgrade header is neither traced nor retried (its span would last as
+    long as the socket); a URL without a host gets aiohttp's own error, untouched."""
+    instrument("aiohttp")
+    server.script(503)
+    assert status("GET", server.url, headers={"Upgrade": "websocket"}) == 503
+    assert server.count == 1
+    with pytest.raises(aiohttp.InvalidUrlClientError):
+        status("GET", "/no-host")
+    assert otel_capture.spans() == []
