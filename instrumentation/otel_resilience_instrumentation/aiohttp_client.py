@@ -117,6 +117,18 @@ def _replayable(aiohttp: Any, data: Any) -> bool:
     return False  # async generators, file objects, FormData, multipart writers, streams
 
 
+def _merged_headers(cimultidict: Any, defaults: Any, given: Any) -> Mapping[str, str]:
+    """The headers the request will carry, for reading only; copied only when both the session
+    and the call have some (the core looks the idempotency header up ignoring case)."""
+    if not given:
+        return defaults  # type: ignore[no-any-return]
+    if not defaults and isinstance(given, Mapping):
+        return given
+    merged = cimultidict(defaults)
+    merged.update(given)
+    return merged  # type: ignore[no-any-return]
+
+
 def _describe(
     aiohttp: Any, cimultidict: Any, session: Any, args: Any, kwargs: Any
 ) -> HttpRequest | None:
@@ -127,12 +139,9 @@ def _describe(
         url = session._build_url(str_or_url)
         if not url.raw_host:
             return None
-        headers = cimultidict(session.headers)
-        given = kwargs.get("headers")
-        if given:
-            headers.update(given)
-        if "Upgrade" in headers:  # a websocket: its span would last as long as the socket
-            return None
+        headers = _merged_headers(cimultidict, session.headers, kwargs.get("headers"))
+        if "Upgrade" in headers or "upgrade" in headers:  # a websocket: its span would last
+            return None  # as long as the socket
         params = kwargs.get("params")
         full = url.extend_query(params) if params else url
         replayable = kwargs.get("json") is not None or _replayable(aiohttp, kwargs.get("data"))

@@ -137,6 +137,26 @@ def test_post_is_retried_only_with_an_idempotency_key(instrument, server):
     assert bodies == [b"payload", b"payload", b'{"a": 1}', b'{"a": 1}']
 
 
+def test_idempotency_key_among_merged_session_and_call_headers(instrument, server):
+    """A session with default headers and a call giving the key as a list of pairs (any
+    case): the POST is retried, and both header sets go out on each send."""
+    instrument("aiohttp")
+
+    async def go() -> int:
+        async with (
+            aiohttp.ClientSession(timeout=CLIENT_TIMEOUT, headers={"X-Team": "a"}) as session,
+            session.post(server.url, data=b"p", headers=[("idempotency-KEY", "k3")]) as response,
+        ):
+            return response.status
+
+    server.script(503)
+    assert run(go) == 200
+    assert [(r.headers["x-team"], r.headers["idempotency-key"]) for r in server.received] == [
+        ("a", "k3"),
+        ("a", "k3"),
+    ]
+
+
 def test_url_full_is_redacted(instrument, server, otel_capture):
     """User info and the values of sensitive query keys never reach url.full."""
     instrument("aiohttp")
