@@ -55,6 +55,7 @@ __all__ = ["ResilienceAiohttpClientInstrumentor"]
 _METHOD = "_request"
 #: Form values aiohttp encodes from memory (anything else may be a file: not replayable).
 _FORM_VALUES = (str, bytes, int, float)
+_NO_PORT = object()
 
 
 class _Sends:
@@ -145,14 +146,11 @@ def _describe(
         params = kwargs.get("params")
         full = url.extend_query(params) if params else url
         replayable = kwargs.get("json") is not None or _replayable(aiohttp, kwargs.get("data"))
+        port: Any = getattr(url, "explicit_port", _NO_PORT)  # yarl >= 1.9
+        if port is _NO_PORT:  # an older yarl: the core parses the URL text itself
+            return HttpRequest(str(method).upper(), str(full), headers, replayable)
         return HttpRequest(
-            str(method).upper(),
-            str(full),
-            headers,
-            replayable,
-            url.host,
-            url.explicit_port,
-            url.scheme,
+            str(method).upper(), str(full), headers, replayable, url.host, port, url.scheme
         )
     except Exception:
         return None

@@ -187,6 +187,24 @@ def test_non_replayable_bodies_are_not_retried(instrument, server, tmp_path):
     assert server.count == 4
 
 
+@pytest.mark.parametrize(
+    ("data", "sent"),
+    [
+        (aiohttp.payload.BytesPayload(b"bp"), b"bp"),
+        (aiohttp.payload.StringPayload("sp"), b"sp"),
+        ({"a": "1"}, b"a=1"),
+        ([("a", "1"), ("b", 2)], b"a=1&b=2"),
+    ],
+    ids=["BytesPayload", "StringPayload", "dict-form", "pairs-form"],
+)
+def test_in_memory_bodies_are_re_sent_identically(instrument, server, data, sent):
+    """In-memory payloads and simple forms are replayable: a 503 is retried with the same body."""
+    instrument("aiohttp")
+    server.script(503)
+    assert status("PUT", server.url, data=data) == 200
+    assert [r.body for r in server.received] == [sent, sent]
+
+
 def test_hooks_inside_an_attempt_see_http_instrumentation_suppressed(instrument, server):
     """A TraceConfig hook (where contrib's aiohttp instrumentor records) runs once per attempt
     with HTTP instrumentation suppressed, so contrib adds no CLIENT span; outside, it is on."""
