@@ -1,0 +1,295 @@
+"""ResilienceAiohttpClientInstrumentor: retries, a breaker per host and a span per attempt for
+aiohttp's ``ClientSession``.
+
+``ResilienceAiohttpClientInstrumentor().instrument(policies=...)`` (or the entry point
+``resilience_aiohttp_client``); keywords as for :mod:`otel_resilience_instrumentation.httpx`.
+Importing this module does not import aiohttp; ``instrument()`` does.
+
+Where we patch, and why: ``ClientSession._request``. Every request of every session passes
+there once (``session.get``/``post``/``request``, ``aiohttp.request()``), sessions created
+before ``instrument()`` and subclasses included, since the method is looked up on the class.
+One attempt is one ``_request`` call with, per attempt, ``headers=`` carrying the attempt's
+trace context, ``timeout=`` capped at the deadline and ``raise_for_status=False`` (the
+caller's ``raise_for_status`` is applied to the response we return, so a 503 is retried
+first). The response comes back with its headers read and its body not handed out yet, so
+nothing read by the caller is ever re-sent. Rejected alternatives: a ``TraceConfig`` (contrib's
+way) or a session middleware, both added at ``ClientSession.__init__``, miss sessions created
+before ``instrument()``, and hooks cannot retry; ``ClientRequest.send`` or the connector sit
+below the timeouts and the response start (a closure inside ``_request``). The price: one
+attempt covers the redirects aiohttp follows (as contrib's span does), and ``_request`` is
+private (``(method, str_or_url)`` then keyword options; checked against aiohttp 3.14).
+
+aiohttp re-sends an idempotent request once, at once, when a pooled connection drops. Inside
+an attempt we manage, a per-request middleware (aiohttp >= 3.12) stops that second send and
+re-raises the first error, so each physical send is one of our attempts, with its own span and
+``traceparent``, and the server sees at most ``max_attempts`` sends, not twice that. Requests
+passed straight through (suppressed, disabled hosts) keep aiohttp's own behaviour.
+
+Contrib's ``-aiohttp-client`` hooks run inside ``_request``, so inside our attempt, where
+``suppress_http_instrumentation`` is set: they record no second CLIENT span, in either order.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
+from opentelemetry.instrumentation.utils import unwrap
+
+from otel_resilience_instrumentation._http import (
+    PASS_THROUGH,
+    Attempt,
+    BodyDone,
+    HttpRequest,
+    HttpRunner,
+)
+
+__all__ = ["ResilienceAiohttpClientInstrumentor"]
+
+_METHOD = "_request"
+#: Form values aiohttp encodes from memory (anything else may be a file: not replayable).
+_FORM_VALUES = (str, bytes, int, float)
+_NO_PORT = object()
+
+
+class _Sends:
+    """What the middleware remembers within one attempt: the connection error it let out."""
+
+    __slots__ = ("dropped",)
+
+    def __init__(self) -> None:
+        self.dropped: BaseException | None = None
+
+
+_SENDS: contextvars.ContextVar[_Sends | None] = contextvars.ContextVar(
+    "otel_resilience_aiohttp_sends", default=None
+)
+
+
+class _Adapter:
+    """The core's view of a ``ClientResponse``."""
+
+    def __init__(self, aiohttp: Any) -> None:
+        self._closed_error = aiohttp.ClientConnectionError
+
+    def status(self, response: Any) -> int:
+        return int(response.status)
+
+    def protocol_version(self, response: Any) -> str | None:
+        version = response.version
+        return None if version is None else f"{version.major}.{version.minor}"
+
+    def watch_body(self, response: Any, done: BodyDone) -> None:
+        # The connection is released once the body has arrived, or closed when the caller
+        # releases or closes the response early or reading it failed: either ends the span.
+        connection = response.connection
+        if connection is None:  # the whole body arrived with the headers
+            done(None)
+            return
+        connection.add_callback(lambda: done(self._body_error(response)))
+
+    def _body_error(self, response: Any) -> BaseException | None:
+        try:
+            exc: BaseException | None = response.content.exception()
+        except Exception:
+            return None
+        # A plain ClientConnectionError is what aiohttp sets when the caller lets go early.
+        return None if exc is None or type(exc) is self._closed_error else exc
+
+
+def _replayable(aiohttp: Any, data: Any) -> bool:
+    """``True`` when ``data`` can be sent again: bytes, text, JSON, simple forms."""
+    if data is None or isinstance(data, (bytes, bytearray, memoryview, str)):
+        return True
+    if isinstance(data, aiohttp.payload.BytesPayload):  # also StringPayload, JsonPayload
+        return True
+    if isinstance(data, Mapping):
+        return all(isinstance(v, _FORM_VALUES) for v in data.values())
+    if isinstance(data, (list, tuple)):
+        return all(
+            isinstance(p, tuple) and len(p) == 2 and isinstance(p[1], _FORM_VALUES) for p in data
+        )
+    return False  # async generators, file objects, FormData, multipart writers, streams
+
+
+def _merged_headers(cimultidict: Any, defaults: Any, given: Any) -> Mapping[str, str]:
+    """The headers the request will carry, for reading only; copied only when both the session
+    and the call have some (the core looks the idempotency header up ignoring case)."""
+    if not given:
+        return defaults  # type: ignore[no-any-return]
+    if not defaults and isinstance(given, Mapping):
+        return given
+    merged = cimultidict(defaults)
+    merged.update(given)
+    return merged  # type: ignore[no-any-return]
+
+
+def _describe(
+    aiohttp: Any, cimultidict: Any, session: Any, args: Any, kwargs: Any
+) -> HttpRequest | None:
+    """The request as the core sees it; ``None`` to pass it through untouched (no host, a
+    websocket handshake, anything aiohttp itself will reject)."""
+    try:
+        method, str_or_url = args[0], args[1]
+        url = session._build_url(str_or_url)
+        if not url.raw_host:
+            return None
+        headers = _merged_headers(cimultidict, session.headers, kwargs.get("headers"))
+        if "Upgrade" in headers or "upgrade" in headers:  # a websocket: its span would last
+            return None  # as long as the socket
+        params = kwargs.get("params")
+        full = url.extend_query(params) if params else url
+        replayable = kwargs.get("json") is not None or _replayable(aiohttp, kwargs.get("data"))
+        port: Any = getattr(url, "explicit_port", _NO_PORT)  # yarl >= 1.9
+        if port is _NO_PORT:  # an older yarl: the core parses the URL text itself
+            return HttpRequest(str(method).upper(), str(full), headers, replayable)
+        return HttpRequest(
+            str(method).upper(), str(full), headers, replayable, url.host, port, url.scheme
+        )
+    except Exception:
+        return None
+
+
+def _capped(aiohttp: Any, session: Any, given: Any, cap: float) -> Any:
+    """The request's ``ClientTimeout`` with its total and every phase at most ``cap``."""
+    if given is aiohttp.helpers.sentinel:
+        base = session.timeout
+    elif isinstance(given, aiohttp.ClientTimeout):
+        base = given
+    else:  # a number (deprecated) or None
+        base = aiohttp.ClientTimeout(total=given)
+
+    def low(value: float | None) -> float | None:
+        return None if value is None else min(value, cap)
+
+    return aiohttp.ClientTimeout(
+        total=cap if base.total is None else min(base.total, cap),
+        connect=low(base.connect),
+        sock_read=low(base.sock_read),
+        sock_connect=low(base.sock_connect),
+        ceil_threshold=base.ceil_threshold,
+    )
+
+
+def _with_headers(cimultidict: Any, given: Any, extra: Mapping[str, str]) -> Any:
+    headers = cimultidict(given or ())
+    for name, value in extra.items():
+        headers[name] = value  # replaces a previous attempt's traceparent
+    return headers
+
+
+def _make_middleware(aiohttp: Any) -> Any:
+    dropped_types = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
+
+    async def one_send(request: Any, handler: Any) -> Any:
+        """Outermost middleware of a managed attempt: aiohttp's own re-send after a dropped
+        connection is refused (the first error again), so only our Retry re-sends."""
+        sends = _SENDS.get()
+        if sends is None:
+            return await handler(request)
+        if sends.dropped is not None:
+            raise sends.dropped
+        try:
+            return await handler(request)
+        except dropped_types as exc:
+            sends.dropped = exc
+            raise
+
+    return one_send
+
+
+def _wrapper(aiohttp: Any, runner: HttpRunner[Any], middlewares: bool) -> Any:
+    from multidict import CIMultiDict as cimultidict  # aiohttp's own dependency
+
+    one_send = _make_middleware(aiohttp)
+    sentinel = aiohttp.helpers.sentinel
+
+    async def request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        described = _describe(aiohttp, cimultidict, instance, args, kwargs)
+        if described is None:
+            return await wrapped(*args, **kwargs)
+        managed = False
+
+        async def send(attempt: Attempt) -> Any:
+            nonlocal managed
+            if attempt is PASS_THROUGH:
+                return await wrapped(*args, **kwargs)
+            managed = True
+            kw = dict(kwargs)
+            if attempt.headers:
+                kw["headers"] = _with_headers(cimultidict, kwargs.get("headers"), attempt.headers)
+            if attempt.timeout is not None:
+                given = kwargs.get("timeout", sentinel)
+                kw["timeout"] = _capped(aiohttp, instance, given, attempt.timeout)
+            kw["raise_for_status"] = False
+            if middlewares:
+                chain = kwargs.get("middlewares")
+                if chain is None:
+                    chain = instance._middlewares or ()
+                kw["middlewares"] = (one_send, *chain)
+            token = _SENDS.set(_Sends())
+            try:
+                return await wrapped(*args, **kw)
+            finally:
+                _SENDS.reset(token)
+
+        response = await runner.asend(described, send)
+        if managed:
+            await _raise_for_status(instance, kwargs.get("raise_for_status"), response)
+        return response
+
+    return request
+
+
+async def _raise_for_status(session: Any, wanted: Any, response: Any) -> None:
+    """Apply the caller's ``raise_for_status`` (or the session's) as ``_request`` would."""
+    if wanted is None:
+        wanted = session._raise_for_status
+    if not wanted:
+        return
+    if wanted is True:
+        response.raise_for_status()  # releases the response before raising
+        return
+    try:
+        await wanted(response)
+    except BaseException:
+        response.close()
+        raise
+
+
+class ResilienceAiohttpClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Patches ``aiohttp.ClientSession._request`` (every session, every subclass)."""
+
+    runner: HttpRunner[Any] | None = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        """The client library this instrumentor patches."""
+        return ("aiohttp >= 3.9",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        import aiohttp
+
+        self.runner = runner = HttpRunner(
+            _Adapter(aiohttp),
+            policies=kwargs.get("policies"),
+            tracer_provider=kwargs.get("tracer_provider"),
+            meter_provider=kwargs.get("meter_provider"),
+            logger_provider=kwargs.get("logger_provider"),
+            clock=kwargs.get("clock"),
+        )
+        # Per-request middlewares arrived in aiohttp 3.12; before, aiohttp's own re-send stays.
+        middlewares = "middlewares" in inspect.signature(aiohttp.ClientSession._request).parameters
+        wrapper = _wrapper(aiohttp, runner, middlewares)
+        wrapt.wrap_function_wrapper(aiohttp.ClientSession, _METHOD, wrapper)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        import aiohttp
+
+        unwrap(aiohttp.ClientSession, _METHOD)
+        self.runner = None
