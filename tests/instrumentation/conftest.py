@@ -16,6 +16,7 @@ from otel_resilience.testing import FakeClock
 INSTRUMENTORS = {
     "httpx": ("otel_resilience_instrumentation.httpx", "ResilienceHttpxInstrumentor"),
     "httpx2": ("otel_resilience_instrumentation.httpx2", "ResilienceHttpx2Instrumentor"),
+    "requests": ("otel_resilience_instrumentation.requests", "ResilienceRequestsInstrumentor"),
 }
 
 
