@@ -230,3 +230,26 @@ def test_disabled_host_passes_through(instrument, server, otel_capture):
     assert _get(server.url).status_code == 503
     assert server.count == 1
     assert otel_capture.spans() == []
+
+
+def test_requests_from_a_response_hook_are_managed_unless_suppressed(
+    instrument, server, otel_capture
+):
+    """A response hook runs inside our Session.request marker: a request it makes is still
+    ours (traced, retried), but one it makes under suppress_http_instrumentation() is not."""
+    instrument("requests", policies={"*": HttpPolicy(breaker=False)})
+    nested: list[int] = []
+
+    def hook(response: requests.Response, **kwargs: Any) -> None:
+        server.script(503)
+        nested.append(_get(server.url + "/managed").status_code)
+        server.script(503)
+        with suppress_http_instrumentation():
+            nested.append(_get(server.url + "/suppressed").status_code)
+
+    assert _get(server.url + "/outer", hooks={"response": hook}).status_code == 200
+    assert nested == [200, 503]
+    paths = [r.path for r in server.received]
+    assert paths == ["/outer", "/managed", "/managed", "/suppressed"]
+    urls = [s.attributes[semconv.URL_FULL] for s in client_spans(otel_capture)]
+    assert sorted(u.rpartition("/")[2] for u in urls) == ["managed", "managed", "outer"]
