@@ -74,17 +74,19 @@ class _Body:
     (``.content``, ``.text``, ``.json()``, ``iter_lines`` all read through it; an error there
     ends the span in error), ``Response.close`` (``with`` blocks, dropped retries) and urllib3's
     ``raw.release_conn`` (called once the raw body has been read to its end, whoever read it).
-    The instance attributes are removed once done, so nothing outlives the body.
+    Once done the instance attributes are removed (no reference cycle outlives the body); a
+    bound method taken before keeps behaving like the original.
     """
 
-    __slots__ = ("_done", "_raw", "_reading", "_released", "_response")
+    __slots__ = ("_done", "_finished", "_raw", "_reading", "_released", "_response")
 
     def __init__(self, response: Any, done: BodyDone) -> None:
         self._done = done
-        self._response: Any = response
+        self._response = response
         self._raw: Any = None
         self._reading = False
         self._released = False
+        self._finished = False
         response.__dict__["iter_content"] = self.iter_content
         response.__dict__["close"] = self.close
         raw = response.raw
@@ -95,9 +97,8 @@ class _Body:
     def iter_content(self, *args: Any, **kwargs: Any) -> Any:
         """The response's own ``iter_content``, watched."""
         response = self._response
-        if response is None:  # done already: a leftover bound method
-            raise RuntimeError("otel-resilience: the response is no longer watched")
-        return self._chunks(type(response).iter_content(response, *args, **kwargs))
+        chunks = type(response).iter_content(response, *args, **kwargs)
+        return chunks if self._finished else self._chunks(chunks)
 
     def _chunks(self, inner: Any) -> Iterator[Any]:
         chunks = iter(inner)
@@ -118,23 +119,19 @@ class _Body:
 
     def close(self) -> None:
         """The response's own ``close``, then the span ends."""
-        response = self._response
         try:
-            if response is not None:
-                type(response).close(response)
+            type(self._response).close(self._response)
         finally:
-            self.released()
+            self._released_now()
 
     def release_conn(self) -> None:
         """urllib3's ``release_conn``, then the span ends (unless a read is under way)."""
-        raw = self._raw
         try:
-            if raw is not None:
-                type(raw).release_conn(raw)
+            type(self._raw).release_conn(self._raw)
         finally:
-            self.released()
+            self._released_now()
 
-    def released(self) -> None:
+    def _released_now(self) -> None:
         """The connection went back (or the response was closed): done, unless a read is
         under way, which then decides (its error, or the end)."""
         if self._reading:
@@ -143,14 +140,13 @@ class _Body:
             self._finish(None)
 
     def _finish(self, exc: BaseException | None) -> None:
-        response, self._response = self._response, None
-        if response is None:
+        if self._finished:
             return
-        response.__dict__.pop("iter_content", None)
-        response.__dict__.pop("close", None)
-        raw, self._raw = self._raw, None
-        if raw is not None:
-            raw.__dict__.pop("release_conn", None)
+        self._finished = True
+        self._response.__dict__.pop("iter_content", None)
+        self._response.__dict__.pop("close", None)
+        if self._raw is not None:
+            self._raw.__dict__.pop("release_conn", None)
         self._done(exc)
 
 

@@ -110,3 +110,16 @@ def test_small_blocking_pool_survives_many_retried_streams(instrument, server):
     assert not worker.is_alive(), f"pool blocked after {len(statuses)} requests"
     assert statuses == [200] * 200
     assert server.count == 400
+
+
+def test_bound_methods_taken_before_the_end_keep_working(instrument, server, otel_capture):
+    """iter_content and close taken from the response before its body ended still behave
+    like requests' own afterwards (the watch is gone, the methods are not)."""
+    instrument("requests")
+    response = requests.get(server.url, stream=True, timeout=CLIENT_TIMEOUT)
+    iter_content, close = response.iter_content, response.close
+    assert response.content == b"ok"
+    assert _statuses(otel_capture) == [200]
+    assert b"".join(iter_content(1)) == b"ok"  # requests: the cached content, sliced
+    close()
+    assert len(client_spans(otel_capture)) == 1
