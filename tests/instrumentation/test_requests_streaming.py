@@ -123,3 +123,17 @@ def test_bound_methods_taken_before_the_end_keep_working(instrument, server, ote
     assert b"".join(iter_content(1)) == b"ok"  # requests: the cached content, sliced
     close()
     assert len(client_spans(otel_capture)) == 1
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET-204"])
+def test_bodiless_responses_end_their_span(method, instrument, server, otel_capture):
+    """A HEAD and a 204, streamed or not: the span ends (at once, or when closed)."""
+    instrument("requests")
+    verb = method.partition("-")[0]
+    if method == "GET-204":
+        server.default = Reply(204, body=b"")
+    assert requests.request(verb, server.url, timeout=CLIENT_TIMEOUT).content == b""
+    assert len(client_spans(otel_capture)) == 1
+    with requests.request(verb, server.url, stream=True, timeout=CLIENT_TIMEOUT):
+        pass
+    assert len(client_spans(otel_capture)) == 2
