@@ -22,9 +22,10 @@ Coexistence with the contrib requests instrumentor, which patches ``Session.send
 outside ``HTTPAdapter.send``, whatever the instrument order) and records nothing when
 ``suppress_http_instrumentation`` is set: we also wrap ``Session.request`` (which contrib does
 not touch, so its uninstrument cannot unwrap us) and run it with the suppression key set to
-our own marker value. Contrib therefore stays quiet for ``requests.get``/``session.get``...
-calls, and our adapter patch, recognising the marker (not a user's or an exporter's
-suppression, which set ``True``), lifts it for its own pipeline. ``Session.send`` called
+our own marker value, for the hosts we manage. Contrib therefore stays quiet for
+``requests.get``/``session.get``... calls to them, and our adapter patch, recognising the
+marker (not a user's or an exporter's suppression, which set ``True``), lifts it for its own
+pipeline. ``Session.send`` called
 directly with a prepared request bypasses the marker: with contrib active, contrib's span is
 then the only one and the request passes through us (documented).
 """
@@ -224,16 +225,26 @@ def _adapter_send(runner: HttpRunner[Any]) -> Any:
     return wrapper
 
 
-def _session_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """``Session.request`` with HTTP instrumentation suppressed by our marker, so that the
-    contrib instrumentor's ``Session.send`` patch stays quiet for the requests we manage."""
-    if not is_http_instrumentation_enabled():
-        return wrapped(*args, **kwargs)
-    token = otel_context.attach(otel_context.set_value(_SUPPRESS_HTTP, _OURS))
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        otel_context.detach(token)
+def _session_request(runner: HttpRunner[Any]) -> Any:
+    """The wrapper of ``Session.request(method, url, ...)``: run it with HTTP instrumentation
+    suppressed by our marker, so the contrib instrumentor's ``Session.send`` patch stays quiet,
+    for the hosts we manage (a host whose policy has ``enabled=False`` is left to contrib)."""
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not is_http_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        url = args[1] if len(args) > 1 else kwargs.get("url")
+        if isinstance(url, bytes):
+            url = url.decode("latin-1")
+        if not runner.policy_for(str(url)).enabled:
+            return wrapped(*args, **kwargs)
+        token = otel_context.attach(otel_context.set_value(_SUPPRESS_HTTP, _OURS))
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            otel_context.detach(token)
+
+    return wrapper
 
 
 class ResilienceRequestsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -257,7 +268,7 @@ class ResilienceRequestsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             clock=kwargs.get("clock"),
         )
         wrapt.wrap_function_wrapper(adapters.HTTPAdapter, "send", _adapter_send(runner))
-        wrapt.wrap_function_wrapper(sessions.Session, "request", _session_request)
+        wrapt.wrap_function_wrapper(sessions.Session, "request", _session_request(runner))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         adapters = importlib.import_module("requests.adapters")

@@ -10,6 +10,7 @@ import pytest
 import requests
 from httpx_support import CLIENT_TIMEOUT, client_spans
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from otel_resilience_instrumentation.policy import HttpPolicy
 
 from otel_resilience import semconv
 
@@ -120,3 +121,26 @@ def test_direct_session_send_with_contrib_gets_contrib_span_only(
         assert session.send(prepared, timeout=CLIENT_TIMEOUT).status_code == 503
     (span,) = client_spans(otel_capture)
     assert span.instrumentation_scope.name == CONTRIB_SCOPE
+
+
+@pytest.mark.parametrize("order", ["contrib-first", "ours-first"])
+def test_a_host_we_pass_through_keeps_contribs_span(
+    order, instrument, contrib, server, otel_capture
+):
+    """A host whose policy says enabled=False is left to contrib: its one CLIENT span, no
+    retry; another host in the same process still gets ours."""
+    contrib_first = order == "contrib-first"
+    if contrib_first:
+        contrib()
+    instrument("requests", policies={"127.0.0.1": HttpPolicy(enabled=False)})
+    if not contrib_first:
+        contrib()
+    server.script(503)
+    assert requests.get(server.url, timeout=CLIENT_TIMEOUT).status_code == 503
+    assert server.count == 1
+    (span,) = client_spans(otel_capture)
+    assert span.instrumentation_scope.name == CONTRIB_SCOPE
+    port = server.server_address[1]
+    assert requests.get(f"http://localhost:{port}/", timeout=CLIENT_TIMEOUT).status_code == 200
+    scopes = [s.instrumentation_scope.name for s in client_spans(otel_capture)]
+    assert scopes == [CONTRIB_SCOPE, semconv.HTTP_SCOPE_NAME]
