@@ -25,9 +25,9 @@ not touch, so its uninstrument cannot unwrap us) and run it with the suppression
 our own marker value, for the hosts we manage. Contrib therefore stays quiet for
 ``requests.get``/``session.get``... calls to them, and our adapter patch, recognising the
 marker (not a user's or an exporter's suppression, which set ``True``), lifts it for its own
-pipeline. ``Session.send`` called
-directly with a prepared request bypasses the marker: with contrib active, contrib's span is
-then the only one and the request passes through us (documented).
+pipeline. ``Session.send`` called directly with a prepared request bypasses the marker: with
+contrib active, contrib's span is then the only one and the request passes through us
+(documented).
 """
 
 from __future__ import annotations
@@ -230,14 +230,18 @@ def _session_request(runner: HttpRunner[Any]) -> Any:
     suppressed by our marker, so the contrib instrumentor's ``Session.send`` patch stays quiet,
     for the hosts we manage (a host whose policy has ``enabled=False`` is left to contrib)."""
 
+    # Looking the host up costs a URL parse: only when some host is passed through at all.
+    some_disabled = any(not policy.enabled for policy in runner.policies.values())
+
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         if not is_http_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        url = args[1] if len(args) > 1 else kwargs.get("url")
-        if isinstance(url, bytes):
-            url = url.decode("latin-1")
-        if not runner.policy_for(str(url)).enabled:
-            return wrapped(*args, **kwargs)
+        if some_disabled:
+            url = args[1] if len(args) > 1 else kwargs.get("url")
+            if isinstance(url, bytes):
+                url = url.decode("latin-1")
+            if not runner.policy_for(str(url)).enabled:
+                return wrapped(*args, **kwargs)
         token = otel_context.attach(otel_context.set_value(_SUPPRESS_HTTP, _OURS))
         try:
             return wrapped(*args, **kwargs)

@@ -144,3 +144,17 @@ def test_a_host_we_pass_through_keeps_contribs_span(
     assert requests.get(f"http://localhost:{port}/", timeout=CLIENT_TIMEOUT).status_code == 200
     scopes = [s.instrumentation_scope.name for s in client_spans(otel_capture)]
     assert scopes == [CONTRIB_SCOPE, semconv.HTTP_SCOPE_NAME]
+
+
+def test_env_switching_ours_off_leaves_contrib_alone(
+    instrument, contrib, server, otel_capture, monkeypatch
+):
+    """OTEL_RESILIENCE_HTTP_ENABLED=false (zero-code users): contrib's span as if we were not
+    installed, and no retry."""
+    monkeypatch.setenv("OTEL_RESILIENCE_HTTP_ENABLED", "false")
+    contrib()
+    instrument("requests")
+    server.script(503)
+    assert requests.get(server.url, timeout=CLIENT_TIMEOUT).status_code == 503
+    (span,) = client_spans(otel_capture)
+    assert span.instrumentation_scope.name == CONTRIB_SCOPE
