@@ -253,3 +253,24 @@ def test_requests_from_a_response_hook_are_managed_unless_suppressed(
     assert paths == ["/outer", "/managed", "/managed", "/suppressed"]
     urls = [s.attributes[semconv.URL_FULL] for s in client_spans(otel_capture)]
     assert sorted(u.rpartition("/")[2] for u in urls) == ["managed", "managed", "outer"]
+
+
+def test_an_otlp_http_exporters_own_requests_pass_straight_through(
+    instrument, server, otel_capture
+):
+    """The OTLP/HTTP span exporter (which sends with requests) exports under the SDK's
+    suppress_instrumentation: its POST is neither traced, retried nor given a traceparent."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    instrument("requests")
+    exporter = OTLPSpanExporter(endpoint=server.url + "/v1/traces", timeout=CLIENT_TIMEOUT)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    server.script(Reply(400, body=b""))  # not retried by the exporter itself either
+    provider.get_tracer("app").start_span("work").end()
+    provider.shutdown()
+    assert [(r.method, r.path) for r in server.received] == [("POST", "/v1/traces")]
+    assert "traceparent" not in server.received[0].headers
+    assert otel_capture.spans() == []
