@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import entry_points
 
+import pytest
 import requests
 from httpx_support import CLIENT_TIMEOUT, client_spans, parent_span_id
 from opentelemetry.trace import SpanKind, StatusCode
@@ -173,3 +174,15 @@ def test_entry_point_and_dependencies():
     ]
     assert point.load() is ResilienceRequestsInstrumentor
     assert ResilienceRequestsInstrumentor().instrumentation_dependencies() == ("requests >= 2.20",)
+
+
+def test_invalid_policies_fail_at_instrument_and_patch_nothing(otel_capture):
+    """A policies value that is not an HttpPolicy raises ValueError at instrument(), and
+    requests is left exactly as it was."""
+    before = (requests.adapters.HTTPAdapter.__dict__["send"], requests.Session.__dict__["request"])
+    instrumentor = ResilienceRequestsInstrumentor()
+    with pytest.raises(ValueError, match="policies"):
+        instrumentor.instrument(policies={"*": "fast"}, **otel_capture.providers)
+    after = (requests.adapters.HTTPAdapter.__dict__["send"], requests.Session.__dict__["request"])
+    assert after == before
+    assert not instrumentor.is_instrumented_by_opentelemetry
