@@ -20,6 +20,7 @@ INSTRUMENTORS = {
         "otel_resilience_instrumentation.aiohttp_client",
         "ResilienceAiohttpClientInstrumentor",
     ),
+    "requests": ("otel_resilience_instrumentation.requests", "ResilienceRequestsInstrumentor"),
 }
 
 

@@ -92,6 +92,12 @@ class HttpRunner(Generic[R]):
         self._telemetry = HttpTelemetry(tracer_provider, meter_provider)
         self._hosts = Hosts(self.policies, adapter, clock, providers)
 
+    def policy_for(self, url: str) -> HttpPolicy:
+        """The policy :meth:`send` would apply to a request for ``url`` (its host's), for an
+        adapter that must decide something before the request reaches its patch point."""
+        target = Target.of("GET", url)
+        return self._hosts.get(target.key, target.host).policy
+
     # -- the decision, shared by send and asend --------------------------------------------------
 
     def _plan(self, request: HttpRequest) -> tuple[Pipeline, Target, HttpPolicy] | None:
