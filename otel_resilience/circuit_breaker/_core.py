@@ -77,6 +77,18 @@ class _Probes:
         )
 
 
+class _Health:
+    """When the next health probe may start, and the live one (``probe`` 0: none)."""
+
+    __slots__ = ("due", "epoch", "probe", "started")
+
+    def __init__(self) -> None:
+        self.due = 0.0
+        self.probe = 0
+        self.started = 0.0
+        self.epoch = 0
+
+
 class BreakerCore:
     """Counts outcomes and decides the state; callers emit telemetry for returned transitions."""
 
@@ -84,6 +96,7 @@ class BreakerCore:
         "_lock",
         "_probes",
         "epoch",
+        "health",
         "isolated",
         "open_until",
         "opens_in_row",
@@ -93,7 +106,7 @@ class BreakerCore:
         "window",
     )
 
-    def __init__(self, opts: BreakerOptions) -> None:
+    def __init__(self, opts: BreakerOptions, *, health_check: bool = False) -> None:
         self.opts = opts
         self._lock: threading.Lock | None = None
         #: Created by the first recorded outcome (windows define no ``__len__``: always truthy).
@@ -106,6 +119,8 @@ class BreakerCore:
         self.open_until = 0.0
         self.opens_in_row = 0
         self.isolated = False
+        #: Health probing state, only for a breaker with a health check.
+        self.health = _Health() if health_check else None
 
     def _new_lock(self) -> threading.Lock:
         # Double-checked under a global lock: two threads must not each make a lock.
@@ -138,10 +153,12 @@ class BreakerCore:
         prev = self.state
         probes = _Probes() if new is HALF_OPEN else None
         opens, open_until = self.opens_in_row, self.open_until
-        window = self.window
+        window, health = self.window, self.health
+        probe_due = 0.0 if health is None else health.due
         if new is OPEN:
             opens += 1
             open_until = now + self.opts.break_for(opens)
+            probe_due = now + self.opts.health_interval
         elif new is CLOSED:
             opens = 0
             if window is not None:
@@ -154,6 +171,8 @@ class BreakerCore:
         self.opens_in_row = opens
         self.open_until = open_until
         self.window = window
+        if health is not None:
+            health.due = probe_due
         self.snapshot = (new, epoch)
         return prev, new
 
@@ -226,6 +245,48 @@ class BreakerCore:
                 (self.window or self._new_window()).add_success(now)
                 return None
         return self.record(permit, False, False, now)  # half-open probe, or a stale permit
+
+    def probe_due_at(self, now: float) -> bool:
+        """Lock-free hint: whether a health probe may be due (:meth:`claim_probe` decides)."""
+        health = self.health
+        return (
+            health is not None
+            and self.state is OPEN
+            and not self.isolated
+            and health.due <= now < self.open_until
+            and (not health.probe or now - health.started >= self.opts.probe_timeout)
+        )
+
+    def claim_probe(self, now: float) -> int:
+        """Start a health probe if one is due: its id, or 0 when none may run now.
+
+        Probes run only while open and before the break ends (after it, calls probe anyway),
+        one at a time: a probe older than ``health_timeout`` has failed by then, so its slot
+        is taken over and its late verdict ignored.
+        """
+        with self._lock or self._new_lock():
+            health = self.health
+            if health is None or not self.probe_due_at(now):
+                return 0
+            probe = next(_PROBE_IDS)
+            health.probe, health.started, health.epoch = probe, now, self.epoch
+            health.due = now + self.opts.health_interval
+            return probe
+
+    def finish_probe(self, probe: int, passed: bool | None, now: float) -> Transition | None:
+        """End health probe ``probe``: a pass half-opens a breaker still in the same opening.
+
+        ``passed`` is ``None`` for a probe that ended with no verdict (cancelled): it frees
+        the slot only. A stale probe (its slot taken over) changes nothing.
+        """
+        with self._lock or self._new_lock():
+            health = self.health
+            if health is None or probe != health.probe:
+                return None
+            health.probe = 0
+            if passed and self.epoch == health.epoch and not self.isolated:
+                return self._move(HALF_OPEN, now)
+            return None
 
     def release(self, permit: int) -> None:
         """Give back a permit whose call ended with no outcome (cancelled, interrupted)."""

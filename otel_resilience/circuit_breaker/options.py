@@ -65,6 +65,13 @@ class BreakerOptions:
     slow_call_duration: float | None = None
     slow_call_ratio: float = 1.0
     failure_categories: frozenset[str] = DEFAULT_FAILURE_CATEGORIES
+    health_interval: float = 5.0
+    health_timeout: float | None = None
+
+    @property
+    def probe_timeout(self) -> float:
+        """``health_timeout``, which defaults to ``health_interval``."""
+        return self.health_interval if self.health_timeout is None else self.health_timeout
 
     def __post_init__(self) -> None:
         check_ratio("failure_ratio", self.failure_ratio)
@@ -107,6 +114,9 @@ class BreakerOptions:
         if self.slow_call_duration is not None:
             _positive("slow_call_duration", self.slow_call_duration)
         check_ratio("slow_call_ratio", self.slow_call_ratio)
+        _positive("health_interval", self.health_interval)
+        if self.health_timeout is not None:
+            _positive("health_timeout", self.health_timeout)
 
     @staticmethod
     def categories(values: Iterable[str] | None) -> frozenset[str]:

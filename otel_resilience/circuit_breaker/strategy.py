@@ -10,10 +10,11 @@ from opentelemetry.metrics import Observation
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
-from otel_resilience._strategy import CallContext, DecidingStrategy
+from otel_resilience._strategy import CallContext, DecidingStrategy, Prepare
 from otel_resilience._telemetry import Telemetry, track_breaker
 from otel_resilience._util import check_callable, check_classifier
 from otel_resilience.circuit_breaker._core import CLOSED, BreakerCore, Rejected, Transition
+from otel_resilience.circuit_breaker._health import HealthProbes, HealthProbing, is_async_check
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
 from otel_resilience.errors import CircuitOpenError
@@ -27,7 +28,7 @@ _EVENT_FOR = {
 }
 
 
-class CircuitBreaker(DecidingStrategy):
+class CircuitBreaker(DecidingStrategy, HealthProbing):
     """Open after too many failures (or slow calls) in a sliding window; probe after a break.
 
     ``window`` is seconds with ``window_type="time"`` and a number of calls with ``"count"``.
@@ -39,12 +40,20 @@ class CircuitBreaker(DecidingStrategy):
     probes through: all succeeding closes it, any failing re-opens it. Which exceptions count
     as failures is decided by the classifier's category (``failure_categories``) unless
     ``is_failure`` is given; ``is_failure_result`` marks returned values as failures.
+
+    With ``health_check`` (a function of no arguments, sync or async) an open breaker probes
+    the dependency every ``health_interval`` seconds, bounded by ``health_timeout`` (default:
+    the interval): a call arriving when a probe is due runs it first, and a probe that returns
+    a truthy value without raising half-opens the breaker before the break ends. Async checks
+    run only in async calls (or :meth:`start_health_probes`). See docs/circuit-breaker.md.
     """
 
     __slots__ = (
         "__weakref__",
         "_classifier",
         "_core",
+        "_health",
+        "_health_async",
         "_is_failure",
         "_is_failure_result",
         "_name",
@@ -75,6 +84,9 @@ class CircuitBreaker(DecidingStrategy):
         is_failure: Callable[[BaseException], bool] | None = None,
         is_failure_result: Callable[[Any], bool] | None = None,
         half_open_probe_timeout: float = 60.0,
+        health_check: Callable[[], Any] | None = None,
+        health_interval: float = 5.0,
+        health_timeout: float | None = None,
         classifier: ErrorClassifier | None = None,
         clock: Clock | None = None,
         _options: BreakerOptions | None = None,
@@ -83,6 +95,7 @@ class CircuitBreaker(DecidingStrategy):
             raise ValueError(f"name must be a non-empty string or None, got {name!r}")
         check_callable("is_failure", is_failure)
         check_callable("is_failure_result", is_failure_result)
+        check_callable("health_check", health_check)
         check_classifier("classifier", classifier)
         if _options is not None:  # a registry shares one validated options object
             self.options = _options
@@ -101,17 +114,21 @@ class CircuitBreaker(DecidingStrategy):
                 slow_call_duration=slow_call_duration,
                 slow_call_ratio=slow_call_ratio,
                 failure_categories=BreakerOptions.categories(failure_categories),
+                health_interval=health_interval,
+                health_timeout=health_timeout,
             )
         opts = self.options
         super().__init__(clock=clock, result_predicate=is_failure_result)
         self._name = name
-        self._core = BreakerCore(opts)
+        self._core = BreakerCore(opts, health_check=health_check is not None)
         self._is_failure = is_failure
         self._is_failure_result = is_failure_result
         self._classifier = classifier or DEFAULT_CLASSIFIER
         self._slow_limit = opts.slow_call_duration
         self._timed = opts.slow_call_duration is not None or opts.window_type == "time"
         self._pipeline_name: str | None = None
+        self._health = health_check
+        self._health_async = health_check is not None and is_async_check(health_check)
 
     # -- public control ------------------------------------------------------------------------
 
@@ -132,6 +149,19 @@ class CircuitBreaker(DecidingStrategy):
     def reset(self) -> None:
         """Close the breaker and forget its history."""
         self._emit(self._core.reset(self._clock.monotonic()), None)
+
+    def start_health_probes(self) -> HealthProbes:
+        """Probe in the background while open, instead of waiting for calls; ``stop()`` it.
+
+        A sync ``health_check`` gets a daemon thread; an async one a task of the running event
+        loop (call this from inside it). Probes stay one at a time, shared with call-driven ones.
+        """
+        if self._health is None:
+            raise ValueError("start_health_probes() needs a health_check")
+        interval = self.options.health_interval
+        if self._health_async:
+            return HealthProbes(self._clock, interval, atick=self._aprobe_tick)
+        return HealthProbes(self._clock, interval, tick=self._probe_tick)
 
     def state_observations(self) -> Iterator[Observation]:
         """Observations for the ``resilience.circuit_breaker.state`` gauge."""
@@ -197,8 +227,14 @@ class CircuitBreaker(DecidingStrategy):
             if self._slow_limit is not None:
                 return (epoch, self._clock.monotonic())
             return epoch
-        now = self._clock.monotonic()  # read before taking a slot: nothing runs in between
-        try:
+        now = self._clock.monotonic()
+        if self._health is not None and self._core.probe_due_at(now):
+            return Prepare(self._probe_then_admit, self._aprobe_then_admit)
+        return self._admit(ctx, now)
+
+    def _admit(self, ctx: CallContext, now: float) -> Any:
+        """The permit of a call while not closed, or CircuitOpenError."""
+        try:  # ``now`` was read before taking a slot: nothing runs in between
             permit, transition = self._core.acquire(now)
         except Rejected as rejected:
             raise self._rejected(rejected, ctx) from None
@@ -209,6 +245,8 @@ class CircuitBreaker(DecidingStrategy):
             self._core.release(permit)
             raise
         return (permit, now) if self._slow_limit is not None else permit
+
+    # -- outcomes ----------------------------------------------------------------------------
 
     def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
         if self._slow_limit is None:
