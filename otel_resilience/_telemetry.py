@@ -310,3 +310,19 @@ def track_cache(meter_provider: Any, cache: Any) -> None:
         _cache_size_gauges.track_global(cache)
     else:
         _cache_size_gauges.track(meter_provider, cache)
+
+
+_threshold_gauges = _StateGauges(
+    semconv.METRIC_CIRCUIT_BREAKER_THRESHOLD,
+    "1",
+    "The failure ratio that opens an adaptive circuit breaker now.",
+    "threshold_observations",
+)
+
+
+def track_threshold(meter_provider: Any, breaker: Any) -> None:
+    """Have an adaptive ``breaker``'s threshold reported through ``meter_provider``."""
+    if meter_provider is None:
+        _threshold_gauges.track_global(breaker)
+    else:
+        _threshold_gauges.track(meter_provider, breaker)

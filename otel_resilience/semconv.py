@@ -171,6 +171,8 @@ HEALTH_PROBE_RESULT: Final = "resilience.circuit_breaker.health_probe.result"
 HEALTH_PROBE_DURATION: Final = "resilience.circuit_breaker.health_probe.duration"
 HEALTH_PROBE_PASSED: Final = "passed"
 HEALTH_PROBE_FAILED: Final = "failed"
+#: Observable gauge (attribute resilience.circuit_breaker.name): an adaptive breaker's ratio.
+METRIC_CIRCUIT_BREAKER_THRESHOLD: Final = "resilience.circuit_breaker.threshold"
 
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.

@@ -12,9 +12,11 @@ An idle breaker allocates nothing but itself: the lock and the window come with 
 
 from __future__ import annotations
 
+import math
 import threading
 from itertools import count
 
+from otel_resilience.circuit_breaker._adaptive import Extras, HealthSlot, adapts
 from otel_resilience.circuit_breaker._window import CountWindow, TimeWindow, Window
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 
@@ -77,18 +79,6 @@ class _Probes:
         )
 
 
-class _Health:
-    """When the next health probe may start, and the live one (``probe`` 0: none)."""
-
-    __slots__ = ("due", "epoch", "probe", "started")
-
-    def __init__(self) -> None:
-        self.due = 0.0
-        self.probe = 0
-        self.started = 0.0
-        self.epoch = 0
-
-
 class BreakerCore:
     """Counts outcomes and decides the state; callers emit telemetry for returned transitions."""
 
@@ -96,7 +86,7 @@ class BreakerCore:
         "_lock",
         "_probes",
         "epoch",
-        "health",
+        "ext",
         "isolated",
         "open_until",
         "opens_in_row",
@@ -119,8 +109,28 @@ class BreakerCore:
         self.open_until = 0.0
         self.opens_in_row = 0
         self.isolated = False
-        #: Health probing state, only for a breaker with a health check.
-        self.health = _Health() if health_check else None
+        #: Health probing and adaptive state: only for breakers that use them (one slot).
+        self.ext = Extras(opts, health_check) if health_check or adapts(opts) else None
+
+    @property
+    def health(self) -> HealthSlot | None:
+        """Health probing state, or None without a health check."""
+        ext = self.ext
+        return None if ext is None else ext.health
+
+    @property
+    def ratio(self) -> float:
+        """The failure ratio that opens the breaker now (adaptive, or ``failure_ratio``)."""
+        ext = self.ext
+        if ext is None or ext.adaptive is None:
+            return self.opts.failure_ratio
+        return ext.adaptive.ratio
+
+    @property
+    def slow_limit(self) -> float:
+        """Seconds above which a call is slow with ``slow_call_duration="auto"``."""
+        ext = self.ext
+        return math.inf if ext is None or ext.samples is None else ext.samples.limit
 
     def _new_lock(self) -> threading.Lock:
         # Double-checked under a global lock: two threads must not each make a lock.
@@ -203,20 +213,25 @@ class BreakerCore:
                 self.release(probe)
             raise
 
-    def record(self, permit: int, failed: bool, slow: bool, now: float) -> Transition | None:
-        """Account for the outcome of the call holding ``permit``."""
+    def record(
+        self, permit: int, failed: bool, slow: bool, now: float, duration: float | None = None
+    ) -> Transition | None:
+        """Account for the outcome of the call holding ``permit`` (``duration``: if timed)."""
         try:
             with self._lock or self._new_lock():
+                ext = self.ext
                 if permit == self.epoch and self.state is CLOSED:
                     window = self.window or self._new_window()
                     window.record(now, failed, slow)
+                    if ext is not None:
+                        ext.observe(now, failed, slow, duration)
                     if not (failed or slow):
                         return None
                     total, failures, slows = window.counts(now)
                     opts = self.opts
                     # The epsilon absorbs float error: 14 of 25 must reach a ratio of 0.56.
                     if total >= opts.minimum_calls and (
-                        failures >= opts.failure_ratio * total - 1e-9
+                        failures >= self.ratio * total - 1e-9
                         or (
                             opts.slow_call_duration is not None
                             and slows >= opts.slow_call_ratio * total - 1e-9
@@ -227,6 +242,10 @@ class BreakerCore:
                 probes = self._probes
                 if probes is None or not probes.settle(permit):
                     return None  # stale, or settled already: never counted twice
+                if ext is not None and ext.samples is not None and duration is not None:
+                    # Probes teach the slow limit even when slow: a lasting shift in latency
+                    # is learned after a few breaks instead of keeping the breaker open.
+                    ext.samples.add(duration, refresh=True)
                 if failed or slow:  # a probe that fails or crawls means "not yet"
                     return self._move(OPEN, now)
                 ok = probes.ok + 1

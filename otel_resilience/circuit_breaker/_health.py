@@ -15,17 +15,11 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from otel_resilience import semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
-from otel_resilience._context import CallContext
-from otel_resilience._telemetry import Telemetry
 from otel_resilience._util import error_type
-from otel_resilience.circuit_breaker._core import BreakerCore, Transition
-from otel_resilience.circuit_breaker.options import BreakerOptions
 
 __all__ = [
     "HealthProbes",
-    "HealthProbing",
     "Verdict",
     "is_async_check",
     "probe_async",
@@ -168,109 +162,3 @@ class HealthProbes:
                 _log.debug("otel-resilience: a background health probe failed", exc_info=True)
                 delay = self._interval
             await clock.asleep(delay)
-
-
-class HealthProbing:
-    """The CircuitBreaker's health probing (a mixin: the strategy class stays short)."""
-
-    __slots__ = ()
-
-    _clock: Clock
-    _core: BreakerCore
-    _health: Callable[[], Any] | None
-    _health_async: bool
-    _pipeline_name: str | None
-    _telemetry: Telemetry
-    options: BreakerOptions
-    strategy_name: str
-
-    @property
-    def name(self) -> str:  # pragma: no cover - CircuitBreaker's
-        raise NotImplementedError
-
-    def _admit(self, ctx: CallContext, now: float) -> Any:  # pragma: no cover - CircuitBreaker's
-        raise NotImplementedError
-
-    def _emit(
-        self, transition: Transition | None, ctx: CallContext | None
-    ) -> None:  # pragma: no cover - CircuitBreaker's
-        raise NotImplementedError
-
-    def _probe_then_admit(self, ctx: CallContext) -> Any:
-        # A sync call never runs an async check (see the class docstring): it is admitted or
-        # rejected as if there were no check.
-        if not self._health_async:
-            self._probe(ctx)
-        return self._admit(ctx, self._clock.monotonic())
-
-    async def _aprobe_then_admit(self, ctx: CallContext) -> Any:
-        await self._aprobe(ctx)
-        return self._admit(ctx, self._clock.monotonic())
-
-    def _probe(self, ctx: CallContext | None) -> None:
-        assert self._health is not None
-        core, clock = self._core, self._clock
-        probe = core.claim_probe(clock.monotonic())
-        if not probe:
-            return  # another probe is running, or none is due any more
-        try:
-            verdict = probe_sync(self._health, clock, self.options.probe_timeout)
-        except BaseException:  # interrupted: no verdict, free the slot
-            core.finish_probe(probe, None, clock.monotonic())
-            raise
-        self._probe_done(ctx, probe, *verdict)
-
-    async def _aprobe(self, ctx: CallContext | None) -> None:
-        assert self._health is not None
-        core, clock = self._core, self._clock
-        probe = core.claim_probe(clock.monotonic())
-        if not probe:
-            return
-        try:
-            verdict = await probe_async(
-                self._health, self._health_async, clock, self.options.probe_timeout
-            )
-        except BaseException:  # cancelled: no verdict, free the slot
-            core.finish_probe(probe, None, clock.monotonic())
-            raise
-        self._probe_done(ctx, probe, *verdict)
-
-    def _probe_done(
-        self, ctx: CallContext | None, probe: int, passed: bool, error: str | None, took: float
-    ) -> None:
-        transition = self._core.finish_probe(probe, passed, self._clock.monotonic())
-        attrs: dict[str, Any] = {
-            semconv.CIRCUIT_BREAKER_NAME: self.name,
-            semconv.HEALTH_PROBE_RESULT: (
-                semconv.HEALTH_PROBE_PASSED if passed else semconv.HEALTH_PROBE_FAILED
-            ),
-            semconv.HEALTH_PROBE_DURATION: took,
-        }
-        if error is not None:
-            attrs[semconv.ERROR_TYPE] = error
-        if ctx is not None and ctx.span is not None:
-            ctx.span.add_event(semconv.SPAN_EVENT_HEALTH_PROBE, attrs)
-        inst = ctx.inst if ctx is not None else self._telemetry.instruments()
-        inst.emit_event(semconv.LOG_EVENT_HEALTH_PROBE, attrs)
-        pipeline = ctx.pipeline if ctx is not None else (self._pipeline_name or self.name)
-        event = semconv.EVENT_HEALTH_PROBE_PASSED if passed else semconv.EVENT_HEALTH_PROBE_FAILED
-        inst.count(pipeline, self.strategy_name, event)
-        self._emit(transition, ctx)
-
-    def _next_probe_in(self) -> float:
-        health = self._core.health
-        due = 0.0 if health is None else health.due
-        delay = due - self._clock.monotonic()
-        return delay if delay > 0 else self.options.health_interval
-
-    def _probe_tick(self) -> float:
-        """One round of the background thread: probe if due; the seconds until the next."""
-        if self._core.probe_due_at(self._clock.monotonic()):
-            self._probe(None)
-        return self._next_probe_in()
-
-    async def _aprobe_tick(self) -> float:
-        """One round of the background task."""
-        if self._core.probe_due_at(self._clock.monotonic()):
-            await self._aprobe(None)
-        return self._next_probe_in()

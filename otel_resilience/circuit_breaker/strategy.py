@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -10,11 +11,13 @@ from opentelemetry.metrics import Observation
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
-from otel_resilience._strategy import CallContext, DecidingStrategy, Prepare
-from otel_resilience._telemetry import Telemetry, track_breaker
+from otel_resilience._strategy import CallContext, DecidingStrategy
+from otel_resilience._telemetry import Telemetry, track_breaker, track_threshold
 from otel_resilience._util import check_callable, check_classifier
+from otel_resilience.circuit_breaker import _probing
 from otel_resilience.circuit_breaker._core import CLOSED, BreakerCore, Rejected, Transition
-from otel_resilience.circuit_breaker._health import HealthProbes, HealthProbing, is_async_check
+from otel_resilience.circuit_breaker._health import HealthProbes, is_async_check
+from otel_resilience.circuit_breaker.adaptive import AdaptiveThreshold
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
 from otel_resilience.errors import CircuitOpenError
@@ -28,7 +31,7 @@ _EVENT_FOR = {
 }
 
 
-class CircuitBreaker(DecidingStrategy, HealthProbing):
+class CircuitBreaker(DecidingStrategy):
     """Open after too many failures (or slow calls) in a sliding window; probe after a break.
 
     ``window`` is seconds with ``window_type="time"`` and a number of calls with ``"count"``.
@@ -50,6 +53,7 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
 
     __slots__ = (
         "__weakref__",
+        "_auto_slow",
         "_classifier",
         "_core",
         "_health",
@@ -75,8 +79,11 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
         window_type: str = "time",
         break_duration: float = 30.0,
         half_open_max_calls: int = 1,
-        slow_call_duration: float | None = None,
+        slow_call_duration: float | str | None = None,
         slow_call_ratio: float = 1.0,
+        slow_call_percentile: float = 0.99,
+        slow_call_factor: float = 2.0,
+        adaptive: AdaptiveThreshold | None = None,
         break_duration_multiplier: float = 1.0,
         max_break_duration: float | None = None,
         window_buckets: int = 10,
@@ -113,6 +120,9 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
                 half_open_probe_timeout=half_open_probe_timeout,
                 slow_call_duration=slow_call_duration,
                 slow_call_ratio=slow_call_ratio,
+                slow_call_percentile=slow_call_percentile,
+                slow_call_factor=slow_call_factor,
+                adaptive=adaptive,
                 failure_categories=BreakerOptions.categories(failure_categories),
                 health_interval=health_interval,
                 health_timeout=health_timeout,
@@ -124,8 +134,16 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
         self._is_failure = is_failure
         self._is_failure_result = is_failure_result
         self._classifier = classifier or DEFAULT_CLASSIFIER
-        self._slow_limit = opts.slow_call_duration
-        self._timed = opts.slow_call_duration is not None or opts.window_type == "time"
+        # Not None: every call is timed (state is ``(permit, started)``). Auto-slow and
+        # adaptive breakers time calls too; ``inf`` means "never slow by a fixed limit".
+        slow = opts.slow_call_duration
+        self._auto_slow = slow == "auto"
+        self._slow_limit: float | None = (
+            math.inf
+            if self._auto_slow or (slow is None and opts.adaptive is not None)
+            else (None if slow is None else float(slow))
+        )
+        self._timed = slow is not None or opts.window_type == "time" or opts.adaptive is not None
         self._pipeline_name: str | None = None
         self._health = health_check
         self._health_async = health_check is not None and is_async_check(health_check)
@@ -158,10 +176,7 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
         """
         if self._health is None:
             raise ValueError("start_health_probes() needs a health_check")
-        interval = self.options.health_interval
-        if self._health_async:
-            return HealthProbes(self._clock, interval, atick=self._aprobe_tick)
-        return HealthProbes(self._clock, interval, tick=self._probe_tick)
+        return _probing.start(self)
 
     def state_observations(self) -> Iterator[Observation]:
         """Observations for the ``resilience.circuit_breaker.state`` gauge."""
@@ -174,6 +189,15 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
                     semconv.CIRCUIT_BREAKER_STATE: state.value,
                 },
             )
+
+    def threshold_observations(self) -> Iterator[Observation]:
+        """Observations for the ``resilience.circuit_breaker.threshold`` gauge."""
+        yield Observation(self._core.ratio, {semconv.CIRCUIT_BREAKER_NAME: self.name})
+
+    @property
+    def threshold(self) -> float:
+        """The failure ratio that opens the breaker now (it moves with ``adaptive``)."""
+        return self._core.ratio
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(name={self.name!r}, state={self.state.value!r})"
@@ -188,6 +212,8 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
             self._name = pipeline_name
         # The gauge reports through the pipeline's meter provider (None: the global one).
         track_breaker(telemetry.providers[1], self)
+        if self.options.adaptive is not None:
+            track_threshold(telemetry.providers[1], self)
         return True
 
     def _emit(self, transition: Transition | None, ctx: CallContext | None) -> None:
@@ -229,7 +255,7 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
             return epoch
         now = self._clock.monotonic()
         if self._health is not None and self._core.probe_due_at(now):
-            return Prepare(self._probe_then_admit, self._aprobe_then_admit)
+            return _probing.prepare(self)
         return self._admit(ctx, now)
 
     def _admit(self, ctx: CallContext, now: float) -> Any:
@@ -285,7 +311,11 @@ class CircuitBreaker(DecidingStrategy, HealthProbing):
             permit, started = state, 0.0
         timed = self._timed or failed or core.state is not CLOSED
         now = self._clock.monotonic() if timed else 0.0
-        slow = self._slow_limit is not None and now - started >= self._slow_limit
-        transition = core.record(permit, failed, slow, now)
+        duration = None
+        slow = False
+        if self._slow_limit is not None:
+            duration = now - started
+            slow = duration > core.slow_limit if self._auto_slow else duration >= self._slow_limit
+        transition = core.record(permit, failed, slow, now, duration)
         if transition is not None:
             self._emit(transition, ctx)
