@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from otel_resilience import CircuitState, Pipeline, semconv
 from otel_resilience.circuit_breaker import AdaptiveThreshold, CircuitBreaker
-from otel_resilience.circuit_breaker._adaptive import AdaptiveState, LatencySamples
+from otel_resilience.circuit_breaker._adaptive import AdaptiveState, Extras, LatencySamples
 from otel_resilience.circuit_breaker.adaptive import adaptive_ratio
+from otel_resilience.circuit_breaker.options import BreakerOptions
 from otel_resilience.testing import FakeClock
 
 
@@ -222,6 +223,18 @@ def test_auto_limit_needs_a_warm_up():
     assert samples.limit == math.inf
     samples.add(1.0)
     assert samples.limit == pytest.approx(2.0)
+
+
+def test_only_fast_successes_teach_the_auto_limit():
+    """Failures (however fast) and slow calls of the closed state leave the limit alone."""
+    ext = Extras(BreakerOptions(slow_call_duration="auto", slow_call_percentile=0.5), False)
+    assert ext.samples is not None
+    for _ in range(100):
+        ext.observe(0.0, False, False, 0.1)
+    for _ in range(100):
+        ext.observe(0.0, True, False, 0.001)  # connection refused at once
+        ext.observe(0.0, False, True, 9.0)  # judged slow
+    assert ext.samples.limit == pytest.approx(0.2)  # the median success x 2
 
 
 def test_lasting_latency_shift_is_learned_through_probes():

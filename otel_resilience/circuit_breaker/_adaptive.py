@@ -136,8 +136,8 @@ class Extras:
         )
 
     def observe(self, now: float, failed: bool, slow: bool, duration: float | None) -> None:
-        """A closed-state outcome: learn from it (slow calls do not teach the slow limit)."""
+        """A closed-state outcome: learn from it (only fast successes teach the slow limit)."""
         if self.adaptive is not None:
             self.adaptive.record(now, failed, duration)
-        if self.samples is not None and duration is not None and not slow:
+        if self.samples is not None and duration is not None and not (slow or failed):
             self.samples.add(duration)

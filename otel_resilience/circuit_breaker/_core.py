@@ -242,9 +242,14 @@ class BreakerCore:
                 probes = self._probes
                 if probes is None or not probes.settle(permit):
                     return None  # stale, or settled already: never counted twice
-                if ext is not None and ext.samples is not None and duration is not None:
-                    # Probes teach the slow limit even when slow: a lasting shift in latency
-                    # is learned after a few breaks instead of keeping the breaker open.
+                if (
+                    ext is not None
+                    and ext.samples is not None
+                    and duration is not None
+                    and not failed
+                ):
+                    # Probes that succeed teach the slow limit even when slow: a lasting shift
+                    # in latency is learned after a few breaks instead of keeping it open.
                     ext.samples.add(duration, refresh=True)
                 if failed or slow:  # a probe that fails or crawls means "not yet"
                     return self._move(OPEN, now)
