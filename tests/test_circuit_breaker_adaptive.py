@@ -10,7 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from otel_resilience import CircuitState, Pipeline, semconv
-from otel_resilience.circuit_breaker import AdaptiveThreshold, CircuitBreaker
+from otel_resilience.circuit_breaker import (
+    AdaptiveThreshold,
+    CircuitBreaker,
+    CircuitBreakerRegistry,
+)
 from otel_resilience.circuit_breaker._adaptive import AdaptiveState, Extras, LatencySamples
 from otel_resilience.circuit_breaker.adaptive import adaptive_ratio
 from otel_resilience.circuit_breaker.options import BreakerOptions
@@ -318,3 +322,21 @@ def test_invalid_breaker_options_fail_fast(kw, field):
     """Adaptive and auto-slow breaker options are validated at construction."""
     with pytest.raises(ValueError, match=field):
         CircuitBreaker(**kw)
+
+
+def test_registry_breakers_learn_separately():
+    """Breakers of a registry share the AdaptiveThreshold, not what each one learned."""
+    clock = FakeClock()
+    registry = CircuitBreakerRegistry(
+        failure_ratio=0.5,
+        minimum_calls=20,
+        window=20,
+        window_type="count",
+        adaptive=AdaptiveThreshold(warmup_calls=20),
+        clock=clock,
+    )
+    bad, good = registry.get("bad"), registry.get("good")
+    drive(Pipeline("bad", bad, clock=clock), [i % 5 in (0, 2) for i in range(100)], clock)
+    drive(Pipeline("good", good, clock=clock), [False] * 100, clock)
+    assert bad.threshold < 0.5
+    assert good.threshold == 0.5

@@ -491,3 +491,13 @@ def test_background_probes_need_a_check():
     """start_health_probes() without a health_check is a ValueError."""
     with pytest.raises(ValueError, match="health_check"):
         CircuitBreaker().start_health_probes()
+
+
+def test_background_thread_on_the_system_clock_stops_at_once():
+    """On the real clock stop() wakes the thread: it ends without waiting out the interval."""
+    breaker = CircuitBreaker(health_check=lambda: True, health_interval=600.0)
+    runner = breaker.start_health_probes()
+    assert runner.running
+    runner.stop()
+    runner.join(GUARD)  # a 600 s interval: only a prompt wake-up ends it within the guard
+    assert not runner.running
