@@ -339,7 +339,9 @@ def test_cancelled_probe_frees_its_slot(fake_clock):
 
 def test_probe_older_than_the_timeout_loses_its_slot():
     """A probe out longer than health_timeout is replaced; its late pass changes nothing."""
-    core = BreakerCore(BreakerOptions(health_interval=5.0, health_timeout=8.0), health_check=True)
+    core = BreakerCore(
+        BreakerOptions(health_interval=5.0, health_timeout=8.0), health_check=lambda: True
+    )
     core._move(CircuitState.OPEN, 0.0)
     first = core.claim_probe(5.0)
     assert first

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
+from typing import Any
 
+from otel_resilience.circuit_breaker._health import is_async_check
 from otel_resilience.circuit_breaker._window import TimeWindow
 from otel_resilience.circuit_breaker.adaptive import AdaptiveThreshold, adaptive_ratio
 from otel_resilience.circuit_breaker.options import BreakerOptions
@@ -102,11 +105,13 @@ class LatencySamples:
 
 
 class HealthSlot:
-    """When the next health probe may start, and the live one (``probe`` 0: none)."""
+    """The health check, when the next probe may start, and the live one (``probe`` 0: none)."""
 
-    __slots__ = ("due", "epoch", "probe", "started")
+    __slots__ = ("check", "due", "epoch", "is_async", "probe", "started")
 
-    def __init__(self) -> None:
+    def __init__(self, check: Callable[[], Any], is_async: bool) -> None:
+        self.check = check
+        self.is_async = is_async
         self.due = 0.0
         self.probe = 0
         self.started = 0.0
@@ -122,8 +127,10 @@ class Extras:
 
     __slots__ = ("adaptive", "health", "samples")
 
-    def __init__(self, opts: BreakerOptions, health_check: bool) -> None:
-        self.health = HealthSlot() if health_check else None
+    def __init__(self, opts: BreakerOptions, health_check: Callable[[], Any] | None) -> None:
+        self.health = (
+            None if health_check is None else HealthSlot(health_check, is_async_check(health_check))
+        )
         self.adaptive = (
             None
             if opts.adaptive is None

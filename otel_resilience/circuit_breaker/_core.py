@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from itertools import count
+from typing import Any
 
 from otel_resilience.circuit_breaker._adaptive import Extras, HealthSlot, adapts
 from otel_resilience.circuit_breaker._window import CountWindow, TimeWindow, Window
@@ -96,7 +98,9 @@ class BreakerCore:
         "window",
     )
 
-    def __init__(self, opts: BreakerOptions, *, health_check: bool = False) -> None:
+    def __init__(
+        self, opts: BreakerOptions, *, health_check: Callable[[], Any] | None = None
+    ) -> None:
         self.opts = opts
         self._lock: threading.Lock | None = None
         #: Created by the first recorded outcome (windows define no ``__len__``: always truthy).
@@ -110,7 +114,7 @@ class BreakerCore:
         self.opens_in_row = 0
         self.isolated = False
         #: Health probing and adaptive state: only for breakers that use them (one slot).
-        self.ext = Extras(opts, health_check) if health_check or adapts(opts) else None
+        self.ext = Extras(opts, health_check) if health_check is not None or adapts(opts) else None
 
     @property
     def health(self) -> HealthSlot | None:
@@ -159,7 +163,8 @@ class BreakerCore:
 
     def _move(self, new: CircuitState, now: float, *, isolated: bool = False) -> Transition:
         # All-or-nothing under interrupts: a signal handler can raise only at a call, a
-        # function entry or a loop's back edge, so every call comes before the first store.
+        # function entry or a loop's back edge (on 3.10 also a branch), so every call and branch
+        # comes before the first store.
         prev = self.state
         probes = _Probes() if new is HALF_OPEN else None
         opens, open_until = self.opens_in_row, self.open_until
@@ -174,6 +179,8 @@ class BreakerCore:
             if window is not None:
                 window = self._fresh_window()
         epoch = self.epoch + 1
+        if health is not None:  # before the stores: a branch is an interrupt point on 3.10
+            health.due = probe_due  # harmless alone: it only matters once the state is open
         self.state = new
         self.epoch = epoch
         self._probes = probes
@@ -181,8 +188,6 @@ class BreakerCore:
         self.opens_in_row = opens
         self.open_until = open_until
         self.window = window
-        if health is not None:
-            health.due = probe_due
         self.snapshot = (new, epoch)
         return prev, new
 

@@ -25,7 +25,8 @@ def prepare(cb: CircuitBreaker) -> Prepare:
 def start(cb: CircuitBreaker) -> HealthProbes:
     """The background runner of :meth:`CircuitBreaker.start_health_probes`."""
     interval = cb.options.health_interval
-    if cb._health_async:
+    health = cb._core.health
+    if health is not None and health.is_async:
         return HealthProbes(cb._clock, interval, atick=partial(aprobe_tick, cb))
     return HealthProbes(cb._clock, interval, tick=partial(probe_tick, cb))
 
@@ -34,7 +35,8 @@ def probe_then_admit(cb: CircuitBreaker, ctx: CallContext) -> Any:
     """A sync call: run the due probe (a sync check only), then admit or reject the call."""
     # A sync call never runs an async check (see the class docstring): it is admitted or
     # rejected as if there were no check.
-    if not cb._health_async:
+    health = cb._core.health
+    if health is not None and not health.is_async:
         run_probe(cb, ctx)
     return cb._admit(ctx, cb._clock.monotonic())
 
@@ -47,13 +49,14 @@ async def aprobe_then_admit(cb: CircuitBreaker, ctx: CallContext) -> Any:
 
 def run_probe(cb: CircuitBreaker, ctx: CallContext | None) -> None:
     """Run a sync check if a probe is due and no other runs (``ctx``: None in the background)."""
-    assert cb._health is not None
     core, clock = cb._core, cb._clock
+    health = core.health
+    assert health is not None
     probe = core.claim_probe(clock.monotonic())
     if not probe:
         return  # another probe is running, or none is due any more
     try:
-        verdict = probe_sync(cb._health, clock, cb.options.probe_timeout)
+        verdict = probe_sync(health.check, clock, cb.options.probe_timeout)
     except BaseException:  # interrupted: no verdict, free the slot
         core.finish_probe(probe, None, clock.monotonic())
         raise
@@ -62,13 +65,14 @@ def run_probe(cb: CircuitBreaker, ctx: CallContext | None) -> None:
 
 async def arun_probe(cb: CircuitBreaker, ctx: CallContext | None) -> None:
     """Await the check (a sync one in a worker thread) if a probe is due and no other runs."""
-    assert cb._health is not None
     core, clock = cb._core, cb._clock
+    health = core.health
+    assert health is not None
     probe = core.claim_probe(clock.monotonic())
     if not probe:
         return
     try:
-        verdict = await probe_async(cb._health, cb._health_async, clock, cb.options.probe_timeout)
+        verdict = await probe_async(health.check, health.is_async, clock, cb.options.probe_timeout)
     except BaseException:  # cancelled: no verdict, free the slot
         core.finish_probe(probe, None, clock.monotonic())
         raise

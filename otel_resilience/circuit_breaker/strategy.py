@@ -16,7 +16,7 @@ from otel_resilience._telemetry import Telemetry, track_breaker, track_threshold
 from otel_resilience._util import check_callable, check_classifier
 from otel_resilience.circuit_breaker import _probing
 from otel_resilience.circuit_breaker._core import CLOSED, BreakerCore, Rejected, Transition
-from otel_resilience.circuit_breaker._health import HealthProbes, is_async_check
+from otel_resilience.circuit_breaker._health import HealthProbes
 from otel_resilience.circuit_breaker.adaptive import AdaptiveThreshold
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
@@ -53,11 +53,8 @@ class CircuitBreaker(DecidingStrategy):
 
     __slots__ = (
         "__weakref__",
-        "_auto_slow",
         "_classifier",
         "_core",
-        "_health",
-        "_health_async",
         "_is_failure",
         "_is_failure_result",
         "_name",
@@ -130,23 +127,20 @@ class CircuitBreaker(DecidingStrategy):
         opts = self.options
         super().__init__(clock=clock, result_predicate=is_failure_result)
         self._name = name
-        self._core = BreakerCore(opts, health_check=health_check is not None)
+        self._core = BreakerCore(opts, health_check=health_check)
         self._is_failure = is_failure
         self._is_failure_result = is_failure_result
         self._classifier = classifier or DEFAULT_CLASSIFIER
         # Not None: every call is timed (state is ``(permit, started)``). Auto-slow and
         # adaptive breakers time calls too; ``inf`` means "never slow by a fixed limit".
         slow = opts.slow_call_duration
-        self._auto_slow = slow == "auto"
         self._slow_limit: float | None = (
-            math.inf
-            if self._auto_slow or (slow is None and opts.adaptive is not None)
+            math.inf  # "ask the core": its auto limit, infinite when there is none
+            if slow == "auto" or (slow is None and opts.adaptive is not None)
             else (None if slow is None else float(slow))
         )
         self._timed = slow is not None or opts.window_type == "time" or opts.adaptive is not None
         self._pipeline_name: str | None = None
-        self._health = health_check
-        self._health_async = health_check is not None and is_async_check(health_check)
 
     # -- public control ------------------------------------------------------------------------
 
@@ -174,7 +168,7 @@ class CircuitBreaker(DecidingStrategy):
         A sync ``health_check`` gets a daemon thread; an async one a task of the running event
         loop (call this from inside it). Probes stay one at a time, shared with call-driven ones.
         """
-        if self._health is None:
+        if self._core.health is None:
             raise ValueError("start_health_probes() needs a health_check")
         return _probing.start(self)
 
@@ -254,7 +248,7 @@ class CircuitBreaker(DecidingStrategy):
                 return (epoch, self._clock.monotonic())
             return epoch
         now = self._clock.monotonic()
-        if self._health is not None and self._core.probe_due_at(now):
+        if self._core.probe_due_at(now):  # False at once without a health check
             return _probing.prepare(self)
         return self._admit(ctx, now)
 
@@ -315,7 +309,8 @@ class CircuitBreaker(DecidingStrategy):
         slow = False
         if self._slow_limit is not None:
             duration = now - started
-            slow = duration > core.slow_limit if self._auto_slow else duration >= self._slow_limit
+            limit = self._slow_limit
+            slow = duration > core.slow_limit if limit == math.inf else duration >= limit
         transition = core.record(permit, failed, slow, now, duration)
         if transition is not None:
             self._emit(transition, ctx)
