@@ -122,9 +122,9 @@ def test_warm_up_keeps_the_configured_ratio():
     state = AdaptiveState(AdaptiveThreshold(warmup_calls=50), 0.5, 10)
     for i in range(49):
         state.record(float(i), True, 0.1)
-    assert state.ratio == 0.5
+    assert state.current(49.0) == 0.5
     state.record(49.0, True, 0.1)
-    assert state.ratio == 0.1  # all failing: tightened to min_ratio
+    assert state.current(49.0) == 0.1  # all failing: tightened to min_ratio
 
 
 def test_long_window_forgets_old_outcomes():
@@ -132,9 +132,9 @@ def test_long_window_forgets_old_outcomes():
     state = AdaptiveState(AdaptiveThreshold(long_window=60.0, warmup_calls=10), 0.5, 10)
     for i in range(20):
         state.record(0.0, i % 2 == 0, None)
-    assert state.ratio < 0.5
+    assert state.current(0.0) < 0.5
     state.record(1000.0, False, None)
-    assert state.ratio == 0.5  # one outcome in the window: warming up again
+    assert state.current(1000.0) == 0.5  # one outcome in the window: warming up again
 
 
 ratios = st.floats(min_value=0.01, max_value=1.0)
@@ -184,7 +184,7 @@ def test_learned_ratio_stays_within_bounds(spec_base, outcomes):
     for step, failed, duration in outcomes:
         now += step
         state.record(now, failed, duration)
-        assert spec.min_ratio <= state.ratio <= spec.max_ratio
+        assert spec.min_ratio <= state.current(now) <= spec.max_ratio
 
 
 def test_auto_slow_calls_are_judged_against_own_latency(run):

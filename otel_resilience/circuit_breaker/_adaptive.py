@@ -1,10 +1,11 @@
 """The optional parts of a breaker's state: I/O-free, guarded by the core's lock.
 
 :class:`AdaptiveState` keeps the long-window failure rate and two latency averages and
-recomputes the opening ratio on every outcome. :class:`LatencySamples` keeps recent call
-durations for ``slow_call_duration="auto"``. :class:`HealthSlot` tracks health probes.
-:class:`Extras` holds whichever of them a breaker uses, in one slot of the core (an idle
-breaker without them pays 8 bytes).
+computes the opening ratio when it is needed (a failure, a gauge read).
+:class:`LatencySamples` keeps recent call durations for ``slow_call_duration="auto"``.
+:class:`HealthSlot` holds the health check and tracks its probes. :class:`Extras` holds
+whichever of them a breaker uses, in one slot of the core (an idle breaker without them
+pays 8 bytes).
 """
 
 from __future__ import annotations
@@ -44,26 +45,33 @@ class AdaptiveState:
         self._recent_alpha = 2.0 / (max(recent_calls, 1) + 1.0)
         self._base_alpha = 2.0 / (spec.baseline_calls + 1.0)
         self.recent = self.baseline = 0.0  # seconds; 0.0 until the first timed outcome
-        #: The current opening ratio.
+        #: The opening ratio as last computed by :meth:`current`.
         self.ratio = base
 
     def record(self, now: float, failed: bool, duration: float | None) -> None:
-        """Account for one outcome of the closed state and recompute :attr:`ratio`."""
-        long = self._long
-        long.record(now, failed, False)
-        if duration is not None and duration >= 0.0 and math.isfinite(duration):
+        """Account for one outcome of the closed state (the ratio is computed on demand)."""
+        if failed:
+            self._long.record(now, True, False)
+        else:
+            self._long.add_success(now)
+        if duration is not None and 0.0 <= duration < math.inf:
             if self.baseline == 0.0:
                 self.recent = self.baseline = duration
             else:
                 self.recent += self._recent_alpha * (duration - self.recent)
                 self.baseline += self._base_alpha * (duration - self.baseline)
-        total, failures, _ = long.counts(now)
+
+    def current(self, now: float) -> float:
+        """The opening ratio as of ``now``; also kept in :attr:`ratio`."""
+        total, failures, _ = self._long.counts(now)
         if total < self.spec.warmup_calls:
-            self.ratio = self._base
-            return
-        self.ratio = adaptive_ratio(
-            self.spec, self._base, failures / total, self.baseline, self.recent
-        )
+            ratio = self._base
+        else:
+            ratio = adaptive_ratio(
+                self.spec, self._base, failures / total, self.baseline, self.recent
+            )
+        self.ratio = ratio
+        return ratio
 
 
 class LatencySamples:

@@ -122,13 +122,17 @@ class BreakerCore:
         ext = self.ext
         return None if ext is None else ext.health
 
-    @property
-    def ratio(self) -> float:
-        """The failure ratio that opens the breaker now (adaptive, or ``failure_ratio``)."""
+    def _ratio(self, now: float) -> float:
+        """The failure ratio that opens the breaker (adaptive, or ``failure_ratio``); locked."""
         ext = self.ext
         if ext is None or ext.adaptive is None:
             return self.opts.failure_ratio
-        return ext.adaptive.ratio
+        return ext.adaptive.current(now)
+
+    def threshold(self, now: float) -> float:
+        """:meth:`_ratio` for readers outside a call (the gauge, ``breaker.threshold``)."""
+        with self._lock or self._new_lock():
+            return self._ratio(now)
 
     @property
     def slow_limit(self) -> float:
@@ -236,7 +240,7 @@ class BreakerCore:
                     opts = self.opts
                     # The epsilon absorbs float error: 14 of 25 must reach a ratio of 0.56.
                     if total >= opts.minimum_calls and (
-                        failures >= self.ratio * total - 1e-9
+                        failures >= self._ratio(now) * total - 1e-9
                         or (
                             opts.slow_call_duration is not None
                             and slows >= opts.slow_call_ratio * total - 1e-9

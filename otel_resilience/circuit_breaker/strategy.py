@@ -186,12 +186,12 @@ class CircuitBreaker(DecidingStrategy):
 
     def threshold_observations(self) -> Iterator[Observation]:
         """Observations for the ``resilience.circuit_breaker.threshold`` gauge."""
-        yield Observation(self._core.ratio, {semconv.CIRCUIT_BREAKER_NAME: self.name})
+        yield Observation(self.threshold, {semconv.CIRCUIT_BREAKER_NAME: self.name})
 
     @property
     def threshold(self) -> float:
         """The failure ratio that opens the breaker now (it moves with ``adaptive``)."""
-        return self._core.ratio
+        return self._core.threshold(self._clock.monotonic())
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(name={self.name!r}, state={self.state.value!r})"
