@@ -24,6 +24,8 @@ from otel_resilience.errors import CircuitOpenError
 
 __all__ = ["CircuitBreaker"]
 
+_INF = math.inf
+
 _EVENT_FOR = {
     CircuitState.OPEN: semconv.EVENT_CIRCUIT_OPENED,
     CircuitState.HALF_OPEN: semconv.EVENT_CIRCUIT_HALF_OPENED,
@@ -297,20 +299,18 @@ class CircuitBreaker(DecidingStrategy):
         self._core.release(state[0] if self._slow_limit is not None else state)
 
     def _record(self, ctx: CallContext, state: Any, failed: bool) -> None:
-        # A closed count-window breaker needs no time for a success: nothing can move.
         core = self._core
-        if self._slow_limit is not None:
+        limit = self._slow_limit
+        if limit is None:
+            permit, duration, slow = state, None, False
+            # A closed count-window breaker needs no time for a success: nothing can move.
+            timed = self._timed or failed or core.state is not CLOSED
+            now = self._clock.monotonic() if timed else 0.0
+        else:  # timed calls (a slow-call limit, "auto", or adaptive)
             permit, started = state
-        else:
-            permit, started = state, 0.0
-        timed = self._timed or failed or core.state is not CLOSED
-        now = self._clock.monotonic() if timed else 0.0
-        duration = None
-        slow = False
-        if self._slow_limit is not None:
+            now = self._clock.monotonic()
             duration = now - started
-            limit = self._slow_limit
-            slow = duration > core.slow_limit if limit == math.inf else duration >= limit
+            slow = duration > core.slow_limit if limit == _INF else duration >= limit
         transition = core.record(permit, failed, slow, now, duration)
         if transition is not None:
             self._emit(transition, ctx)
