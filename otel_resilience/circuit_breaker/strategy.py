@@ -51,6 +51,11 @@ class CircuitBreaker(DecidingStrategy):
     the interval): a call arriving when a probe is due runs it first, and a probe that returns
     a truthy value without raising half-opens the breaker before the break ends. Async checks
     run only in async calls (or :meth:`start_health_probes`). See docs/circuit-breaker.md.
+
+    With ``adaptive=AdaptiveThreshold(...)`` the ratio that opens follows the dependency's
+    long-window failure rate and latency, within bounds (:attr:`threshold`); with
+    ``slow_call_duration="auto"`` a call is slow above ``slow_call_percentile`` of the
+    breaker's recent durations x ``slow_call_factor``. See docs/adaptive.md.
     """
 
     __slots__ = (
