@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.cache import ResponseCache
     from otel_resilience.chaos import Chaos
     from otel_resilience.circuit_breaker import (
+        AdaptiveThreshold,
         CircuitBreaker,
         CircuitBreakerRegistry,
         CircuitState,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdaptiveThreshold",
     "Chaos",
     "RetryBudget",
     "Bulkhead",
@@ -102,6 +104,7 @@ _HOME = {
     "Timeout": "otel_resilience.timeout",
     "load_policies": "otel_resilience.policies",
     "Chaos": "otel_resilience.chaos",
+    "AdaptiveThreshold": "otel_resilience.circuit_breaker",
     "RetryBudget": "otel_resilience.retry_budget",
     "Fallback": "otel_resilience.fallback",
     "Hedging": "otel_resilience.hedging",

@@ -24,6 +24,7 @@ from otel_resilience._strategy import (
     Decision,
     Fail,
     Finish,
+    Prepare,
     Substitute,
     UsageError,
     Wait,
@@ -34,7 +35,8 @@ from otel_resilience.errors import RejectedError
 __all__ = ["not_awaitable", "refuse_coroutine", "run_async", "run_sync"]
 
 T = TypeVar("T")
-_ENTRY_DECISIONS = frozenset({Wait, Finish, Fail})  # by exact type: a set lookup, no MRO walk
+# By exact type: a set lookup, no MRO walk.
+_ENTRY_DECISIONS = frozenset({Wait, Prepare, Finish, Fail})
 
 
 def _on_error(
@@ -126,15 +128,35 @@ def _substitute(
     return call, state if decision.state is KEEP_STATE else decision.state
 
 
+def _entry_wait(level: DecidingStrategy, entry: Any, ctx: CallContext, state: Any) -> Any:
+    """Carry out ``Wait`` and ``Prepare`` from ``enter`` until it answers something else."""
+    while isinstance(state, (Wait, Prepare)):
+        if isinstance(state, Prepare):
+            state = state.run(ctx)
+        else:
+            ctx.clock.sleep(state.delay)
+            state = entry(level, ctx)
+    return state
+
+
+async def _aentry_wait(level: DecidingStrategy, entry: Any, ctx: CallContext, state: Any) -> Any:
+    """:func:`_entry_wait` in an async call."""
+    while isinstance(state, (Wait, Prepare)):
+        if isinstance(state, Prepare):
+            state = await state.arun(ctx)
+        else:
+            await ctx.clock.asleep(state.delay)
+            state = entry(level, ctx)
+    return state
+
+
 def run_sync(level: DecidingStrategy, nxt: Callable[[], T], ctx: CallContext) -> T:
     """Run ``nxt`` under ``level``'s decisions, in this thread."""
     entry = level._entry
     if entry is None:
         state = None
     elif type(state := entry(level, ctx)) in _ENTRY_DECISIONS:
-        while isinstance(state, Wait):
-            ctx.clock.sleep(state.delay)
-            state = entry(level, ctx)
+        state = _entry_wait(level, entry, ctx, state)
         if isinstance(state, Finish):
             return state.value  # type: ignore[return-value]
         if isinstance(state, Fail):
@@ -192,9 +214,7 @@ async def run_async(
     if entry is None:
         state = None
     elif type(state := entry(level, ctx)) in _ENTRY_DECISIONS:
-        while isinstance(state, Wait):
-            await ctx.clock.asleep(state.delay)
-            state = entry(level, ctx)
+        state = await _aentry_wait(level, entry, ctx, state)
         if isinstance(state, Finish):
             return state.value  # type: ignore[return-value]
         if isinstance(state, Fail):

@@ -29,6 +29,7 @@ __all__ = [
     "KEEP_STATE",
     "Fail",
     "Finish",
+    "Prepare",
     "Strategy",
     "Substitute",
     "UsageError",
@@ -72,6 +73,23 @@ class Wait(Decision):
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
+
+
+class Prepare(Decision):
+    """From ``enter``: run ``run(ctx)`` (sync calls) or await ``arun(ctx)`` (async calls) first.
+
+    What it returns stands for ``enter``'s answer (a state, or another entry decision), so
+    work that must be awaited in async calls (a breaker's health probe) can come before the
+    call without ``enter`` itself awaiting anything.
+    """
+
+    __slots__ = ("arun", "run")
+
+    def __init__(
+        self, run: Callable[[CallContext], Any], arun: Callable[[CallContext], Awaitable[Any]]
+    ) -> None:
+        self.run = run
+        self.arun = arun
 
 
 class Finish(Decision):
@@ -196,7 +214,8 @@ class DecidingStrategy(Strategy):
 
     - ``enter(ctx)``: before the inner call. Return the per-call state, or raise a
       :class:`~otel_resilience.RejectedError` to refuse, or return a :class:`Finish` /
-      :class:`Fail` to end at once, or a :class:`Wait` to be asked again after a delay. A
+      :class:`Fail` to end at once, or a :class:`Wait` to be asked again after a delay, or a
+      :class:`Prepare` to run something first (its answer then stands for ``enter``'s). A
       strategy that needs no state sets ``self._entry = None`` and is not asked.
     - ``on_success(ctx, state, result)``: a result that is no failure. Set
       ``self._success = None`` when it has nothing to do (then it costs nothing).

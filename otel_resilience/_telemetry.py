@@ -328,3 +328,19 @@ def track_budget(meter_provider: Any, budget: Any) -> None:
         _budget_gauges.track_global(budget)
     else:
         _budget_gauges.track(meter_provider, budget)
+
+
+_threshold_gauges = _StateGauges(
+    semconv.METRIC_CIRCUIT_BREAKER_THRESHOLD,
+    "1",
+    "The failure ratio that opens an adaptive circuit breaker now.",
+    "threshold_observations",
+)
+
+
+def track_threshold(meter_provider: Any, breaker: Any) -> None:
+    """Have an adaptive ``breaker``'s threshold reported through ``meter_provider``."""
+    if meter_provider is None:
+        _threshold_gauges.track_global(breaker)
+    else:
+        _threshold_gauges.track(meter_provider, breaker)

@@ -238,6 +238,22 @@ CHAOS_KIND_RESULT: Final = "result"
 #: Span event, one per injection, with resilience.chaos.kind.
 SPAN_EVENT_CHAOS: Final = "resilience.chaos"
 
+# --- CircuitBreaker: health probes and adaptive threshold ---
+#: Counter events: a health probe of an open breaker passed (it half-opens) or failed.
+EVENT_HEALTH_PROBE_PASSED: Final = "health_probe_passed"
+EVENT_HEALTH_PROBE_FAILED: Final = "health_probe_failed"
+#: Span event (in the call that ran the probe) and log event (always) of a probe's result.
+SPAN_EVENT_HEALTH_PROBE: Final = "resilience.circuit_breaker.health_probe"
+LOG_EVENT_HEALTH_PROBE: Final = SPAN_EVENT_HEALTH_PROBE
+#: Attribute of resilience.circuit_breaker.health_probe: one of the HEALTH_PROBE_* values.
+HEALTH_PROBE_RESULT: Final = "resilience.circuit_breaker.health_probe.result"
+#: Attribute of resilience.circuit_breaker.health_probe: seconds the probe took.
+HEALTH_PROBE_DURATION: Final = "resilience.circuit_breaker.health_probe.duration"
+HEALTH_PROBE_PASSED: Final = "passed"
+HEALTH_PROBE_FAILED: Final = "failed"
+#: Observable gauge (attribute resilience.circuit_breaker.name): an adaptive breaker's ratio.
+METRIC_CIRCUIT_BREAKER_THRESHOLD: Final = "resilience.circuit_breaker.threshold"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

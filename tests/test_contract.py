@@ -21,6 +21,7 @@ from otel_resilience._strategy import (
     DecidingStrategy,
     Fail,
     Finish,
+    Prepare,
     Strategy,
     Substitute,
     Wait,
@@ -149,6 +150,28 @@ def test_wait_from_enter_sleeps_then_asks_again(run, fake_clock):
     assert fake_clock.sleeps == [2.0, 0.5]
     assert [s[0] for s in strategy.seen] == ["enter", "enter", "enter", "success"]
     assert len(fn.calls) == 1  # type: ignore[attr-defined]
+
+
+def test_prepare_from_enter_runs_first_and_answers_for_enter(run, fake_clock):
+    """Prepare runs its sync part in sync calls, awaits its async part in async calls; what it
+    returns stands for enter's answer (a Wait included), and enter is not asked again."""
+    ran: list[str] = []
+
+    def prepare(ctx: CallContext) -> Any:
+        ran.append("sync")
+        return Wait(1.0) if len(ran) == 1 else "prepared"
+
+    async def aprepare(ctx: CallContext) -> Any:
+        ran.append("async")
+        await asyncio.sleep(0)
+        return Wait(1.0) if len(ran) == 1 else "prepared"
+
+    strategy = Scripted(enter=[Prepare(prepare, aprepare), Prepare(prepare, aprepare)])
+    assert run(Pipeline("p", strategy, clock=fake_clock), counted()) == ("echo", (), {})
+    assert ran == ([run.mode] * 2)
+    assert fake_clock.sleeps == [1.0]
+    assert [s[0] for s in strategy.seen] == ["enter", "enter", "success"]
+    assert strategy.seen[-1][1] == "prepared"
 
 
 def test_again_reruns_with_the_new_state(run, fake_clock):

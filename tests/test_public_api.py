@@ -6,6 +6,7 @@ import otel_resilience
 import otel_resilience.testing
 
 EXPECTED = {
+    "AdaptiveThreshold",
     "Chaos",
     "RetryBudget",
     "Bulkhead",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ ENUMERATED = {
     semconv.ATTEMPT_OUTCOME,
     semconv.CHAOS_KIND,
     semconv.RETRY_REASON,
+    semconv.HEALTH_PROBE_RESULT,
 }
 
 
@@ -53,6 +55,7 @@ def emitted_names(fake_clock, capture) -> set[str]:
     breaker.isolate()
     _timeout_scenario(fake_clock, capture)
     _budget_and_chaos_scenario(fake_clock, capture)
+    _health_scenario(fake_clock, capture)
     names: set[str] = set()
     for span in capture.spans():
         for key, value in span.attributes.items():
@@ -107,6 +110,30 @@ def _budget_and_chaos_scenario(fake_clock, capture) -> None:
     )
     with pytest.raises(ConnectionError):
         chaotic.call(lambda: "never")
+
+
+def _health_scenario(fake_clock, capture) -> None:
+    """An adaptive breaker with a health check: a failed probe, then a passing one."""
+    from otel_resilience.circuit_breaker import AdaptiveThreshold
+
+    answers = [False, True]
+    breaker = CircuitBreaker(
+        minimum_calls=2,
+        window=4,
+        window_type="count",
+        break_duration=60.0,
+        health_check=lambda: answers.pop(0),
+        adaptive=AdaptiveThreshold(),
+    )
+    probed = Pipeline("probed", breaker, clock=fake_clock, **capture.providers)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            probed.call(_down)
+    for _ in range(2):
+        fake_clock.advance(5.0)
+        with suppress(CircuitOpenError):
+            probed.call(lambda: "ok")
+    assert answers == []
 
 
 def test_emitted_names_are_constants(fake_clock, otel_capture):

@@ -12,9 +12,13 @@ An idle breaker allocates nothing but itself: the lock and the window come with 
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Callable
 from itertools import count
+from typing import Any
 
+from otel_resilience.circuit_breaker._adaptive import Extras, HealthSlot, adapts
 from otel_resilience.circuit_breaker._window import CountWindow, TimeWindow, Window
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 
@@ -84,6 +88,7 @@ class BreakerCore:
         "_lock",
         "_probes",
         "epoch",
+        "ext",
         "isolated",
         "open_until",
         "opens_in_row",
@@ -93,7 +98,9 @@ class BreakerCore:
         "window",
     )
 
-    def __init__(self, opts: BreakerOptions) -> None:
+    def __init__(
+        self, opts: BreakerOptions, *, health_check: Callable[[], Any] | None = None
+    ) -> None:
         self.opts = opts
         self._lock: threading.Lock | None = None
         #: Created by the first recorded outcome (windows define no ``__len__``: always truthy).
@@ -106,6 +113,32 @@ class BreakerCore:
         self.open_until = 0.0
         self.opens_in_row = 0
         self.isolated = False
+        #: Health probing and adaptive state: only for breakers that use them (one slot).
+        self.ext = Extras(opts, health_check) if health_check is not None or adapts(opts) else None
+
+    @property
+    def health(self) -> HealthSlot | None:
+        """Health probing state, or None without a health check."""
+        ext = self.ext
+        return None if ext is None else ext.health
+
+    def _ratio(self, now: float) -> float:
+        """The failure ratio that opens the breaker (adaptive, or ``failure_ratio``); locked."""
+        ext = self.ext
+        if ext is None or ext.adaptive is None:
+            return self.opts.failure_ratio
+        return ext.adaptive.current(now)
+
+    def threshold(self, now: float) -> float:
+        """:meth:`_ratio` for readers outside a call (the gauge, ``breaker.threshold``)."""
+        with self._lock or self._new_lock():
+            return self._ratio(now)
+
+    @property
+    def slow_limit(self) -> float:
+        """Seconds above which a call is slow with ``slow_call_duration="auto"``."""
+        ext = self.ext
+        return math.inf if ext is None or ext.samples is None else ext.samples.limit
 
     def _new_lock(self) -> threading.Lock:
         # Double-checked under a global lock: two threads must not each make a lock.
@@ -134,19 +167,24 @@ class BreakerCore:
 
     def _move(self, new: CircuitState, now: float, *, isolated: bool = False) -> Transition:
         # All-or-nothing under interrupts: a signal handler can raise only at a call, a
-        # function entry or a loop's back edge, so every call comes before the first store.
+        # function entry or a loop's back edge (on 3.10 also a branch), so every call and branch
+        # comes before the first store.
         prev = self.state
         probes = _Probes() if new is HALF_OPEN else None
         opens, open_until = self.opens_in_row, self.open_until
-        window = self.window
+        window, health = self.window, self.health
+        probe_due = 0.0 if health is None else health.due
         if new is OPEN:
             opens += 1
             open_until = now + self.opts.break_for(opens)
+            probe_due = now + self.opts.health_interval
         elif new is CLOSED:
             opens = 0
             if window is not None:
                 window = self._fresh_window()
         epoch = self.epoch + 1
+        if health is not None:  # before the stores: a branch is an interrupt point on 3.10
+            health.due = probe_due  # harmless alone: it only matters once the state is open
         self.state = new
         self.epoch = epoch
         self._probes = probes
@@ -184,20 +222,25 @@ class BreakerCore:
                 self.release(probe)
             raise
 
-    def record(self, permit: int, failed: bool, slow: bool, now: float) -> Transition | None:
-        """Account for the outcome of the call holding ``permit``."""
+    def record(
+        self, permit: int, failed: bool, slow: bool, now: float, duration: float | None = None
+    ) -> Transition | None:
+        """Account for the outcome of the call holding ``permit`` (``duration``: if timed)."""
         try:
             with self._lock or self._new_lock():
+                ext = self.ext
                 if permit == self.epoch and self.state is CLOSED:
                     window = self.window or self._new_window()
                     window.record(now, failed, slow)
+                    if ext is not None:
+                        ext.observe(now, failed, slow, duration)
                     if not (failed or slow):
                         return None
                     total, failures, slows = window.counts(now)
                     opts = self.opts
                     # The epsilon absorbs float error: 14 of 25 must reach a ratio of 0.56.
                     if total >= opts.minimum_calls and (
-                        failures >= opts.failure_ratio * total - 1e-9
+                        failures >= self._ratio(now) * total - 1e-9
                         or (
                             opts.slow_call_duration is not None
                             and slows >= opts.slow_call_ratio * total - 1e-9
@@ -208,6 +251,15 @@ class BreakerCore:
                 probes = self._probes
                 if probes is None or not probes.settle(permit):
                     return None  # stale, or settled already: never counted twice
+                if (
+                    ext is not None
+                    and ext.samples is not None
+                    and duration is not None
+                    and not failed
+                ):
+                    # Probes that succeed teach the slow limit even when slow: a lasting shift
+                    # in latency is learned after a few breaks instead of keeping it open.
+                    ext.samples.add(duration, refresh=True)
                 if failed or slow:  # a probe that fails or crawls means "not yet"
                     return self._move(OPEN, now)
                 ok = probes.ok + 1
@@ -226,6 +278,48 @@ class BreakerCore:
                 (self.window or self._new_window()).add_success(now)
                 return None
         return self.record(permit, False, False, now)  # half-open probe, or a stale permit
+
+    def probe_due_at(self, now: float) -> bool:
+        """Lock-free hint: whether a health probe may be due (:meth:`claim_probe` decides)."""
+        health = self.health
+        return (
+            health is not None
+            and self.state is OPEN
+            and not self.isolated
+            and health.due <= now < self.open_until
+            and (not health.probe or now - health.started >= self.opts.probe_timeout)
+        )
+
+    def claim_probe(self, now: float) -> int:
+        """Start a health probe if one is due: its id, or 0 when none may run now.
+
+        Probes run only while open and before the break ends (after it, calls probe anyway),
+        one at a time: a probe older than ``health_timeout`` has failed by then, so its slot
+        is taken over and its late verdict ignored.
+        """
+        with self._lock or self._new_lock():
+            health = self.health
+            if health is None or not self.probe_due_at(now):
+                return 0
+            probe = next(_PROBE_IDS)
+            health.probe, health.started, health.epoch = probe, now, self.epoch
+            health.due = now + self.opts.health_interval
+            return probe
+
+    def finish_probe(self, probe: int, passed: bool | None, now: float) -> Transition | None:
+        """End health probe ``probe``: a pass half-opens a breaker still in the same opening.
+
+        ``passed`` is ``None`` for a probe that ended with no verdict (cancelled): it frees
+        the slot only. A stale probe (its slot taken over) changes nothing.
+        """
+        with self._lock or self._new_lock():
+            health = self.health
+            if health is None or probe != health.probe:
+                return None
+            health.probe = 0
+            if passed and self.epoch == health.epoch and not self.isolated:
+                return self._move(HALF_OPEN, now)
+            return None
 
     def release(self, permit: int) -> None:
         """Give back a permit whose call ended with no outcome (cancelled, interrupted)."""

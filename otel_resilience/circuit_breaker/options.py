@@ -10,6 +10,7 @@ from enum import Enum
 from otel_resilience import semconv
 from otel_resilience._util import category_name
 from otel_resilience._validate import check_count, check_ratio, check_seconds
+from otel_resilience.circuit_breaker.adaptive import AdaptiveThreshold
 
 __all__ = [
     "DEFAULT_FAILURE_CATEGORIES",
@@ -62,9 +63,19 @@ class BreakerOptions:
     max_break_duration: float | None = None
     half_open_max_calls: int = 1
     half_open_probe_timeout: float = 60.0
-    slow_call_duration: float | None = None
+    slow_call_duration: float | str | None = None
     slow_call_ratio: float = 1.0
+    slow_call_percentile: float = 0.99
+    slow_call_factor: float = 2.0
     failure_categories: frozenset[str] = DEFAULT_FAILURE_CATEGORIES
+    health_interval: float = 5.0
+    health_timeout: float | None = None
+    adaptive: AdaptiveThreshold | None = None
+
+    @property
+    def probe_timeout(self) -> float:
+        """``health_timeout``, which defaults to ``health_interval``."""
+        return self.health_interval if self.health_timeout is None else self.health_timeout
 
     def __post_init__(self) -> None:
         check_ratio("failure_ratio", self.failure_ratio)
@@ -104,9 +115,36 @@ class BreakerOptions:
                 )
         check_count("half_open_max_calls", self.half_open_max_calls)
         _positive("half_open_probe_timeout", self.half_open_probe_timeout)
-        if self.slow_call_duration is not None:
+        if self.slow_call_duration is not None and self.slow_call_duration != "auto":
+            if isinstance(self.slow_call_duration, str):
+                raise ValueError(
+                    "slow_call_duration must be None, 'auto' or a number of seconds, "
+                    f"got {self.slow_call_duration!r}"
+                )
             _positive("slow_call_duration", self.slow_call_duration)
         check_ratio("slow_call_ratio", self.slow_call_ratio)
+        check_ratio("slow_call_percentile", self.slow_call_percentile)
+        if (
+            isinstance(self.slow_call_factor, bool)
+            or not isinstance(self.slow_call_factor, (int, float))
+            or not 1.0 <= self.slow_call_factor <= 1000.0
+        ):
+            raise ValueError(
+                f"slow_call_factor must be a number from 1 to 1000, got {self.slow_call_factor!r}"
+            )
+        if self.adaptive is not None:
+            if not isinstance(self.adaptive, AdaptiveThreshold):
+                raise ValueError(
+                    f"adaptive must be an AdaptiveThreshold or None, got {self.adaptive!r}"
+                )
+            if not self.adaptive.min_ratio <= self.failure_ratio <= self.adaptive.max_ratio:
+                raise ValueError(
+                    f"failure_ratio ({self.failure_ratio}) must lie within the adaptive bounds "
+                    f"[{self.adaptive.min_ratio}, {self.adaptive.max_ratio}]"
+                )
+        _positive("health_interval", self.health_interval)
+        if self.health_timeout is not None:
+            _positive("health_timeout", self.health_timeout)
 
     @staticmethod
     def categories(values: Iterable[str] | None) -> frozenset[str]:

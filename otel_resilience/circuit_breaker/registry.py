@@ -12,7 +12,7 @@ from otel_resilience.circuit_breaker.strategy import CircuitBreaker
 __all__ = ["CircuitBreakerRegistry"]
 
 # Keywords of CircuitBreaker that are not fields of its options object.
-_NOT_OPTIONS = frozenset({"is_failure", "is_failure_result", "classifier", "clock"})
+_NOT_OPTIONS = frozenset({"is_failure", "is_failure_result", "classifier", "clock", "health_check"})
 
 
 class CircuitBreakerRegistry:

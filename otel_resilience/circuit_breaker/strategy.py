@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -11,14 +12,19 @@ from opentelemetry.metrics import Observation
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
 from otel_resilience._strategy import CallContext, DecidingStrategy
-from otel_resilience._telemetry import Telemetry, track_breaker
+from otel_resilience._telemetry import Telemetry, track_breaker, track_threshold
 from otel_resilience._util import check_callable, check_classifier
+from otel_resilience.circuit_breaker import _probing
 from otel_resilience.circuit_breaker._core import CLOSED, BreakerCore, Rejected, Transition
+from otel_resilience.circuit_breaker._health import HealthProbes
+from otel_resilience.circuit_breaker.adaptive import AdaptiveThreshold
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
 from otel_resilience.errors import CircuitOpenError
 
 __all__ = ["CircuitBreaker"]
+
+_INF = math.inf
 
 _EVENT_FOR = {
     CircuitState.OPEN: semconv.EVENT_CIRCUIT_OPENED,
@@ -39,6 +45,17 @@ class CircuitBreaker(DecidingStrategy):
     probes through: all succeeding closes it, any failing re-opens it. Which exceptions count
     as failures is decided by the classifier's category (``failure_categories``) unless
     ``is_failure`` is given; ``is_failure_result`` marks returned values as failures.
+
+    With ``health_check`` (a function of no arguments, sync or async) an open breaker probes
+    the dependency every ``health_interval`` seconds, bounded by ``health_timeout`` (default:
+    the interval): a call arriving when a probe is due runs it first, and a probe that returns
+    a truthy value without raising half-opens the breaker before the break ends. Async checks
+    run only in async calls (or :meth:`start_health_probes`). See docs/circuit-breaker.md.
+
+    With ``adaptive=AdaptiveThreshold(...)`` the ratio that opens follows the dependency's
+    long-window failure rate and latency, within bounds (:attr:`threshold`); with
+    ``slow_call_duration="auto"`` a call is slow above ``slow_call_percentile`` of the
+    breaker's recent durations x ``slow_call_factor``. See docs/adaptive.md.
     """
 
     __slots__ = (
@@ -66,8 +83,11 @@ class CircuitBreaker(DecidingStrategy):
         window_type: str = "time",
         break_duration: float = 30.0,
         half_open_max_calls: int = 1,
-        slow_call_duration: float | None = None,
+        slow_call_duration: float | str | None = None,
         slow_call_ratio: float = 1.0,
+        slow_call_percentile: float = 0.99,
+        slow_call_factor: float = 2.0,
+        adaptive: AdaptiveThreshold | None = None,
         break_duration_multiplier: float = 1.0,
         max_break_duration: float | None = None,
         window_buckets: int = 10,
@@ -75,6 +95,9 @@ class CircuitBreaker(DecidingStrategy):
         is_failure: Callable[[BaseException], bool] | None = None,
         is_failure_result: Callable[[Any], bool] | None = None,
         half_open_probe_timeout: float = 60.0,
+        health_check: Callable[[], Any] | None = None,
+        health_interval: float = 5.0,
+        health_timeout: float | None = None,
         classifier: ErrorClassifier | None = None,
         clock: Clock | None = None,
         _options: BreakerOptions | None = None,
@@ -83,6 +106,7 @@ class CircuitBreaker(DecidingStrategy):
             raise ValueError(f"name must be a non-empty string or None, got {name!r}")
         check_callable("is_failure", is_failure)
         check_callable("is_failure_result", is_failure_result)
+        check_callable("health_check", health_check)
         check_classifier("classifier", classifier)
         if _options is not None:  # a registry shares one validated options object
             self.options = _options
@@ -100,17 +124,29 @@ class CircuitBreaker(DecidingStrategy):
                 half_open_probe_timeout=half_open_probe_timeout,
                 slow_call_duration=slow_call_duration,
                 slow_call_ratio=slow_call_ratio,
+                slow_call_percentile=slow_call_percentile,
+                slow_call_factor=slow_call_factor,
+                adaptive=adaptive,
                 failure_categories=BreakerOptions.categories(failure_categories),
+                health_interval=health_interval,
+                health_timeout=health_timeout,
             )
         opts = self.options
         super().__init__(clock=clock, result_predicate=is_failure_result)
         self._name = name
-        self._core = BreakerCore(opts)
+        self._core = BreakerCore(opts, health_check=health_check)
         self._is_failure = is_failure
         self._is_failure_result = is_failure_result
         self._classifier = classifier or DEFAULT_CLASSIFIER
-        self._slow_limit = opts.slow_call_duration
-        self._timed = opts.slow_call_duration is not None or opts.window_type == "time"
+        # Not None: every call is timed (state is ``(permit, started)``). Auto-slow and
+        # adaptive breakers time calls too; ``inf`` means "never slow by a fixed limit".
+        slow = opts.slow_call_duration
+        self._slow_limit: float | None = (
+            math.inf  # "ask the core": its auto limit, infinite when there is none
+            if slow == "auto" or (slow is None and opts.adaptive is not None)
+            else (None if slow is None else float(slow))
+        )
+        self._timed = slow is not None or opts.window_type == "time" or opts.adaptive is not None
         self._pipeline_name: str | None = None
 
     # -- public control ------------------------------------------------------------------------
@@ -133,6 +169,16 @@ class CircuitBreaker(DecidingStrategy):
         """Close the breaker and forget its history."""
         self._emit(self._core.reset(self._clock.monotonic()), None)
 
+    def start_health_probes(self) -> HealthProbes:
+        """Probe in the background while open, instead of waiting for calls; ``stop()`` it.
+
+        A sync ``health_check`` gets a daemon thread; an async one a task of the running event
+        loop (call this from inside it). Probes stay one at a time, shared with call-driven ones.
+        """
+        if self._core.health is None:
+            raise ValueError("start_health_probes() needs a health_check")
+        return _probing.start(self)
+
     def state_observations(self) -> Iterator[Observation]:
         """Observations for the ``resilience.circuit_breaker.state`` gauge."""
         current = self.state
@@ -144,6 +190,15 @@ class CircuitBreaker(DecidingStrategy):
                     semconv.CIRCUIT_BREAKER_STATE: state.value,
                 },
             )
+
+    def threshold_observations(self) -> Iterator[Observation]:
+        """Observations for the ``resilience.circuit_breaker.threshold`` gauge."""
+        yield Observation(self.threshold, {semconv.CIRCUIT_BREAKER_NAME: self.name})
+
+    @property
+    def threshold(self) -> float:
+        """The failure ratio that opens the breaker now (it moves with ``adaptive``)."""
+        return self._core.threshold(self._clock.monotonic())
 
     def __repr__(self) -> str:
         return f"CircuitBreaker(name={self.name!r}, state={self.state.value!r})"
@@ -158,6 +213,8 @@ class CircuitBreaker(DecidingStrategy):
             self._name = pipeline_name
         # The gauge reports through the pipeline's meter provider (None: the global one).
         track_breaker(telemetry.providers[1], self)
+        if self.options.adaptive is not None:
+            track_threshold(telemetry.providers[1], self)
         return True
 
     def _emit(self, transition: Transition | None, ctx: CallContext | None) -> None:
@@ -197,8 +254,14 @@ class CircuitBreaker(DecidingStrategy):
             if self._slow_limit is not None:
                 return (epoch, self._clock.monotonic())
             return epoch
-        now = self._clock.monotonic()  # read before taking a slot: nothing runs in between
-        try:
+        now = self._clock.monotonic()
+        if self._core.probe_due_at(now):  # False at once without a health check
+            return _probing.prepare(self)
+        return self._admit(ctx, now)
+
+    def _admit(self, ctx: CallContext, now: float) -> Any:
+        """The permit of a call while not closed, or CircuitOpenError."""
+        try:  # ``now`` was read before taking a slot: nothing runs in between
             permit, transition = self._core.acquire(now)
         except Rejected as rejected:
             raise self._rejected(rejected, ctx) from None
@@ -209,6 +272,8 @@ class CircuitBreaker(DecidingStrategy):
             self._core.release(permit)
             raise
         return (permit, now) if self._slow_limit is not None else permit
+
+    # -- outcomes ----------------------------------------------------------------------------
 
     def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
         if self._slow_limit is None:
@@ -239,15 +304,18 @@ class CircuitBreaker(DecidingStrategy):
         self._core.release(state[0] if self._slow_limit is not None else state)
 
     def _record(self, ctx: CallContext, state: Any, failed: bool) -> None:
-        # A closed count-window breaker needs no time for a success: nothing can move.
         core = self._core
-        if self._slow_limit is not None:
+        limit = self._slow_limit
+        if limit is None:
+            permit, duration, slow = state, None, False
+            # A closed count-window breaker needs no time for a success: nothing can move.
+            timed = self._timed or failed or core.state is not CLOSED
+            now = self._clock.monotonic() if timed else 0.0
+        else:  # timed calls (a slow-call limit, "auto", or adaptive)
             permit, started = state
-        else:
-            permit, started = state, 0.0
-        timed = self._timed or failed or core.state is not CLOSED
-        now = self._clock.monotonic() if timed else 0.0
-        slow = self._slow_limit is not None and now - started >= self._slow_limit
-        transition = core.record(permit, failed, slow, now)
+            now = self._clock.monotonic()
+            duration = now - started
+            slow = duration > core.slow_limit if limit == _INF else duration >= limit
+        transition = core.record(permit, failed, slow, now, duration)
         if transition is not None:
             self._emit(transition, ctx)
