@@ -138,7 +138,7 @@ def _describe(module: Any, request: Any) -> HttpRequest:
     replayable = isinstance(request.stream, module.ByteStream)
     url = request.url  # parsed already: the core need not parse it again
     return HttpRequest(
-        request.method, str(url), request.headers, replayable, url.host, url.port, url.scheme
+        request.method, url, request.headers, replayable, url.host, url.port, url.scheme
     )
 
 

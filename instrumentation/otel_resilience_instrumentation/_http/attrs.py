@@ -64,10 +64,16 @@ class Target:
     __slots__ = ("_url", "host", "key", "method", "port", "raw_url", "scheme")
 
     def __init__(
-        self, method: str, raw_url: str, host: str, port: int | None, scheme: str, explicit: bool
+        self,
+        method: str,
+        raw_url: object,
+        host: str,
+        port: int | None,
+        scheme: str,
+        explicit: bool,
     ) -> None:
         self.method = method  # as sent
-        self.raw_url = raw_url  # never recorded as is: see url
+        self.raw_url = raw_url  # never recorded as is: see url (and str() only then)
         self.host = host  # lower case, "" when the URL has none
         self.port = port  # explicit or the scheme's default
         self.scheme = scheme
@@ -80,16 +86,17 @@ class Target:
     def of(
         cls,
         method: str,
-        url: str,
+        url: object,
         host: str | None = None,
         port: int | None = None,
         scheme: str | None = None,
     ) -> Target:
-        """Parse ``url`` unless the client already did (``host``, explicit ``port`` or None,
-        ``scheme``); never raises: a broken URL gives an empty host."""
+        """Parse ``url`` (a string, or a client's URL object: its ``str()``) unless the client
+        already did (``host``, explicit ``port`` or None, ``scheme``); never raises: a broken
+        URL gives an empty host."""
         if host is None or scheme is None:
             try:
-                parts = urlsplit(url)
+                parts = urlsplit(str(url))
                 host = parts.hostname or ""
                 scheme = parts.scheme
                 port = parts.port
@@ -106,7 +113,7 @@ class Target:
         """The redacted URL (computed on first use: only recording spans need it)."""
         url = self._url
         if url is None:
-            self._url = url = redact_url(self.raw_url)
+            self._url = url = redact_url(str(self.raw_url))
         return url
 
     @property

@@ -41,11 +41,26 @@ __all__ = ["HttpRunner"]
 R = TypeVar("R")
 
 
-class _Count:
-    __slots__ = ("n",)
+class _Call:
+    """One logical request: its attempts so far, and its Target once telemetry needs it."""
 
-    def __init__(self) -> None:
+    __slots__ = ("n", "request", "target")
+
+    def __init__(self, request: HttpRequest) -> None:
         self.n = 0
+        self.request = request
+        self.target: Target | None = None
+
+    def get_target(self) -> Target:
+        target = self.target
+        if target is None:
+            r = self.request
+            self.target = target = Target.of(r.method, r.url, r.host, r.port, r.scheme)
+        return target
+
+
+#: Origins (host, port, scheme) remembered with their host key; cleared when this many.
+_MAX_ORIGINS = 4096
 
 
 def _is_idempotent(policy: HttpPolicy, request: HttpRequest) -> bool:
@@ -91,6 +106,9 @@ class HttpRunner(Generic[R]):
         Telemetry(tracer_provider, meter_provider, logger_provider)  # fails fast on bad ones
         self._telemetry = HttpTelemetry(tracer_provider, meter_provider)
         self._hosts = Hosts(self.policies, adapter, clock, providers)
+        #: (host, port, scheme) as the adapter parsed them -> (host key, host): a request's
+        #: plan then needs no Target (built only when telemetry records).
+        self._origins: dict[tuple[str, int | None, str], tuple[str, str]] = {}
 
     def policy_for(self, url: str) -> HttpPolicy:
         """The policy :meth:`send` would apply to a request for ``url`` (its host's), for an
@@ -100,37 +118,50 @@ class HttpRunner(Generic[R]):
 
     # -- the decision, shared by send and asend --------------------------------------------------
 
-    def _plan(self, request: HttpRequest) -> tuple[Pipeline, Target, HttpPolicy] | None:
-        """``None`` to pass the request straight through, else its pipeline and target."""
+    def _plan(self, request: HttpRequest, call: _Call) -> tuple[Pipeline, HttpPolicy] | None:
+        """``None`` to pass the request straight through, else its pipeline and policy."""
         if not is_http_instrumentation_enabled():  # also False under suppress_instrumentation
             return None
-        target = Target.of(request.method, request.url, request.host, request.port, request.scheme)
-        host = self._hosts.get(target.key, target.host)
+        host_name, port, scheme = request.host, request.port, request.scheme
+        if host_name is not None and scheme is not None:
+            origin = (host_name, port, scheme)
+            known = self._origins.get(origin)
+            if known is None:
+                target = Target.of(request.method, "", host_name, port, scheme)
+                if len(self._origins) >= _MAX_ORIGINS:
+                    self._origins.clear()
+                self._origins[origin] = known = (target.key, target.host)
+            key, host_name = known
+        else:  # the adapter did not parse the URL: the Target does, once
+            target = call.get_target()
+            key, host_name = target.key, target.host
+        host = self._hosts.get(key, host_name)
         policy = host.policy
         if not policy.enabled:
             return None
         retry = policy.max_attempts > 1 and request.replayable and _is_idempotent(policy, request)
-        return self._hosts.pipeline(host, retry), target, policy
+        return self._hosts.pipeline(host, retry), policy
 
     def _start(
-        self, target: Target, policy: HttpPolicy, count: _Count
-    ) -> tuple[AttemptRecord | None, Attempt, otel_context.Context]:
+        self, call: _Call, policy: HttpPolicy
+    ) -> tuple[AttemptRecord | None, Attempt, otel_context.Context | None]:
         """The attempt's record (``None`` when nothing records), what the adapter applies, and
         the context to send it in: this attempt's span current and HTTP instrumentation
-        suppressed, so a contrib instrumentor further in (at the transport) stays quiet."""
-        count.n += 1
-        record = self._telemetry.start(target, count.n - 1)
+        suppressed, so a contrib instrumentor further in (at the transport) stays quiet.
+        When nothing records there is no context to enter (``None``): with no span of ours,
+        there is no second span to prevent."""
+        call.n += 1
+        telemetry = self._telemetry
+        record = telemetry.start(call.get_target(), call.n - 1) if telemetry.records() else None
         remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
-        if record is not None:
-            ctx = record.context()
-            headers = record.headers()
-        else:  # nothing records: still pass on whatever trace context the caller has
-            ctx = otel_context.get_current()
-            headers = {}
-            if ctx:
-                propagate.inject(headers, context=ctx)
-        ctx = otel_context.set_value(_SUPPRESS_HTTP, True, ctx)
-        return record, Attempt(count.n, headers, remaining), ctx
+        if record is None:  # still pass on whatever trace context the caller has
+            headers: dict[str, str] = {}
+            current = otel_context.get_current()
+            if current:
+                propagate.inject(headers, context=current)
+            return None, Attempt(call.n, headers, remaining), None
+        ctx = otel_context.set_value(_SUPPRESS_HTTP, True, record.context())
+        return record, Attempt(call.n, record.headers(), remaining), ctx
 
     def _responded(self, record: AttemptRecord | None, response: R) -> R:
         if record is None:
@@ -148,16 +179,17 @@ class HttpRunner(Generic[R]):
     def send(self, request: HttpRequest, send: Callable[[Attempt], R]) -> R:
         """Send ``request``: ``send(attempt)`` once per attempt, returning the client's
         response (headers read, body not handed to the caller yet) or raising."""
-        plan = self._plan(request)
+        call = _Call(request)
+        plan = self._plan(request, call)
         if plan is None:
             return send(PASS_THROUGH)
-        pipeline, target, policy = plan
-        return pipeline.call(self._attempt, send, target, policy, _Count())
+        pipeline, policy = plan
+        return pipeline.call(self._attempt, send, call, policy)
 
-    def _attempt(
-        self, send: Callable[[Attempt], R], target: Target, policy: HttpPolicy, count: _Count
-    ) -> R:
-        record, attempt, ctx = self._start(target, policy, count)
+    def _attempt(self, send: Callable[[Attempt], R], call: _Call, policy: HttpPolicy) -> R:
+        record, attempt, ctx = self._start(call, policy)
+        if ctx is None:
+            return send(attempt)
         token = otel_context.attach(ctx)
         try:
             response = send(attempt)
@@ -173,20 +205,19 @@ class HttpRunner(Generic[R]):
 
     async def asend(self, request: HttpRequest, send: Callable[[Attempt], Awaitable[R]]) -> R:
         """Async twin of :meth:`send`: ``await send(attempt)`` once per attempt."""
-        plan = self._plan(request)
+        call = _Call(request)
+        plan = self._plan(request, call)
         if plan is None:
             return await send(PASS_THROUGH)
-        pipeline, target, policy = plan
-        return await pipeline.acall(self._aattempt, send, target, policy, _Count())
+        pipeline, policy = plan
+        return await pipeline.acall(self._aattempt, send, call, policy)
 
     async def _aattempt(
-        self,
-        send: Callable[[Attempt], Awaitable[R]],
-        target: Target,
-        policy: HttpPolicy,
-        count: _Count,
+        self, send: Callable[[Attempt], Awaitable[R]], call: _Call, policy: HttpPolicy
     ) -> R:
-        record, attempt, ctx = self._start(target, policy, count)
+        record, attempt, ctx = self._start(call, policy)
+        if ctx is None:
+            return await send(attempt)
         token = otel_context.attach(ctx)
         try:
             response = await send(attempt)

@@ -65,6 +65,15 @@ class HttpTelemetry:
                 )
         self.tracer, self.duration, self._key = tracer, duration, key
 
+    def records(self) -> bool:
+        """Whether a span or a measurement would be recorded now (a broken provider: no)."""
+        try:
+            self._resolve()
+        except Exception:  # a broken provider: no telemetry, the request still goes
+            _log.debug("otel-resilience: resolving the HTTP instruments failed", exc_info=True)
+            return False
+        return self.tracer is not None or self.duration is not None
+
     def start(self, target: Target, resend_count: int) -> AttemptRecord | None:
         """Start the attempt's CLIENT span (under the current span) and its stopwatch;
         ``None`` when nothing records."""

@@ -18,7 +18,8 @@ BodyDone = Callable[[BaseException | None], None]
 class HttpRequest:
     """The client-neutral description of one request, built by the adapter.
 
-    ``url`` is the full URL as sent (the core redacts it before recording it). ``headers`` is
+    ``url`` is the full URL as sent, a string or the client's URL object (its ``str()`` is
+    taken only when a span records it; the core redacts it first). ``headers`` is
     the client's own (case-insensitive) mapping or any mapping; it is only read (for the
     idempotency header). ``replayable`` is ``False`` when the body cannot be sent twice (a
     generator, a file being read): such a request is never retried. ``host``, ``port`` (only
@@ -27,7 +28,7 @@ class HttpRequest:
     """
 
     method: str
-    url: str
+    url: object
     headers: Mapping[str, str]
     replayable: bool = True
     host: str | None = None
