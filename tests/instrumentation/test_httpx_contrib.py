@@ -165,3 +165,36 @@ def test_a_client_instrumented_by_contrib_alone_still_has_only_our_spans(
     assert status == 200
     assert server.count == 2
     assert _scopes(otel_capture) == [semconv.HTTP_SCOPE_NAME] * 2
+
+
+def test_retried_streams_leak_no_connection_with_both_active(lib, both, server, otel_capture):
+    """With both active and a one-connection pool, 10 streamed requests each retried after a
+    503 all succeed (a dropped or unreleased response would end in PoolTimeout), with two
+    CLIENT spans of ours per request, ended once each body was read."""
+    both(policies={"*": HttpPolicy(breaker=False)})
+    server.script(*[503, 200] * 10)
+    limits = lib.module.Limits(max_connections=1)
+
+    async def astreams() -> list[bytes]:
+        bodies = []
+        async with lib.client(limits=limits) as client:
+            for _ in range(10):
+                async with client.stream("GET", server.url) as response:
+                    bodies.append(await response.aread())
+        return bodies
+
+    if lib.is_async:
+        bodies = asyncio.run(astreams())
+    else:
+        bodies = []
+        with lib.client(limits=limits) as client:
+            for _ in range(10):
+                with client.stream("GET", server.url) as response:
+                    bodies.append(response.read())
+    assert bodies == [b"ok"] * 10
+    assert server.count == 20
+    assert _scopes(otel_capture) == [semconv.HTTP_SCOPE_NAME] * 20
+    counts = [
+        s.attributes.get(semconv.HTTP_REQUEST_RESEND_COUNT) for s in client_spans(otel_capture)
+    ]
+    assert counts == [None, 1] * 10
