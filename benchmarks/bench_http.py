@@ -2,7 +2,7 @@
 
 Four httpx clients send ``GET /`` to the same server (a minimal asyncio HTTP/1.1 server in a
 child process on 127.0.0.1, answering a fixed 200 on kept-alive connections), in interleaved
-rounds in this one process (``_harness``):
+rounds in this one process (``_harness``), first ``httpx.Client``s, then ``httpx.AsyncClient``s:
 
 * **plain**: httpx with nothing patched on its path;
 * **contrib**: under ``opentelemetry-instrumentation-httpx`` (its ``instrument()``, recording
@@ -14,17 +14,21 @@ Both recording variants use the same span processor (``SimpleSpanProcessor`` to 
 drops the spans) and the same MeterProvider (an in-memory reader, never collected).
 
 Every instrumentation here must coexist in one process, so each is applied to its own client:
-contrib is instrumented for real (its patch of ``HTTPTransport.handle_request`` is global), and
-the other clients use a transport subclass holding the original ``handle_request``. Ours is the
-very wrapper ``instrument()`` installs (``_httpx_like._wrappers`` around an ``HttpRunner``),
-put on a ``Client`` subclass with ``wrapt.FunctionWrapper``, as ``wrap_function_wrapper`` does
-on ``httpx.Client``; a check request through each client confirms who records what.
+contrib is instrumented for real (its patch of the transports' ``handle_request`` is global),
+and the other clients use a transport subclass holding the original method. Ours is the very
+wrapper ``instrument()`` installs (``_httpx_like._wrappers`` around an ``HttpRunner``), put on
+a client subclass with ``wrapt.FunctionWrapper``, as ``wrap_function_wrapper`` does on
+``httpx.Client``; a check request through each client confirms who records what.
 
 Targets: ours recording costs at most 1.2x contrib's overhead; ours with telemetry off at most
-5 us per request above plain. Medians come from the harness (per-request mean of each round,
-median over rounds); p99 from every request timed alone. ``--quick`` for a short run,
-``--check`` to exit 1 on a missed target, ``--callgrind VARIANT`` to send 2,000 requests of
-one variant untimed, for ``valgrind --tool=callgrind`` (the server process is not traced).
+5 us per request above plain. Times are the calling thread's CPU time (``thread_time_ns``): the
+instrumentation's cost is CPU work in the caller, while wall time on a shared machine is mostly
+waiting for the server and for a core (wall median and p99 are printed for context). Medians
+come from the harness (per-request mean of each round, median over rounds); p99 from every
+request timed alone. ``--quick`` for a short run,
+``--check`` to exit 1 on a missed target, ``--callgrind VARIANT [--requests N] [--async]``
+to send N requests (2,000) through one client untimed, for ``valgrind --tool=callgrind`` (the
+server process is not traced).
 """
 
 from __future__ import annotations
@@ -105,52 +109,96 @@ class _Bare(httpx.HTTPTransport):
     handle_request = httpx.HTTPTransport.handle_request
 
 
-def _ours_client(runner: HttpRunner[Any]) -> type[httpx.Client]:
-    """A Client subclass whose ``_send_single_request`` is wrapped as ``instrument()`` does."""
-    sync_send, _ = _wrappers(httpx, runner)
-    original = httpx.Client._send_single_request
-    return type(
-        "OursClient",
-        (httpx.Client,),
-        {"_send_single_request": wrapt.FunctionWrapper(original, sync_send)},
+class _BareAsync(httpx.AsyncHTTPTransport):
+    """The async twin of :class:`_Bare`."""
+
+    handle_async_request = httpx.AsyncHTTPTransport.handle_async_request
+
+
+def _ours_client(runner: HttpRunner[Any], is_async: bool) -> type[Any]:
+    """A client subclass whose ``_send_single_request`` is wrapped as ``instrument()`` does."""
+    sync_send, async_send = _wrappers(httpx, runner)
+    base: type[Any] = httpx.AsyncClient if is_async else httpx.Client
+    wrapper = wrapt.FunctionWrapper(
+        base._send_single_request, async_send if is_async else sync_send
     )
+    return type("OursClient", (base,), {"_send_single_request": wrapper})
 
 
-def _clients(sink: _DropSpans) -> tuple[dict[str, httpx.Client], Any]:
-    """The four clients, and the contrib instrumentor to uninstrument at the end."""
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(sink))
-    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    sdk = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
-    contrib = HTTPXClientInstrumentor()
-    contrib.instrument(**sdk)
-    off = _ours_client(HttpRunner(_Adapter(httpx)))
-    on = _ours_client(HttpRunner(_Adapter(httpx), **sdk))
-    clients = {
-        PLAIN: httpx.Client(transport=_Bare()),
-        CONTRIB: httpx.Client(),
-        OFF: off(transport=_Bare()),
-        ON: on(transport=_Bare()),
+def _clients(sdk: dict[str, Any], is_async: bool) -> dict[str, Any]:
+    """The four clients (sync or async); contrib must be instrumented already."""
+    cls, bare = (httpx.AsyncClient, _BareAsync) if is_async else (httpx.Client, _Bare)
+    off = _ours_client(HttpRunner(_Adapter(httpx)), is_async)
+    on = _ours_client(HttpRunner(_Adapter(httpx), **sdk), is_async)
+    return {
+        PLAIN: cls(transport=bare()),
+        CONTRIB: cls(),
+        OFF: off(transport=bare()),
+        ON: on(transport=bare()),
     }
-    return clients, contrib
 
 
-def _check(clients: dict[str, httpx.Client], url: str, sink: _DropSpans) -> None:
-    """One request per client: each records exactly what its label says."""
-    expected = {
-        PLAIN: Counter(),
-        CONTRIB: Counter({("opentelemetry.instrumentation.httpx", "CLIENT"): 1}),
-        OFF: Counter(),
-        ON: Counter(
-            {("otel_resilience", "INTERNAL"): 1, ("otel_resilience_instrumentation", "CLIENT"): 1}
-        ),
-    }
-    for label, client in clients.items():
-        sink.seen = Counter()
-        status = client.get(url).status_code
-        if status != 200 or sink.seen != expected[label]:
-            raise SystemExit(f"{label}: status {status}, spans {dict(sink.seen)}")
+EXPECTED = {
+    PLAIN: Counter(),
+    CONTRIB: Counter({("opentelemetry.instrumentation.httpx", "CLIENT"): 1}),
+    OFF: Counter(),
+    ON: Counter(
+        {("otel_resilience", "INTERNAL"): 1, ("otel_resilience_instrumentation", "CLIENT"): 1}
+    ),
+}
+
+
+def _check(sdk: dict[str, Any], url: str, sink: _DropSpans) -> None:
+    """One request per client, sync and async (clients of their own, closed after): each
+    records exactly what its label says."""
+
+    async def aget(client: httpx.AsyncClient) -> int:
+        async with client:
+            return (await client.get(url)).status_code
+
+    for is_async in (False, True):
+        for label, client in _clients(sdk, is_async).items():
+            sink.seen = Counter()
+            if is_async:
+                status = asyncio.run(aget(client))
+            else:
+                with client:
+                    status = client.get(url).status_code
+            if status != 200 or sink.seen != EXPECTED[label]:
+                kind = "async" if is_async else "sync"
+                raise SystemExit(f"{label} ({kind}): status {status}, spans {dict(sink.seen)}")
     sink.seen = None
+
+
+def _measure(clients: dict[str, Any], url: str, is_async: bool, budget: float, quiet: bool) -> bool:
+    """Time the four clients in interleaved rounds; print the table and the target lines."""
+    cpu: dict[str, list[int]] = {label: [] for label in clients}
+    wall: dict[str, list[int]] = {label: [] for label in clients}
+    call = "await _get(_url)" if is_async else "_get(_url)"
+    stmt = f"_c = _cpu(); _w = _wall(); {call}; _wl.append(_wall() - _w); _cl.append(_cpu() - _c)"
+    variants = [
+        Variant(
+            label,
+            stmt,
+            {
+                "_get": client.get,
+                "_url": url,
+                "_cpu": time.thread_time_ns,
+                "_wall": time.perf_counter_ns,
+                "_cl": cpu[label],
+                "_wl": wall[label],
+            },
+        )
+        for label, client in clients.items()
+    ]
+    title = "httpx.AsyncClient GET" if is_async else "httpx.Client GET"
+    section = Section(title, variants, budget, is_async=is_async, clock=time.thread_time_ns)
+    progress = None if quiet else (lambda m: print(m, file=sys.stderr))
+    stats, n, rounds = run_section(section, progress=progress)
+    for values in (*cpu.values(), *wall.values()):
+        del values[:CALIBRATION_CALLS]
+    print(f"\n== {title}: {rounds} rounds of {n} requests per variant ==")
+    return _report(stats, cpu, wall)
 
 
 def _pct(values: list[int], q: int) -> float:
@@ -189,68 +237,66 @@ def _report(stats: dict[str, Any], cpu: dict[str, list[int]], wall: dict[str, li
     return rec_ok and off_ok
 
 
+def _untimed(client: Any, url: str, requests: int) -> None:
+    """``requests`` GETs through ``client`` (sync or async), then close it."""
+    if isinstance(client, httpx.AsyncClient):
+
+        async def run() -> None:
+            async with client:
+                for _ in range(requests):
+                    await client.get(url)
+
+        asyncio.run(run())
+        return
+    with client:
+        for _ in range(requests):
+            client.get(url)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Start the server, measure the four clients, print the table and the target lines."""
+    """Start the server, measure the clients sync then async, print tables and target lines."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short run (about 10 seconds)")
+    parser.add_argument("--quick", action="store_true", help="short run (about 15 seconds)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--callgrind", choices=["plain", "contrib", "off", "sdk"], help="untimed requests only"
     )
     parser.add_argument("--requests", type=int, default=2000, help="with --callgrind")
+    parser.add_argument("--async", dest="use_async", action="store_true", help="with --callgrind")
     args = parser.parse_args(argv)
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     server = ctx.Process(target=_serve, args=(child,), daemon=True)
     server.start()
     sink = _DropSpans()
-    clients, contrib = _clients(sink)
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(sink))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    sdk = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
+    contrib = HTTPXClientInstrumentor()
+    contrib.instrument(**sdk)
     try:
         if not parent.poll(30):
             raise SystemExit("the benchmark server did not start")
         url = f"http://127.0.0.1:{parent.recv()}/"
-        _check(clients, url, sink)
+        _check(sdk, url, sink)
         if args.callgrind:
             label = {"plain": PLAIN, "contrib": CONTRIB, "off": OFF, "sdk": ON}[args.callgrind]
-            for _ in range(args.requests):
-                clients[label].get(url)
+            _untimed(_clients(sdk, args.use_async)[label], url, args.requests)
             return 0
         print(
             f"otel-resilience HTTP benchmark: Python {platform.python_version()}, "
             f"httpx {httpx.__version__}, one keep-alive connection per client"
         )
-        cpu: dict[str, list[int]] = {label: [] for label in clients}
-        wall: dict[str, list[int]] = {label: [] for label in clients}
-        stmt = (
-            "_c = _cpu(); _w = _wall(); _get(_url); "
-            "_wl.append(_wall() - _w); _cl.append(_cpu() - _c)"
-        )
-        variants = [
-            Variant(
-                label,
-                stmt,
-                {
-                    "_get": client.get,
-                    "_url": url,
-                    "_cpu": time.thread_time_ns,
-                    "_wall": time.perf_counter_ns,
-                    "_cl": cpu[label],
-                    "_wl": wall[label],
-                },
-            )
-            for label, client in clients.items()
-        ]
         budget = 2.0 if args.quick else 12.0
-        progress = None if args.quick else (lambda m: print(m, file=sys.stderr))
-        section = Section("httpx GET", variants, budget, clock=time.thread_time_ns)
-        stats, n, rounds = run_section(section, progress=progress)
-        for values in (*cpu.values(), *wall.values()):
-            del values[:CALIBRATION_CALLS]
-        print(f"{rounds} rounds of {n} requests per variant")
-        ok = _report(stats, cpu, wall)
-    finally:
+        clients = _clients(sdk, is_async=False)
+        ok = _measure(clients, url, False, budget, args.quick)
         for client in clients.values():
             client.close()
+        # The harness runs the async section in an event loop of its own and closes it, so
+        # these clients' connections cannot be closed afterwards: the process exit does.
+        ok = _measure(_clients(sdk, is_async=True), url, True, budget, args.quick) and ok
+    finally:
         contrib.uninstrument()
         server.terminate()
         server.join(5)
