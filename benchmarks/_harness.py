@@ -54,6 +54,9 @@ class Section:
     variants: list[Variant]
     budget_s: float
     is_async: bool = False
+    #: What the loops are timed with, in ns: wall time by default; ``time.thread_time_ns``
+    #: counts only this thread's CPU time (waits on a server and descheduling left out).
+    clock: Callable[[], int] = time.perf_counter_ns
 
 
 @dataclass
@@ -71,9 +74,9 @@ class Stats:
         return (self.q3 - self.q1) / 2
 
 
-def _compile(variant: Variant, is_async: bool) -> Callable[..., Any]:
+def _compile(variant: Variant, is_async: bool, clock: Callable[[], int]) -> Callable[..., Any]:
     namespace = dict(variant.namespace)
-    namespace.update(_repeat=repeat, _now=time.perf_counter_ns)
+    namespace.update(_repeat=repeat, _now=clock)
     template = _ASYNC_LOOP if is_async else _SYNC_LOOP
     # Inline the statement into the loop body, as timeit does: no wrapper frame is measured.
     exec(template.format(stmt=variant.stmt), namespace)
@@ -81,9 +84,9 @@ def _compile(variant: Variant, is_async: bool) -> Callable[..., Any]:
 
 
 def _runner(
-    variant: Variant, is_async: bool, loop: asyncio.AbstractEventLoop
+    variant: Variant, is_async: bool, loop: asyncio.AbstractEventLoop, clock: Callable[[], int]
 ) -> Callable[[int], int]:
-    compiled = _compile(variant, is_async)
+    compiled = _compile(variant, is_async, clock)
     if not is_async:
         return compiled  # type: ignore[no-any-return]
     # The coroutine times itself, so driving it through the event loop is not measured.
@@ -114,7 +117,7 @@ def run_section(
     """
     loop = asyncio.new_event_loop()
     try:
-        runners = [_runner(v, section.is_async, loop) for v in section.variants]
+        runners = [_runner(v, section.is_async, loop, section.clock) for v in section.variants]
         # Warm up (first-call resolution, caches, specialisation) then estimate per-call costs.
         for run in runners:
             _timed(run, 200)

@@ -96,7 +96,14 @@ def policy_from_env(environ: Mapping[str, str], *, strict: bool = False) -> Http
             continue
         try:
             value = parse(text)
-            HttpPolicy(**{name: value})  # validates this one field
+            probe = {name: value}
+            # A lone delay is not compared with the other's default: the two are checked
+            # against each other below, once both are read.
+            if name == "base_delay":
+                probe["max_delay"] = value
+            elif name == "max_delay":
+                probe["base_delay"] = 0.0
+            HttpPolicy(**probe)  # validates this one field
         except ValueError as exc:
             message = f"{var}={text!r} is invalid: {exc}"
             if strict:
