@@ -108,15 +108,64 @@ def test_unchanged_breaker_keeps_its_state(path, fake_clock):
     assert calls == []
 
 
-def test_changed_breaker_options_make_a_new_breaker(path, fake_clock):
-    """Changing a breaker's own options builds a fresh (closed) breaker."""
+def test_changed_breaker_options_carry_its_state_over(path, fake_clock):
+    """Changing a breaker's own options builds a new breaker that takes over the old one's
+    state: still open, rejecting, until its break ends."""
     policies = load(path, fake_clock)
     api = policies.pipeline("api")
     before = api.current.strategies[2]
+    api.call(failing([]))  # two failed attempts: the breaker opens
+    assert before.state is CircuitState.OPEN
     path.write_text(policies_text().replace("minimum_calls = 2", "minimum_calls = 1"))
     assert policies.reload() is True
-    assert api.current.strategies[2] is not before
-    assert api.current.strategies[2].state is CircuitState.CLOSED
+    after = api.current.strategies[2]
+    assert after is not before
+    assert after.options.minimum_calls == 1
+    assert after.state is CircuitState.OPEN
+    calls: list[int] = []
+    assert api.call(failing(calls)) == "old"  # refused by the carried-over open state
+    assert calls == []
+    fake_clock.advance(after.options.break_duration)
+    assert after.state is CircuitState.HALF_OPEN
+
+
+def test_changed_limiter_and_budget_options_keep_their_tokens(tmp_path, fake_clock):
+    """A shared rate limiter and a retry budget reconfigured by a reload keep the tokens
+    already spent (capped by the new sizes)."""
+    text = """
+[rate_limiters.api]
+rate = 1
+per = 60
+burst = 5
+[budgets.shared]
+max_tokens = 10
+token_ratio = {ratio}
+[pipelines.p]
+strategies = [
+  {{ retry = {{ max_attempts = 2, base_delay = 0.0, jitter = false, budget = "shared" }} }},
+  {{ rate_limiter = "api" }},
+]
+"""
+    path = tmp_path / "policies.toml"
+    path.write_text(text.format(ratio=0.1))
+    policies = load(path, fake_clock)
+    handle = policies.pipeline("p")
+    for _ in range(2):  # 2 calls x 2 failed attempts: 4 permits and 4 tokens spent
+        with pytest.raises(ConnectionError):
+            handle.call(failing([]))
+    retry, limiter = handle.current.strategies
+    assert (limiter.available(), retry._budget.tokens()) == (1.0, 6.0)
+    path.write_text(text.format(ratio=0.2))  # the budget's options change; the limiter's not
+    assert policies.reload() is True
+    new_retry, new_limiter = handle.current.strategies
+    assert new_limiter is limiter
+    assert new_retry._budget is not retry._budget
+    assert new_retry._budget.tokens() == 6.0
+    path.write_text(text.format(ratio=0.2).replace("burst = 5", "burst = 3"))
+    assert policies.reload() is True
+    newest = handle.current.strategies[1]
+    assert newest is not limiter
+    assert newest.available() == 1.0  # one permit left, as before the change
 
 
 @pytest.mark.parametrize(
@@ -364,3 +413,31 @@ def test_no_task_call_fails_while_the_file_churns(path, fake_clock):
     assert done > 40
     assert policies.generation >= 8  # the good contents were loaded again and again
     assert api.current.strategies[2] is breaker
+
+
+def test_changed_registry_defaults_keep_each_breakers_state(tmp_path, fake_clock):
+    """A breaker registry whose defaults change hands out new breakers that keep the old
+    ones' states, key by key."""
+    text = """
+[breaker_registries.hosts]
+minimum_calls = {calls}
+window = 2
+window_type = "count"
+[pipelines.p]
+strategies = [{{ circuit_breaker = {{ registry = "hosts", key = "a" }} }}]
+"""
+    path = tmp_path / "policies.toml"
+    path.write_text(text.format(calls=2))
+    policies = load(path, fake_clock)
+    handle = policies.pipeline("p")
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            handle.call(failing([]))
+    (breaker,) = handle.current.strategies
+    assert breaker.state is CircuitState.OPEN
+    path.write_text(text.format(calls=1))
+    assert policies.reload() is True
+    (after,) = handle.current.strategies
+    assert after is not breaker
+    assert after.options.minimum_calls == 1
+    assert after.state is CircuitState.OPEN

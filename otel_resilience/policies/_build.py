@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_resilience.policies._carry import carry_state
 from otel_resilience.policies._errors import PolicyError
 from otel_resilience.policies._kinds import (
     REQUIRED,
@@ -205,7 +206,8 @@ class _Builder:
         path: str,
         variant: str | None = None,
     ) -> Any:
-        """The previous object when its options did not change, else a new one."""
+        """The previous object when its options did not change, else a new one (which takes
+        over the previous one's state: an open breaker stays open, tokens stay spent)."""
         fingerprint = json.dumps([variant, options], sort_keys=True, default=lambda o: f"@{id(o)}")
         before = self.previous.get(identity)
         if before is not None and before[0] == fingerprint:
@@ -213,6 +215,8 @@ class _Builder:
         else:
             factory = kind.factory(variant)
             obj = _construct(lambda: factory(**options), path, options, self.sources)
+            if before is not None:
+                carry_state(before[1], obj)
         self.out.objects[identity] = (fingerprint, obj)
         return obj
 
