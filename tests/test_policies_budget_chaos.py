@@ -49,3 +49,31 @@ def test_unknown_chaos_error_names_the_path(tmp_path):
     path.write_text(FILE.replace('"ConnectionError"', '"os.system"'))
     with pytest.raises(PolicyError, match=r"pipelines\.a\.strategies\[1\]\.chaos\.error"):
         load_policies(path, environ={})
+
+
+def test_adaptive_threshold_is_a_table_and_survives_an_unchanged_reload(tmp_path):
+    """`adaptive = { ... }` builds an AdaptiveThreshold, inline and as a registry default; a
+    bad option names its path; an unchanged file keeps the same breaker."""
+    from otel_resilience import AdaptiveThreshold
+
+    path = tmp_path / "policies.toml"
+    text = """
+[breaker_registries.hosts]
+adaptive = { min_ratio = 0.2, max_ratio = 0.8 }
+[pipelines.a]
+strategies = [{ circuit_breaker = { adaptive = { min_ratio = 0.3 } } }]
+[pipelines.b]
+strategies = [{ circuit_breaker = { registry = "hosts", key = "x" } }]
+"""
+    path.write_text(text)
+    policies = load_policies(path, environ={}, clock=FakeClock())
+    (inline,) = policies.pipeline("a").current.strategies
+    (keyed,) = policies.pipeline("b").current.strategies
+    assert inline.options.adaptive == AdaptiveThreshold(min_ratio=0.3)
+    assert keyed.options.adaptive == AdaptiveThreshold(min_ratio=0.2, max_ratio=0.8)
+    path.write_text(text + "\n# touched: a new content hash, the same options\n")
+    assert policies.reload() is True
+    assert policies.pipeline("a").current.strategies[0] is inline  # kept, not rebuilt
+    path.write_text(text.replace("min_ratio = 0.3", "min_rate = 0.3"))
+    with pytest.raises(PolicyError, match=r"pipelines\.a\.strategies\[0\]\.circuit_breaker"):
+        load_policies(path, environ={})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable, Mapping
@@ -76,6 +77,8 @@ class _Builder:
                 known = kind.options()
                 _check_keys(options, known, path, "option")
                 _check_required(options, known, path)
+                if kind.defaults_of is not None:  # a registry's breaker options, as inline
+                    _convert(STRATEGIES[kind.defaults_of], options, path)
                 options["name"] = name
                 self.shared[section, name] = self._obtain(
                     ("shared", section, name), kind, options, path
@@ -158,12 +161,7 @@ class _Builder:
             raise PolicyError(f"{path}.key", "key needs registry = NAME (a breaker registry)")
         if "registry" not in options:
             _check_required(options, known, path)
-        for option, convert in kind.convert.items():
-            if option in options:
-                try:
-                    options[option] = convert(options[option])
-                except ValueError as exc:
-                    raise PolicyError(f"{path}.{option}", f"{option} {exc}") from exc
+        _convert(kind, options, path)
         if "registry" in kind.file_only and "registry" in options:
             extra = set(options) - {"registry", "key"}
             if extra or not isinstance(options.get("key"), str):
@@ -208,7 +206,7 @@ class _Builder:
     ) -> Any:
         """The previous object when its options did not change, else a new one (which takes
         over the previous one's state: an open breaker stays open, tokens stay spent)."""
-        fingerprint = json.dumps([variant, options], sort_keys=True, default=lambda o: f"@{id(o)}")
+        fingerprint = json.dumps([variant, options], sort_keys=True, default=_fingerprint)
         before = self.previous.get(identity)
         if before is not None and before[0] == fingerprint:
             obj = before[1]
@@ -219,6 +217,21 @@ class _Builder:
                 carry_state(before[1], obj)
         self.out.objects[identity] = (fingerprint, obj)
         return obj
+
+
+def _fingerprint(value: Any) -> str:
+    """An option value JSON cannot hold: options objects by value, anything else by identity."""
+    return repr(value) if dataclasses.is_dataclass(value) else f"@{id(value)}"
+
+
+def _convert(kind: Kind, options: dict[str, Any], path: str) -> None:
+    """Turn the file's values of ``kind``'s converted options into what its constructor takes."""
+    for option, convert in kind.convert.items():
+        if option in options:
+            try:
+                options[option] = convert(options[option])
+            except ValueError as exc:
+                raise PolicyError(f"{path}.{option}", f"{option} {exc}") from exc
 
 
 def _construct(

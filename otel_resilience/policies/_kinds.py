@@ -73,6 +73,8 @@ class Kind:
     #: Per option, a function turning the TOML value into what the constructor takes (it raises
     #: ValueError for a bad value), e.g. an exception class from its name.
     convert: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    #: The TOML type of a converted option when it is not a string (``dict``: a table).
+    convert_hints: Mapping[str, Any] = field(default_factory=dict)
 
     def factory(self, variant: str | None = None) -> Any:
         """The class, or its factory method ``variant`` (imported now, once per process)."""
@@ -103,7 +105,7 @@ class Kind:
                 found[p.name] = Option(p.name, str, p.default)
                 continue
             if p.name in self.convert:  # the file writes a name, e.g. of an exception class
-                found[p.name] = Option(p.name, str, p.default)
+                found[p.name] = Option(p.name, self.convert_hints.get(p.name, str), p.default)
                 continue
             hint = hints.get(p.name, Any)
             if json_type(hint) is None:  # functions and objects: code only
@@ -157,6 +159,8 @@ def json_type(hint: Any) -> dict[str, Any] | None:
     """The JSON Schema of values of type ``hint`` a TOML file can hold; ``None``: none can."""
     if hint is Any:
         return {}
+    if hint is dict:  # a table of options (converted, e.g. into an AdaptiveThreshold)
+        return {"type": "object"}
     simple = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(hint)
     if simple is not None:
         return {"type": simple}
@@ -175,6 +179,18 @@ def json_type(hint: Any) -> dict[str, Any] | None:
         item = json_type(args[0]) if args else {}
         return {"type": "array", "items": item if item is not None else {}}
     return None  # callables, mappings of objects, clocks, classifiers
+
+
+def adaptive_threshold(table: Any) -> Any:
+    """``adaptive = { min_ratio = 0.2, ... }``: an AdaptiveThreshold of those options."""
+    from otel_resilience.circuit_breaker import AdaptiveThreshold
+
+    if not isinstance(table, dict):
+        raise ValueError(f"must be a table of AdaptiveThreshold options, got {table!r}")
+    try:
+        return AdaptiveThreshold(**table)
+    except TypeError as exc:  # an unknown option
+        raise ValueError(str(exc)) from None
 
 
 def exception_class(name: Any) -> type[BaseException]:
@@ -209,6 +225,8 @@ STRATEGIES: dict[str, Kind] = {
             "otel_resilience.circuit_breaker:CircuitBreaker",
             refs={"registry": "breaker_registries"},
             file_only={"registry": str, "key": str},
+            convert={"adaptive": adaptive_threshold},
+            convert_hints={"adaptive": dict},
         ),
         Kind("timeout", "otel_resilience.timeout:Timeout"),
         Kind("bulkhead", "otel_resilience.bulkhead:Bulkhead"),
