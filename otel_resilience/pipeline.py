@@ -214,25 +214,7 @@ class Pipeline:
 
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Decorate a ``def`` or ``async def`` so that every call goes through the pipeline."""
-        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
-            raise UsageError(
-                f"{getattr(fn, '__qualname__', fn)!r} is a generator function: pipelines do not "
-                "protect streams yet (retrying half-consumed output is unsafe); decorate a "
-                "function that returns the whole result instead"
-            )
-        if inspect.iscoroutinefunction(fn):
-
-            @functools.wraps(fn)
-            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await self.acall(fn, *args, **kwargs)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return self.call(fn, *args, **kwargs)
-
-        return wrapper
+        return decorate(self, fn)
 
     # -- telemetry (shared by call and acall) --------------------------------------------------
 
@@ -338,6 +320,30 @@ def _record_exception(span: Any, exc: BaseException) -> None:
                 semconv.EXCEPTION_MESSAGE: "<unprintable exception>",
             },
         )
+
+
+def decorate(through: Any, fn: Callable[P, Any]) -> Callable[P, Any]:
+    """``fn`` wrapped so that each call goes through ``through.call`` / ``through.acall`` (a
+    Pipeline, or a policy handle that follows reloads); generator functions are refused."""
+    if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+        raise UsageError(
+            f"{getattr(fn, '__qualname__', fn)!r} is a generator function: pipelines do not "
+            "protect streams yet (retrying half-consumed output is unsafe); decorate a "
+            "function that returns the whole result instead"
+        )
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return await through.acall(fn, *args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        return through.call(fn, *args, **kwargs)
+
+    return wrapper
 
 
 def _leaf(ctx: CallContext, call: Callable[[], Any]) -> Any:

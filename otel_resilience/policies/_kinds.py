@@ -9,6 +9,7 @@ classes are imported on first use, so loading a file only imports what it names.
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import importlib
 import inspect
 import types
@@ -187,10 +188,11 @@ def adaptive_threshold(table: Any) -> Any:
 
     if not isinstance(table, dict):
         raise ValueError(f"must be a table of AdaptiveThreshold options, got {table!r}")
-    try:
-        return AdaptiveThreshold(**table)
-    except TypeError as exc:  # an unknown option
-        raise ValueError(str(exc)) from None
+    known = {f.name for f in dataclasses.fields(AdaptiveThreshold)}
+    unknown = sorted(set(table) - known, key=str)
+    if unknown:
+        raise ValueError(f"has unknown options {unknown}; known: {', '.join(sorted(known))}")
+    return AdaptiveThreshold(**table)
 
 
 def exception_class(name: Any) -> type[BaseException]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import inspect
 import logging
 import os
 import threading
@@ -300,20 +298,9 @@ class PolicyHandle:
 
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Decorate a ``def`` or ``async def``: every call goes through the current pipeline."""
-        self.current(fn)  # the pipeline's own checks (generator functions are refused)
-        if inspect.iscoroutinefunction(fn):
+        from otel_resilience.pipeline import decorate
 
-            @functools.wraps(fn)
-            async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await self.acall(fn, *args, **kwargs)
-
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return self.call(fn, *args, **kwargs)
-
-        return wrapper
+        return decorate(self, fn)
 
     def __repr__(self) -> str:
         return f"PolicyHandle({self.name!r}, {self.current!r})"
