@@ -147,3 +147,31 @@ def run_section(
         q1, med, q3 = statistics.quantiles(values, n=4, method="inclusive")
         stats[variant.label] = Stats(med, q1, q3, len(values))
     return stats, n, done
+
+
+def bench_main(
+    argv: list[str] | None,
+    *,
+    description: str,
+    title: str,
+    budgets: tuple[float, float],
+    benches: Callable[[float], Any],
+    report: Callable[[Any, dict[str, Stats]], bool],
+    section_of: Callable[[Any], Section] = lambda bench: bench,
+) -> int:
+    """The command line every sectioned benchmark shares: ``--quick`` (the first of
+    ``budgets``, seconds per section, else the second) and ``--check`` (exit 1 when a
+    ``report`` says a target was missed); prints the ``title`` line, then each report."""
+    import argparse
+    import platform
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="short run")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    print(f"{title}: Python {platform.python_version()}")
+    ok = True
+    for bench in benches(budgets[0] if args.quick else budgets[1]):
+        stats, _n, _rounds = run_section(section_of(bench))
+        ok = report(bench, stats) and ok
+    return 1 if args.check and not ok else 0

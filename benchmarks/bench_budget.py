@@ -8,15 +8,13 @@ through ``Pipeline.call`` / ``acall`` compared. The percent kind is printed for 
 
 from __future__ import annotations
 
-import argparse
-import platform
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Section, Stats, Variant, run_section
+from _harness import Section, Stats, Variant, bench_main
 
 from otel_resilience import Pipeline, Retry
 from otel_resilience.retry_budget import RetryBudget
@@ -92,17 +90,15 @@ def _report(section: Section, stats: dict[str, Stats]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Measure both sections; print the tables and the target lines."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short run (about 5 seconds)")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
-    budget = 2.0 if args.quick else 10.0
-    print(f"otel-resilience retry budget benchmark: Python {platform.python_version()}")
-    ok = True
-    for section in _sections(budget):
-        stats, _n, _rounds = run_section(section)
-        ok = _report(section, stats) and ok
-    return 1 if args.check and not ok else 0
+    code = bench_main(
+        argv,
+        description=__doc__.splitlines()[0],
+        title="otel-resilience retry budget benchmark",
+        budgets=(2.0, 10.0),
+        benches=_sections,
+        report=_report,
+    )
+    return code
 
 
 if __name__ == "__main__":

@@ -9,16 +9,14 @@ is at most 1.5x the semaphore's (``threading.BoundedSemaphore`` for sync calls,
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import platform
 import sys
 import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import Section, Stats, Variant, run_section
+from _harness import Section, Stats, Variant, bench_main
 
 from otel_resilience import Pipeline
 from otel_resilience.bulkhead import Bulkhead
@@ -105,17 +103,15 @@ def _report(section: Section, stats: dict[str, Stats]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Measure both sections; print figures and the target lines."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short run (a few seconds)")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
-    budget = 2.0 if args.quick else 12.0
-    print(f"otel-resilience bulkhead benchmark: Python {platform.python_version()}")
-    ok = True
-    for section in _sections(budget):
-        stats, _n, _rounds = run_section(section)
-        ok = _report(section, stats) and ok
-    return 1 if args.check and not ok else 0
+    code = bench_main(
+        argv,
+        description=__doc__.splitlines()[0],
+        title="otel-resilience bulkhead benchmark",
+        budgets=(2.0, 12.0),
+        benches=_sections,
+        report=_report,
+    )
+    return code
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ closest peer's (the one named in the target line). Run with ``make bench`` or
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pyresilience as pr
-from _harness import Section, Stats, Variant, run_section
+from _harness import Section, Stats, Variant, bench_main
 from aiolimiter import AsyncLimiter
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
@@ -345,18 +343,17 @@ def _report(bench: Bench, stats: dict[str, Stats]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Measure every section; print the tables and the target lines."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short run (about 15 seconds)")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args(argv)
-    budget = 1.5 if args.quick else 10.0
-    print(f"otel-resilience strategies benchmark: Python {platform.python_version()}")
-    ok = True
-    for bench in _benches(budget):
-        stats, _n, _rounds = run_section(bench.section)
-        ok = _report(bench, stats) and ok
+    code = bench_main(
+        argv,
+        description=__doc__.splitlines()[0],
+        title="otel-resilience strategies benchmark",
+        budgets=(1.5, 10.0),
+        benches=_benches,
+        report=_report,
+        section_of=lambda bench: bench.section,
+    )
     pr.shutdown(wait=False)
-    return 1 if args.check and not ok else 0
+    return code
 
 
 if __name__ == "__main__":
