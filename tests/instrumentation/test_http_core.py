@@ -339,3 +339,51 @@ def test_bad_policy_file_is_logged_and_ignored(tmp_path, caplog, bad, logged):
     assert match(table, "a", "a") == HttpPolicy()
     parsed = logged != "OTEL_RESILIENCE_CONFIG"
     assert match(table, "b", "b").max_attempts == (4 if parsed else 3)
+
+
+@pytest.mark.parametrize("keys", range(8))
+def test_suppression_check_agrees_with_the_instrumentation_helper(keys):
+    """The runner's one-read suppression check says what is_http_instrumentation_enabled
+    says, for every combination of the three suppression keys."""
+    from opentelemetry import context
+    from opentelemetry.instrumentation.utils import (
+        _SUPPRESS_INSTRUMENTATION_KEY_PLAIN,
+        is_http_instrumentation_enabled,
+    )
+    from otel_resilience_instrumentation._http.runner import _suppressed
+
+    all_keys = (
+        context._SUPPRESS_INSTRUMENTATION_KEY,
+        _SUPPRESS_INSTRUMENTATION_KEY_PLAIN,
+        context._SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+    )
+    chosen = [key for bit, key in enumerate(all_keys) if keys >> bit & 1]
+    ctx = context.get_current()
+    for key in chosen:
+        ctx = context.set_value(key, True, ctx)
+    token = context.attach(ctx)
+    try:
+        assert _suppressed() is (not is_http_instrumentation_enabled())
+        assert _suppressed() is bool(chosen)
+    finally:
+        context.detach(token)
+
+
+def test_an_origin_keeps_its_host_and_shares_the_breaker_after_eviction():
+    """Requests to one origin reuse its host state; a host made again (registry eviction)
+    gets the same breaker, so an origin never has two."""
+    runner = HttpRunner(FakeAdapter())
+    request = HttpRequest("GET", "http://a.test/x", {}, True, "a.test", None, "http")
+    from otel_resilience_instrumentation._http.runner import _Call
+
+    first = runner._plan(request, _Call(request))
+    again = runner._plan(request, _Call(request))
+    assert first is not None
+    assert again is not None
+    assert first[0] is again[0]
+    runner._origins.clear()
+    runner._hosts._hosts = type(runner._hosts._hosts)(runner._hosts._host, 8)  # all evicted
+    rebuilt = runner._plan(request, _Call(request))
+    assert rebuilt is not None
+    assert rebuilt[0] is not first[0]
+    assert rebuilt[0].strategies[-1] is first[0].strategies[-1]  # the one breaker of a.test

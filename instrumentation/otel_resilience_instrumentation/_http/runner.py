@@ -12,14 +12,13 @@ from typing import Any, Generic, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
-from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled
 
 from otel_resilience import Pipeline, deadline
 from otel_resilience._clock import Clock
 from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
-from otel_resilience_instrumentation._http.hosts import Hosts
+from otel_resilience_instrumentation._http.hosts import Host, Hosts
 from otel_resilience_instrumentation._http.policy import HttpPolicy
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
 from otel_resilience_instrumentation._http.types import (
@@ -36,7 +35,27 @@ except ImportError:  # pragma: no cover - an API that moved it
         _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP,
     )
 
+try:  # the keys suppress_instrumentation() sets (the plain one is an older spelling)
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS
+    from opentelemetry.instrumentation.utils import (
+        _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_PLAIN,
+    )
+except ImportError:  # pragma: no cover - an API that moved them
+    from opentelemetry.instrumentation.utils import (  # type: ignore[attr-defined]
+        _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS,
+    )
+
+    _SUPPRESS_PLAIN = "suppress_instrumentation"
+
 __all__ = ["HttpRunner"]
+
+
+def _suppressed() -> bool:
+    """``not is_http_instrumentation_enabled()`` from one context read (that helper's three
+    reads cost more than the rest of a request's plan)."""
+    ctx = otel_context.get_current()
+    return bool(ctx.get(_SUPPRESS) or ctx.get(_SUPPRESS_PLAIN) or ctx.get(_SUPPRESS_HTTP))
+
 
 R = TypeVar("R")
 
@@ -59,7 +78,7 @@ class _Call:
         return target
 
 
-#: Origins (host, port, scheme) remembered with their host key; cleared when this many.
+#: Origins (host, port, scheme) remembered with their host; cleared when this many.
 _MAX_ORIGINS = 4096
 
 
@@ -106,9 +125,11 @@ class HttpRunner(Generic[R]):
         Telemetry(tracer_provider, meter_provider, logger_provider)  # fails fast on bad ones
         self._telemetry = HttpTelemetry(tracer_provider, meter_provider)
         self._hosts = Hosts(self.policies, adapter, clock, providers)
-        #: (host, port, scheme) as the adapter parsed them -> (host key, host): a request's
-        #: plan then needs no Target (built only when telemetry records).
-        self._origins: dict[tuple[str, int | None, str], tuple[str, str]] = {}
+        #: (host, port, scheme) as the adapter parsed them -> the host's state, without the
+        #: hosts registry's lock: a plan then needs no Target (built only when telemetry
+        #: records). A Host evicted from the registry and made again shares its breaker
+        #: with this one (breakers live in their own registry, by host key).
+        self._origins: dict[tuple[str, int | None, str], Host] = {}
 
     def policy_for(self, url: str) -> HttpPolicy:
         """The policy :meth:`send` would apply to a request for ``url`` (its host's), for an
@@ -120,22 +141,21 @@ class HttpRunner(Generic[R]):
 
     def _plan(self, request: HttpRequest, call: _Call) -> tuple[Pipeline, HttpPolicy] | None:
         """``None`` to pass the request straight through, else its pipeline and policy."""
-        if not is_http_instrumentation_enabled():  # also False under suppress_instrumentation
+        if _suppressed():
             return None
         host_name, port, scheme = request.host, request.port, request.scheme
         if host_name is not None and scheme is not None:
             origin = (host_name, port, scheme)
-            known = self._origins.get(origin)
-            if known is None:
+            host = self._origins.get(origin)
+            if host is None:
                 target = Target.of(request.method, "", host_name, port, scheme)
+                host = self._hosts.get(target.key, target.host)
                 if len(self._origins) >= _MAX_ORIGINS:
                     self._origins.clear()
-                self._origins[origin] = known = (target.key, target.host)
-            key, host_name = known
+                self._origins[origin] = host
         else:  # the adapter did not parse the URL: the Target does, once
             target = call.get_target()
-            key, host_name = target.key, target.host
-        host = self._hosts.get(key, host_name)
+            host = self._hosts.get(target.key, target.host)
         policy = host.policy
         if not policy.enabled:
             return None
