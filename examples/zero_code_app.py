@@ -1,4 +1,4 @@
-"""An HTTP client app with no telemetry and no resilience code: only httpx calls.
+"""An HTTP client app with no telemetry and no resilience code: only httpx and requests calls.
 
 Run it under ``opentelemetry-instrument`` with otel-resilience-instrumentation installed, and
 its calls are retried, a dead host's circuit breaker opens, and every attempt is a span,
@@ -11,10 +11,10 @@ configured from the environment alone::
         http://127.0.0.1:8000 http://127.0.0.1:9
 
 The first argument (or ``APP_SERVICE_URL``) is a service that sometimes answers 503; the second
-(or ``APP_DEAD_URL``) a host that refuses connections. The app fetches an order (sync client)
-and its stock (async client) from the service, then calls the dead host a few times, printing
-one line per call. Each client library has its own function in ``CLIENTS``; another library's
-calls go in a function next to ``with_httpx``.
+(or ``APP_DEAD_URL``) a host that refuses connections. With httpx the app fetches an order (sync
+client) and its stock (async client) from the service, then calls the dead host a few times;
+with requests it fetches another order. It prints one line per call. Each client library has
+its own function in ``CLIENTS``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 
 import httpx
+import requests
 
 #: Calls to the dead host: the first exhausts its retries, the breaker rejects the others.
 DEAD_CALLS = 3
@@ -63,8 +64,17 @@ def with_httpx(service: str, dead: str) -> list[str]:
     return lines
 
 
+def with_requests(service: str, dead: str) -> list[str]:
+    """The app's requests calls; one line per call."""
+    order = requests.get(f"{service}/orders/43", timeout=TIMEOUT)
+    return [f"requests order: {order.status_code}"]
+
+
 #: Each client library's calls: name -> function(service_url, dead_url) -> printed lines.
-CLIENTS: dict[str, Callable[[str, str], list[str]]] = {"httpx": with_httpx}
+CLIENTS: dict[str, Callable[[str, str], list[str]]] = {
+    "httpx": with_httpx,
+    "requests": with_requests,
+}
 
 
 def main(argv: list[str]) -> None:

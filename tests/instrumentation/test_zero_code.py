@@ -33,9 +33,9 @@ def _imported(path: Path) -> set[str]:
 
 
 def test_the_app_has_no_telemetry_or_resilience_code():
-    """The example imports httpx and the stdlib only: nothing of OpenTelemetry or ours."""
+    """The example imports httpx, requests and the stdlib only: nothing of OpenTelemetry or ours."""
     imported = _imported(APP)
-    assert "httpx" in imported
+    assert {"httpx", "requests"} <= imported
     assert not any(n.startswith(("opentelemetry", "otel_resilience")) for n in imported)
 
 
@@ -74,7 +74,7 @@ def test_zero_code_run_retries_breaks_and_shows_every_attempt(server, tmp_path):
     retried, with one CLIENT span of ours per attempt (resend_count on the resend) under the
     pipeline span, and a dead host's breaker opens, logs it and rejects the later calls."""
     assert entry_points(group="opentelemetry_instrumentor", name="httpx"), "contrib is loaded"
-    server.script(503, 200, 503)
+    server.script(503, 200, 503, 200, 503)
     dead_port = closed_port()
     jsonl = tmp_path / "telemetry.jsonl"
     run = _run(server, f"http://127.0.0.1:{dead_port}", jsonl)
@@ -85,9 +85,11 @@ def test_zero_code_run_retries_breaks_and_shows_every_attempt(server, tmp_path):
         "httpx dead host call 1: ConnectError",
         "httpx dead host call 2: CircuitOpenError",
         "httpx dead host call 3: CircuitOpenError",
+        "requests order: 200",
     ]
     assert "is invalid" not in run.stderr  # every OTEL_RESILIENCE_HTTP_* value was taken
-    assert [r.path for r in server.received] == ["/orders/42"] * 2 + ["/stock/42"] * 2
+    paths = ["/orders/42", "/stock/42", "/orders/43"]  # httpx, httpx async, requests
+    assert [r.path for r in server.received] == [p for p in paths for _ in range(2)]
 
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     spans = [o for o in lines if o["signal"] == "span"]
@@ -99,11 +101,11 @@ def test_zero_code_run_retries_breaks_and_shows_every_attempt(server, tmp_path):
 
     # The service: per request, a pipeline span over a 503 attempt and its resend.
     pipelines = [s for s in spans if s["name"] == f"HTTP {service_key}"]
-    assert len(pipelines) == 2
+    assert len(pipelines) == 3
     sent = iter(parent_span_id(r.headers["traceparent"]) for r in server.received)
     for pipeline, path in zip(
         sorted(pipelines, key=lambda s: s["start_time_unix_nano"]),
-        ["/orders/42", "/stock/42"],
+        paths,
         strict=True,
     ):
         assert pipeline["kind"] == "INTERNAL"
@@ -160,4 +162,4 @@ def test_zero_code_run_retries_breaks_and_shows_every_attempt(server, tmp_path):
         for o in lines
         if o["signal"] == "metric" and o["name"] == semconv.METRIC_HTTP_CLIENT_REQUEST_DURATION
     ]
-    assert sum(p["count"] for p in durations) == 7  # every attempt, refused ones included
+    assert sum(p["count"] for p in durations) == 9  # every attempt, refused ones included
