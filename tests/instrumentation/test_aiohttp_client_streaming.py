@@ -93,7 +93,7 @@ def test_body_breaking_midway_is_not_retried_and_ends_the_span_in_error(
 
 
 def test_small_pool_survives_many_retried_requests(instrument, server, otel_capture):
-    """limit=2: 200 requests, each a 503 (dropped by the retry) then a 200 read or released
+    """limit=2: 1,000 requests, each a 503 (dropped by the retry) then a 200 read or released
     unread, all succeed, so no response leaks its connection (a leak would exhaust the pool
     and time out), nor is left to aiohttp's garbage-collection rescue (which reports an
     "Unclosed response" in debug mode). The breaker is off: half the attempts fail, which
@@ -110,7 +110,7 @@ def test_small_pool_survives_many_retried_requests(instrument, server, otel_capt
         statuses = []
         connector = aiohttp.TCPConnector(limit=2)
         async with aiohttp.ClientSession(timeout=CLIENT_TIMEOUT, connector=connector) as session:
-            for i in range(200):
+            for i in range(1000):
                 server.script(Reply(503, body=dropped))
                 async with session.get(server.url) as response:
                     if i % 2:
@@ -120,7 +120,7 @@ def test_small_pool_survives_many_retried_requests(instrument, server, otel_capt
         return statuses
 
     server.default = Reply(200, body=body)
-    assert run(go) == [200] * 200
-    assert server.count == 400
+    assert run(go) == [200] * 1000
+    assert server.count == 2000
     assert unclosed == []
-    assert len(client_spans(otel_capture)) == 400
+    assert len(client_spans(otel_capture)) == 2000

@@ -54,7 +54,7 @@ def test_async_stream_span_ends_when_closed_unread(name, instrument, server, ote
 
 @pytest.mark.parametrize("name", LIBS)
 def test_small_pool_survives_many_retried_streams(name, instrument, server):
-    """max_connections=2: 200 streamed requests, each a 503 retried then a 200 read or left
+    """max_connections=2: 1,000 streamed requests, each a 503 retried then a 200 read or left
     unread, all succeed (sync and async), so no dropped or closed response leaks its
     connection (a leak would end in PoolTimeout). The breaker is off: half the attempts fail,
     which would rightly open it."""
@@ -63,7 +63,7 @@ def test_small_pool_survives_many_retried_streams(name, instrument, server):
     limits = module.Limits(max_connections=2, max_keepalive_connections=2)
     statuses = []
     with module.Client(timeout=CLIENT_TIMEOUT, limits=limits) as client:
-        for i in range(100):
+        for i in range(500):
             server.script(503)
             with client.stream("GET", server.url) as response:
                 if i % 2:
@@ -72,7 +72,7 @@ def test_small_pool_survives_many_retried_streams(name, instrument, server):
 
     async def go() -> None:
         async with module.AsyncClient(timeout=CLIENT_TIMEOUT, limits=limits) as client:
-            for i in range(100):
+            for i in range(500):
                 server.script(503)
                 async with client.stream("GET", server.url) as response:
                     if i % 2:
@@ -80,8 +80,8 @@ def test_small_pool_survives_many_retried_streams(name, instrument, server):
                     statuses.append(response.status_code)
 
     asyncio.run(go())
-    assert statuses == [200] * 200
-    assert server.count == 400
+    assert statuses == [200] * 1000
+    assert server.count == 2000
 
 
 @pytest.mark.parametrize("name", LIBS)

@@ -87,7 +87,7 @@ def test_body_breaking_midway_is_not_retried_and_ends_the_span_in_error(
 
 
 def test_small_blocking_pool_survives_many_retried_streams(instrument, server):
-    """pool_maxsize=2 with pool_block=True: 200 streamed requests, each a 503 retried then a
+    """pool_maxsize=2 with pool_block=True: 1,000 streamed requests, each a 503 retried then a
     200 read or left unread (closed by its with block), all succeed: no dropped or closed
     response keeps its connection (a leak would block the pool for good). The breaker is
     off: half the attempts fail, which would rightly open it."""
@@ -97,7 +97,7 @@ def test_small_blocking_pool_survives_many_retried_streams(instrument, server):
     def run() -> None:
         with requests.Session() as session:
             session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=2, pool_block=True))
-            for i in range(200):
+            for i in range(1000):
                 server.script(503)
                 with session.get(server.url, stream=True, timeout=CLIENT_TIMEOUT) as response:
                     if i % 2:
@@ -108,8 +108,8 @@ def test_small_blocking_pool_survives_many_retried_streams(instrument, server):
     worker.start()
     worker.join(GUARD)
     assert not worker.is_alive(), f"pool blocked after {len(statuses)} requests"
-    assert statuses == [200] * 200
-    assert server.count == 400
+    assert statuses == [200] * 1000
+    assert server.count == 2000
 
 
 def test_bound_methods_taken_before_the_end_keep_working(instrument, server, otel_capture):
