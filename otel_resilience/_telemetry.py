@@ -269,6 +269,13 @@ class _StateGauges:
                 _create_gauge(metrics.get_meter_provider(), self._global, self._spec)
         self._global.add(breaker)
 
+    def follow(self, meter_provider: Any, obj: Any) -> None:
+        """Report ``obj`` through ``meter_provider``, or the global one when it is ``None``."""
+        if meter_provider is None:
+            self.track_global(obj)
+        else:
+            self.track(meter_provider, obj)
+
 
 def _create_gauge(
     meter_provider: Any, breakers: weakref.WeakSet[Any], spec: tuple[str, str, str, str]
@@ -291,45 +298,15 @@ def _observer(
 
 
 _state_gauges = _StateGauges()
-
-
-def track_breaker(meter_provider: Any, breaker: Any) -> None:
-    """Have ``breaker``'s state reported through ``meter_provider`` (``None``: the global one)."""
-    if meter_provider is None:
-        _state_gauges.track_global(breaker)
-    else:
-        _state_gauges.track(meter_provider, breaker)
-
-
 _cache_size_gauges = _StateGauges(
     semconv.METRIC_CACHE_SIZE, "{entry}", "Entries held by a response cache.", "size_observations"
 )
-
-
-def track_cache(meter_provider: Any, cache: Any) -> None:
-    """Have ``cache``'s size (``size_observations()``) reported through ``meter_provider``."""
-    if meter_provider is None:
-        _cache_size_gauges.track_global(cache)
-    else:
-        _cache_size_gauges.track(meter_provider, cache)
-
-
 _budget_gauges = _StateGauges(
     semconv.METRIC_RETRY_BUDGET_TOKENS,
     "{token}",
     "Tokens left in a retry budget (retries left in the window, for the percent kind).",
     "token_observations",
 )
-
-
-def track_budget(meter_provider: Any, budget: Any) -> None:
-    """Have ``budget``'s tokens (``token_observations()``) reported through ``meter_provider``."""
-    if meter_provider is None:
-        _budget_gauges.track_global(budget)
-    else:
-        _budget_gauges.track(meter_provider, budget)
-
-
 _threshold_gauges = _StateGauges(
     semconv.METRIC_CIRCUIT_BREAKER_THRESHOLD,
     "1",
@@ -337,10 +314,11 @@ _threshold_gauges = _StateGauges(
     "threshold_observations",
 )
 
-
-def track_threshold(meter_provider: Any, breaker: Any) -> None:
-    """Have an adaptive ``breaker``'s threshold reported through ``meter_provider``."""
-    if meter_provider is None:
-        _threshold_gauges.track_global(breaker)
-    else:
-        _threshold_gauges.track(meter_provider, breaker)
+#: ``track_X(meter_provider, obj)``: have ``obj`` reported by gauge X through
+#: ``meter_provider`` (``None``: the global one) -- a breaker's state (``state_observations``),
+#: a cache's size (``size_observations``), a retry budget's tokens (``token_observations``), an
+#: adaptive breaker's threshold (``threshold_observations``).
+track_breaker = _state_gauges.follow
+track_cache = _cache_size_gauges.follow
+track_budget = _budget_gauges.follow
+track_threshold = _threshold_gauges.follow
