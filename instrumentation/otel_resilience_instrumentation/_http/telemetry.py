@@ -74,17 +74,10 @@ class HttpTelemetry:
             return False
         return self.tracer is not None or self.duration is not None
 
-    def start(self, target: Target, resend_count: int) -> AttemptRecord | None:
-        """Start the attempt's CLIENT span (under the current span) and its stopwatch;
-        ``None`` when nothing records."""
-        try:
-            self._resolve()
-        except Exception:  # a broken provider: no telemetry, the request still goes
-            _log.debug("otel-resilience: resolving the HTTP instruments failed", exc_info=True)
-            return None
+    def start(self, target: Target, resend_count: int) -> AttemptRecord:
+        """Start the attempt's CLIENT span (under the current span) and its stopwatch; call it
+        only when :meth:`records` just said something records (it resolved the instruments)."""
         tracer = self.tracer
-        if tracer is None and self.duration is None:
-            return None
         span: Any = INVALID_SPAN
         if tracer is not None:
             try:
