@@ -12,6 +12,7 @@ An idle breaker allocates nothing but itself: the lock and the window come with 
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections.abc import Callable
@@ -335,6 +336,28 @@ class BreakerCore:
                 self.isolated = True
                 return None
             return self._move(OPEN, now, isolated=True)
+
+    def adopt(self, other: BreakerCore) -> None:
+        """Take over ``other``'s circuit state, break and consecutive openings (a breaker
+        rebuilt with new options), and a copy of its window when the window's options match.
+        A half-open ``other`` becomes open with its break over: its probes are not ours."""
+        with other._lock or other._new_lock():
+            state, open_until = other.state, other.open_until
+            opens, isolated = other.opens_in_row, other.isolated
+            # A copy: calls still running under the old breaker keep recording into its own.
+            window = copy.deepcopy(other.window)
+            shape = (other.opts.window, other.opts.window_type, other.opts.window_buckets)
+        if state is HALF_OPEN:
+            state, open_until = OPEN, 0.0
+        with self._lock or self._new_lock():
+            same = shape == (self.opts.window, self.opts.window_type, self.opts.window_buckets)
+            self.state = state
+            self.open_until = open_until
+            self.opens_in_row = opens
+            self.isolated = isolated
+            self.window = window if same else None
+            self.epoch += 1
+            self.snapshot = (state, self.epoch)
 
     def reset(self, now: float) -> Transition | None:
         """Close the breaker and forget every outcome."""

@@ -90,6 +90,14 @@ class BucketCore:
                 self._reserved -= 1
                 self._tokens = min(self._capacity, self._tokens + 1.0)
 
+    def adopt(self, other: BucketCore) -> None:
+        """Take over ``other``'s tokens (at most this bucket's capacity) and their time."""
+        with other._lock:
+            tokens, stamp = other._tokens, other._stamp
+        with self._lock:
+            self._tokens = min(tokens, self._capacity)
+            self._stamp = stamp
+
     def available(self, now: float) -> float:
         """Permits free at ``now`` (negative while waiters hold reservations)."""
         with self._lock:

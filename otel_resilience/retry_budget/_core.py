@@ -61,6 +61,12 @@ class TokenCore:
             self._tokens = tokens = self._fold()
         return tokens / MILLI
 
+    def adopt(self, other: TokenCore) -> None:
+        """Take over ``other``'s tokens (at most this budget's maximum)."""
+        tokens = round(other.tokens(0.0) * MILLI)
+        with self._lock:
+            self._tokens = min(tokens, self._max)
+
 
 class PercentCore:
     """Retries at most ``percent`` of the requests of the last ``window`` seconds, plus a floor.
