@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 export PATH := $(dir $(UV)):$(PATH)
 RUN := $(UV) run --frozen
 
-.PHONY: sync demo test unit unit-py310 dist dist-test lint typecheck bench e2e
+.PHONY: sync debian demo test unit unit-py310 dist dist-test lint typecheck bench e2e
 
 sync:
 	$(UV) sync --frozen --all-packages
@@ -15,7 +15,11 @@ sync:
 demo: sync
 	$(RUN) python examples/demo.py
 
-test: sync lint typecheck unit unit-py310 dist-test e2e
+test: sync debian lint typecheck unit unit-py310 dist-test e2e
+
+# Real parts from Debian (redis-server, chromium, promtool) when root and missing; see the script.
+debian:
+	sh scripts/ensure-debian.sh
 
 # Unit tests and the docs' code blocks; the e2e suite and the wheel round trip have their targets.
 UNIT_MARKERS := not e2e and not slow
