@@ -253,3 +253,14 @@ def test_unregistered_check_is_forgotten():
     registry.unregister("bad")
     assert registry.status() is H
     assert registry.names == []
+
+
+def test_events_are_bounded_by_max_events():
+    """Only the last max_events status changes are kept."""
+    registry = HealthRegistry(clock=FakeClock(), max_events=3)
+    registry.register("flip", Sequence(*[True, False] * 10))
+    for _ in range(20):
+        registry.run_once()
+    events = registry.events()
+    assert len(events) == 3
+    assert events[-1]["status"] == "unhealthy"

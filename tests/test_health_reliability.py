@@ -129,3 +129,32 @@ def test_invalid_options_name_the_field():
         reliability.ReliabilityStats(max_pipelines=0)
     with pytest.raises(ValueError, match="clock"):
         reliability.ReliabilityStats(clock=object())  # type: ignore[arg-type]
+
+
+def test_a_broken_aggregation_never_fails_the_call(fake_clock, monkeypatch):
+    """If recording into the aggregation raises, the call still returns its result."""
+    stats = reliability.enable(clock=fake_clock)
+    try:
+
+        def boom(*args: object) -> None:
+            raise RuntimeError("aggregation bug")
+
+        monkeypatch.setattr(stats, "record_call", boom)
+        monkeypatch.setattr(stats, "record_event", boom)
+        pipeline = Pipeline("hostile", Retry(max_attempts=2, base_delay=0.0), clock=fake_clock)
+        assert pipeline.call(_Once()) == "ok"
+    finally:
+        reliability.disable()
+
+
+class _Once:
+    """Fails once with ConnectionError, then returns "ok"."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def __call__(self) -> str:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError
+        return "ok"
