@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
         RetryExhaustedError,
     )
     from otel_resilience.fallback import Fallback, fallback_errors_of
+    from otel_resilience.health import HealthRegistry, HealthResult, HealthStatus
     from otel_resilience.hedging import Hedging
     from otel_resilience.pipeline import Pipeline
     from otel_resilience.policies import load_policies
@@ -90,6 +91,9 @@ __all__ = [
     "deadline",
     "fallback_errors_of",
     "semconv",
+    "HealthRegistry",
+    "HealthResult",
+    "HealthStatus",
 ]
 
 # Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
@@ -131,6 +135,9 @@ _HOME = {
     "Retry": "otel_resilience.retry",
     "RetryPolicy": "otel_resilience.retry",
     "attempts_of": "otel_resilience.retry",
+    "HealthRegistry": "otel_resilience.health",
+    "HealthResult": "otel_resilience.health",
+    "HealthStatus": "otel_resilience.health",
 }
 
 

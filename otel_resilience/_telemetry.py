@@ -122,6 +122,10 @@ class Instruments:
             logger = lp.get_logger(semconv.SCOPE_NAME, _VERSION)
             if not isinstance(logger, _logs.NoOpLogger):
                 self.logger = logger
+        tap = _tap
+        if tap is not None:  # the in-process aggregation is on: it sees what would be recorded
+            self.pipeline_duration = tap.histogram(self.pipeline_duration)
+            self.events = tap.counter(self.events)
 
     def emit_event(
         self, name: str, attributes: dict[str, Any], severity: SeverityNumber = SeverityNumber.INFO
@@ -162,7 +166,7 @@ class Instruments:
 class Telemetry:
     """Providers of one component (explicit, or the globals), resolved lazily into Instruments."""
 
-    __slots__ = ("_explicit", "_inst", "_providers")
+    __slots__ = ("__weakref__", "_explicit", "_inst", "_providers")
 
     def __init__(
         self, tracer_provider: Any = None, meter_provider: Any = None, logger_provider: Any = None
@@ -180,6 +184,7 @@ class Telemetry:
         self._providers = (tracer_provider, meter_provider, logger_provider)
         self._explicit = all(p is not None for p in self._providers)
         self._inst: Instruments | None = None
+        _telemetries.add(self)  # so that set_tap() can make it resolve again
 
     @property
     def providers(self) -> tuple[Any, Any, Any]:
@@ -322,3 +327,28 @@ track_breaker = _state_gauges.follow
 track_cache = _cache_size_gauges.follow
 track_budget = _budget_gauges.follow
 track_threshold = _threshold_gauges.follow
+
+
+# --- In-process aggregation tap (issue 11: the /reliability endpoint) -------------------------
+# Off (None) by default, and then it costs nothing per call: the tap is applied when instruments
+# are resolved, never checked on the call path. set_tap() makes every Telemetry resolve again.
+_tap: Any = None
+_telemetries: weakref.WeakSet[Telemetry] = weakref.WeakSet()
+
+
+def set_tap(tap: Any) -> None:
+    """Install (or with ``None`` remove) an object whose ``histogram(h)`` / ``counter(c)``
+    wrap the pipeline duration histogram and the events counter (``None`` when not recording)."""
+    global _tap
+    _tap = tap
+    for telemetry in list(_telemetries):
+        telemetry._inst = None
+
+
+def tracked_breakers() -> list[Any]:
+    """Every breaker reported by the state gauge (bound to a pipeline), alive now."""
+    gauges = _state_gauges
+    with gauges._lock:
+        sets = [gauges._global, *gauges._by_provider.values()]
+        sets += [pair[1] for pair in gauges._unweakable.values()]
+    return [breaker for found in sets for breaker in list(found)]

@@ -254,6 +254,25 @@ HEALTH_PROBE_FAILED: Final = "failed"
 #: Observable gauge (attribute resilience.circuit_breaker.name): an adaptive breaker's ratio.
 METRIC_CIRCUIT_BREAKER_THRESHOLD: Final = "resilience.circuit_breaker.threshold"
 
+# --- Health checks and reliability endpoints (issue 11) ---
+#: Observable gauge (attributes resilience.health.check, resilience.health.status): 1 for each
+#: check's current status, 0 for the others (like the breaker state gauge).
+METRIC_HEALTH_STATUS: Final = "resilience.health.status"
+#: Histogram (seconds) of one health check run, by check and resulting status.
+METRIC_HEALTH_CHECK_DURATION: Final = "resilience.health.check.duration"
+#: Log event: a health check's status changed (a recovery is a change back to healthy).
+LOG_EVENT_HEALTH_STATUS_CHANGE: Final = "resilience.health.status_change"
+#: Attribute: the check's registered name.
+HEALTH_CHECK_NAME: Final = "resilience.health.check"
+#: Attribute: the check's status, one of the HEALTH_STATUS_* values.
+HEALTH_STATUS: Final = "resilience.health.status"
+#: Attribute of resilience.health.status_change: the status before the change.
+HEALTH_PREVIOUS_STATUS: Final = "resilience.health.previous_status"
+HEALTH_STATUS_HEALTHY: Final = "healthy"
+HEALTH_STATUS_DEGRADED: Final = "degraded"
+HEALTH_STATUS_UNHEALTHY: Final = "unhealthy"
+HEALTH_STATUS_UNKNOWN: Final = "unknown"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 
