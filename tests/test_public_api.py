@@ -44,6 +44,11 @@ EXPECTED = {
     "deadline",
     "fallback_errors_of",
     "semconv",
+    "ErrorTracker",
+    "Budget",
+    "BudgetExceededError",
+    "profile",
+    "profiled",
 }
 
 
