@@ -234,3 +234,16 @@ def test_invalid_options_name_the_field() -> None:
     ):
         with pytest.raises(ValueError, match=field):
             ErrorTracker(**kwargs)
+
+
+def test_scrub_cleans_messages_before_templating(otel_capture) -> None:
+    """With scrub, the kept template and the exported message are the scrubbed text."""
+    tracker = ErrorTracker(
+        scrub=lambda text: text.replace("hunter2", "[REDACTED]"), **otel_capture.providers
+    )
+    tracker.capture(PermissionError("login failed with password hunter2"))
+    (group,) = tracker.groups()
+    assert group["message"] == "login failed with password [REDACTED]"
+    (record,) = otel_capture.logs(semconv.LOG_EVENT_ERROR)
+    assert "hunter2" not in str(record.log_record.attributes)
+    assert "hunter2" not in str(record.log_record.body)

@@ -85,7 +85,9 @@ class ErrorTracker:
     ``capture(exc)`` never raises and returns the group's fingerprint (``None`` when ignored).
     Errors leave the process only through the logger provider (``resilience.error`` log
     events) and the ``resilience.errors`` counter (by category); ``groups()`` reads the local
-    table. Options are those of :class:`TrackerOptions`.
+    table. ``scrub`` (e.g. ``otel_resilience_exporters.Redactor().scrub_text``) cleans each
+    message before it is templated, kept or exported: group templates mask numbers and ids but
+    are not redacted otherwise. Options are those of :class:`TrackerOptions`.
     """
 
     def __init__(
@@ -96,11 +98,15 @@ class ErrorTracker:
         meter_provider: Any = None,
         logger_provider: Any = None,
         wall_clock: Callable[[], float] = time.time,
+        scrub: Callable[[str], str] | None = None,
         **options: Any,
     ) -> None:
         self.options = opts = TrackerOptions(**options)
         if classifier is not None and not callable(getattr(classifier, "classify", None)):
             raise ValueError(f"classifier must be an ErrorClassifier, got {classifier!r}")
+        if scrub is not None and not callable(scrub):
+            raise ValueError(f"scrub must be callable, got {scrub!r}")
+        self._scrub = scrub
         if not callable(wall_clock):
             raise ValueError(f"wall_clock must be callable, got {wall_clock!r}")
         self._classifier = classifier or DEFAULT_CLASSIFIER
@@ -155,6 +161,8 @@ class ErrorTracker:
             return None
         name = type_name(exc)
         message = _safe_str(exc)
+        if self._scrub is not None:
+            message = self._scrub(message)
         if self._ignore_regex is not None and self._ignore_regex.search(f"{name}: {message}"):
             return None
         template = message_template(message)
@@ -262,16 +270,18 @@ class ErrorTracker:
             stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         except Exception:
             stack = f"{name}: <unprintable traceback>"
+        scrub = self._scrub or _same
+        crumbs = tuple(scrub(c.render()) for c in self.trail.get())
         attrs: dict[str, Any] = {
             semconv.EXCEPTION_TYPE: name,
             semconv.EXCEPTION_MESSAGE: message,
-            semconv.EXCEPTION_STACKTRACE: stack[-limit:],
+            semconv.EXCEPTION_STACKTRACE: scrub(stack[-limit:]),
             semconv.ERROR_FINGERPRINT: key,
             semconv.ERROR_GROUP_COUNT: count,
             semconv.ERROR_CATEGORY: category,
             semconv.ERROR_SEVERITY: severity.value,
             semconv.ERROR_HANDLED: handled,
-            semconv.ERROR_BREADCRUMBS: tuple(c.render() for c in self.trail.get()),
+            semconv.ERROR_BREADCRUMBS: crumbs,
         }
         number = _SEVERITY[severity]
         try:
@@ -291,6 +301,10 @@ class ErrorTracker:
 
 #: Characters of an exception message read (the rest is cut: a huge message costs nothing).
 _MESSAGE_MAX = 4096
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _safe_str(exc: BaseException) -> str:
