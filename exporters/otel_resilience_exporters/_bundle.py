@@ -28,6 +28,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.trace import ReadableSpan
 
+from . import _env
 from ._debug import DebugCollector
 from ._processors import redact_span
 from ._redaction import MASK, Redactor
@@ -126,7 +127,7 @@ def environment(redactor: Redactor, allow: Iterable[str] = ()) -> dict[str, str]
     allowed = ENV_ALLOW | set(allow)
     return {
         redactor.scrub_text(k): redactor.scrub_text(v) if k in allowed else MASK
-        for k, v in sorted(os.environ.items())
+        for k, v in sorted(_env.environment().items())
     }
 
 

@@ -6,7 +6,6 @@ import atexit
 import dataclasses
 import inspect
 import logging
-import os
 import threading
 import warnings
 from collections.abc import Mapping, Sequence
@@ -15,7 +14,7 @@ from typing import Any
 from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk.trace.sampling import Sampler
 
-from ._env import parse_bool
+from ._env import parse_bool, raw
 from ._redaction import RedactionOptions
 from ._sampling import parse_sampler
 from ._settings import TelemetrySettings
@@ -135,7 +134,7 @@ def configure(
             }
             _warn_ignored(_ignored(_configured.settings, args))
             return _configured
-        given = bridge_logging if bridge_logging is not None else os.environ.get(_BRIDGE_ENV)
+        given = bridge_logging if bridge_logging is not None else raw(_BRIDGE_ENV)
         bridge = parse_bool("bridge_logging", given or False)
         handle = build(service_name, exporter, redact, sampler, **options)
         trace.set_tracer_provider(handle.tracer_provider)
