@@ -91,7 +91,7 @@ class Budget(Strategy):
 
     def _start(self) -> Measurement:
         memory = self.options.memory if self.options.max_memory is not None else None
-        return Measurement(self._clock, memory)
+        return Measurement(self._clock, memory, self.options.max_cpu is not None)
 
     def _check(self, measurement: Measurement, failed: bool) -> None:
         """Compare with the limits, record, and raise unless ``failed`` or in record mode."""

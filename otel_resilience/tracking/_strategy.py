@@ -36,7 +36,8 @@ class TrackErrors(DecidingStrategy):
 
     def enter(self, ctx: CallContext) -> Any:
         """A new attempt of a call that already failed here leaves a ``retry`` breadcrumb."""
-        record = self.tracker.calls.get(id(ctx))
+        calls = self.tracker.calls
+        record = calls.get(id(ctx)) if calls else None  # empty: the common case, no lookup
         if record is not None and record[0] is ctx:
             self.tracker.breadcrumb(
                 f"{ctx.pipeline}: retrying after {len(record[1])} failure(s)",
@@ -47,7 +48,8 @@ class TrackErrors(DecidingStrategy):
 
     def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
         """The call succeeded here: its failures so far were recovered."""
-        record = self.tracker.calls.pop(id(ctx), None)
+        calls = self.tracker.calls
+        record = calls.pop(id(ctx), None) if calls else None
         if record is not None and record[0] is ctx and record[1]:
             self.tracker.mark_recovered(record[1])
             self.tracker.breadcrumb(
