@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._breadcrumbs import BreadcrumbLogProcessor
 from ._bundle import debug_bundle_bytes, fetch_debug_bundle
 from ._configure import IgnoredConfigurationWarning, configure
 from ._debug import DebugCollector
@@ -87,6 +88,7 @@ __all__ = [
     "DebugCollector",
     "debug_bundle_bytes",
     "fetch_debug_bundle",
+    "BreadcrumbLogProcessor",
     # opentelemetry-instrument
     "OtelResilienceDistro",
     "OtelResilienceConfigurator",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from otel_resilience._strategy import CallContext, DecidingStrategy
+from otel_resilience.errors import ResilienceError
 
 if TYPE_CHECKING:
     from ._tracker import ErrorTracker
@@ -66,9 +67,10 @@ class TrackErrors(DecidingStrategy):
             record = (ctx, [], set())
             tracker.calls[id(ctx)] = record
         if id(exc) not in record[2]:
-            tracker.breadcrumb(
-                f"{ctx.pipeline}: {type(exc).__name__}", category="pipeline", level="error"
-            )
+            # Our own errors (an open breaker, a timeout) have messages safe to keep; others
+            # may hold user data: their type only.
+            what = str(exc) if isinstance(exc, ResilienceError) else type(exc).__name__
+            tracker.breadcrumb(f"{ctx.pipeline}: {what}", category="pipeline", level="error")
             key = tracker.capture(exc, handled=True)
             record[2].add(id(exc))
             if key is not None:

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Status, StatusCode
@@ -139,3 +140,31 @@ def test_configure_bridges_stdlib_logging(tmp_path: Path) -> None:
     logs = [x for x in lines if x["signal"] == "log"]
     assert [x["body"] for x in logs] == ["payment failed for order 7"]
     assert logs[0]["trace_id"] == done.stdout.strip()
+
+
+def test_breaker_transitions_become_breadcrumbs() -> None:
+    """BreadcrumbLogProcessor turns resilience log events (a breaker opening) into
+    breadcrumbs attached to the next tracked error."""
+    from otel_resilience_exporters import BreadcrumbLogProcessor
+
+    from otel_resilience import CircuitBreaker, CircuitOpenError, ErrorTracker, Pipeline
+
+    lp = LoggerProvider()
+    tracker = ErrorTracker(logger_provider=lp)
+    lp.add_log_record_processor(BreadcrumbLogProcessor(tracker))
+    breaker = CircuitBreaker(name="db", minimum_calls=2, window=2, window_type="count")
+    pipeline = Pipeline("orders", tracker.strategy(), breaker, logger_provider=lp)
+
+    def down() -> None:
+        raise ConnectionError("db down")
+
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            pipeline.call(down)
+    with pytest.raises(CircuitOpenError):
+        pipeline.call(down)
+    crumbs = tracker.breadcrumbs()
+    change = [c for c in crumbs if c.message == "resilience.circuit_breaker.state_change"]
+    assert [c.data["resilience.circuit_breaker.state"] for c in change] == ["open"]
+    assert crumbs[-1].message.startswith("orders: circuit breaker 'db' is open")
+    assert not any(c.message == "resilience.error" for c in crumbs)
