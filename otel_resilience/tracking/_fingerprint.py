@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import linecache
 import os
 import re
 import sys
 import sysconfig
-import traceback
 from functools import lru_cache
 
 __all__ = ["fingerprint", "message_template", "type_name"]
@@ -54,7 +54,7 @@ _LIBRARY = _library_roots()
 
 
 @lru_cache(maxsize=4096)
-def _frame_key(filename: str, name: str, line: str, lineno: int) -> str:
+def _frame_key(filename: str, name: str, lineno: int) -> str:
     """How one frame enters the fingerprint: library frames without a position at all."""
     path = os.path.normcase(os.path.abspath(filename)) if not filename.startswith("<") else filename
     if path.startswith(_LIBRARY) or "site-packages" in path or "dist-packages" in path:
@@ -66,7 +66,8 @@ def _frame_key(filename: str, name: str, line: str, lineno: int) -> str:
         if path.startswith(root):
             path = path[len(root) :]
             break
-    return f"{path}:{name}:{line.strip() or lineno}"
+    line = linecache.getline(filename, lineno).strip()
+    return f"{path}:{name}:{line or lineno}"
 
 
 #: Frames of one traceback that enter the fingerprint (the innermost ones).
@@ -75,10 +76,14 @@ _MAX_FRAMES = 32
 
 def frame_keys(exc: BaseException) -> list[str]:
     """The normalised frames of ``exc``'s traceback, outermost first."""
-    if exc.__traceback__ is None:
-        return []
-    summary = traceback.extract_tb(exc.__traceback__, limit=-_MAX_FRAMES)
-    return [_frame_key(f.filename, f.name, f.line or "", f.lineno or 0) for f in summary]
+    # Walked by hand: traceback.extract_tb also computes column positions, many times the cost.
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames.append((code.co_filename, getattr(code, "co_qualname", code.co_name), tb.tb_lineno))
+        tb = tb.tb_next
+    return [_frame_key(f, n, line) for f, n, line in frames[-_MAX_FRAMES:]]
 
 
 def fingerprint(exc: BaseException, template: str) -> str:
