@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience import deadline, semconv
     from otel_resilience._clock import Clock, SystemClock
     from otel_resilience._strategy import Strategy
+    from otel_resilience.budget import Budget, BudgetExceededError
     from otel_resilience.bulkhead import Bulkhead
     from otel_resilience.cache import ResponseCache
     from otel_resilience.chaos import Chaos
@@ -45,10 +46,12 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.hedging import Hedging
     from otel_resilience.pipeline import Pipeline
     from otel_resilience.policies import load_policies
+    from otel_resilience.profiling import profile, profiled
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
     from otel_resilience.retry_budget import RetryBudget
     from otel_resilience.timeout import Timeout
+    from otel_resilience.tracking import ErrorTracker
 
 __version__ = "0.1.0"
 
@@ -94,6 +97,11 @@ __all__ = [
     "HealthRegistry",
     "HealthResult",
     "HealthStatus",
+    "ErrorTracker",
+    "Budget",
+    "BudgetExceededError",
+    "profile",
+    "profiled",
 ]
 
 # Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
@@ -138,6 +146,11 @@ _HOME = {
     "HealthRegistry": "otel_resilience.health",
     "HealthResult": "otel_resilience.health",
     "HealthStatus": "otel_resilience.health",
+    "ErrorTracker": "otel_resilience.tracking",
+    "Budget": "otel_resilience.budget",
+    "BudgetExceededError": "otel_resilience.budget",
+    "profile": "otel_resilience.profiling",
+    "profiled": "otel_resilience.profiling",
 }
 
 

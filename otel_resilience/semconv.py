@@ -272,6 +272,46 @@ HEALTH_STATUS_HEALTHY: Final = "healthy"
 HEALTH_STATUS_DEGRADED: Final = "degraded"
 HEALTH_STATUS_UNHEALTHY: Final = "unhealthy"
 HEALTH_STATUS_UNKNOWN: Final = "unknown"
+# --- Error tracking, budgets and profiling (issue 11) ---
+#: Log event of each error an ErrorTracker exports (with the exception.* attributes).
+LOG_EVENT_ERROR: Final = "resilience.error"
+#: OpenTelemetry exception semantic convention: the formatted traceback.
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+#: Attribute of resilience.error: the error's group (type, user frames, message template).
+ERROR_FINGERPRINT: Final = "resilience.error.fingerprint"
+#: Attribute of resilience.error: occurrences of the group so far, this one included.
+ERROR_GROUP_COUNT: Final = "resilience.error.group.count"
+#: Attribute of resilience.error: the breadcrumb trail, oldest first, one string each.
+ERROR_BREADCRUMBS: Final = "resilience.error.breadcrumbs"
+#: Attribute of resilience.error: the classifier's severity of the error.
+ERROR_SEVERITY: Final = "resilience.error.severity"
+#: Attribute of resilience.error: true when a pipeline strategy saw it (retried, fell back...).
+ERROR_HANDLED: Final = "resilience.error.handled"
+#: Counter of tracked errors (attribute resilience.error.category only: bounded cardinality).
+METRIC_ERRORS: Final = "resilience.errors"
+STRATEGY_BUDGET: Final = "budget"
+#: Counter event: a Budget's block used more than a limit (attribute resilience.budget.resource).
+EVENT_BUDGET_EXCEEDED: Final = "budget_exceeded"
+#: Histogram (ratio used/limit, "1") of each limited resource of a Budget's block.
+METRIC_BUDGET_USAGE: Final = "resilience.budget.usage"
+#: Attribute: the Budget's name (its pipeline's name, else "budget").
+BUDGET_NAME: Final = "resilience.budget.name"
+#: Attribute: one of the BUDGET_RESOURCE_* values.
+BUDGET_RESOURCE: Final = "resilience.budget.resource"
+BUDGET_RESOURCE_DURATION: Final = "duration"
+BUDGET_RESOURCE_CPU: Final = "cpu"
+BUDGET_RESOURCE_MEMORY: Final = "memory"
+#: Span attributes: what the block used (seconds, CPU seconds, bytes).
+BUDGET_DURATION: Final = "resilience.budget.duration"
+BUDGET_CPU: Final = "resilience.budget.cpu"
+BUDGET_MEMORY: Final = "resilience.budget.memory"
+#: Span attribute: the resources over their limit (string array).
+BUDGET_EXCEEDED: Final = "resilience.budget.exceeded"
+#: Attributes of profile spans: the profile's name, the phase, its CPU seconds and memory bytes.
+PROFILE_NAME: Final = "resilience.profile.name"
+PROFILE_PHASE: Final = "resilience.profile.phase"
+PROFILE_CPU: Final = "resilience.profile.cpu"
+PROFILE_MEMORY: Final = "resilience.profile.memory"
 
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.

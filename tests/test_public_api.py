@@ -47,6 +47,11 @@ EXPECTED = {
     "HealthRegistry",
     "HealthResult",
     "HealthStatus",
+    "ErrorTracker",
+    "Budget",
+    "BudgetExceededError",
+    "profile",
+    "profiled",
 }
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._breadcrumbs import BreadcrumbLogProcessor
+from ._bundle import debug_bundle_bytes, fetch_debug_bundle
 from ._configure import IgnoredConfigurationWarning, configure
+from ._debug import DebugCollector
 from ._exporters import (
     AlloyLogRecordExporter,
     AlloyMetricExporter,
@@ -81,6 +84,11 @@ __all__ = [
     "GrafanaCloudSpanExporter",
     "GrafanaCloudMetricExporter",
     "GrafanaCloudLogRecordExporter",
+    # debug capture (issue 11)
+    "DebugCollector",
+    "debug_bundle_bytes",
+    "fetch_debug_bundle",
+    "BreadcrumbLogProcessor",
     # opentelemetry-instrument
     "OtelResilienceDistro",
     "OtelResilienceConfigurator",

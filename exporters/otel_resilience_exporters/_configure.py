@@ -14,12 +14,17 @@ from typing import Any
 from opentelemetry import _logs, metrics, trace
 from opentelemetry.sdk.trace.sampling import Sampler
 
+from ._env import parse_bool, raw
 from ._redaction import RedactionOptions
 from ._sampling import parse_sampler
 from ._settings import TelemetrySettings
 from ._setup import Telemetry, build
 
 __all__ = ["IgnoredConfigurationWarning", "configure"]
+
+#: The SDK's own switch for sending stdlib logging to OpenTelemetry; the default of
+#: ``configure(bridge_logging=...)``.
+_BRIDGE_ENV = "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"
 
 _log = logging.getLogger("otel_resilience_exporters")
 
@@ -95,6 +100,8 @@ def configure(
     exporter: str | Sequence[str] | None = None,
     redact: bool | RedactionOptions | None = None,
     sampler: Sampler | str | None = None,
+    *,
+    bridge_logging: bool | None = None,
     **options: Any,
 ) -> Telemetry:
     """Set up tracing, metrics and logs in one call and install them as the global providers.
@@ -104,7 +111,10 @@ def configure(
     ``otlp``); unknown names raise ValueError. ``redact``: on unless ``False`` or
     OTEL_RESILIENCE_REDACT=false; a :class:`RedactionOptions` customises it. ``sampler``: a
     Sampler or a spec such as ``"ratio:0.1"`` or ``"ratelimit:50"`` (else OTEL_TRACES_SAMPLER).
-    ``options`` are those of :func:`build`.
+    ``options`` are those of :func:`build`. ``bridge_logging``: also send stdlib ``logging``
+    records (root logger, at its level) to the logger provider, correlated with the current
+    span, through the SDK's ``LoggingHandler`` (else OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_
+    ENABLED; off by default).
 
     The first call wins: later calls return the same handle and install nothing. Their
     arguments are still validated (invalid ones raise), and arguments that differ from the
@@ -124,12 +134,25 @@ def configure(
             }
             _warn_ignored(_ignored(_configured.settings, args))
             return _configured
+        given = bridge_logging if bridge_logging is not None else raw(_BRIDGE_ENV)
+        bridge = parse_bool("bridge_logging", given or False)
         handle = build(service_name, exporter, redact, sampler, **options)
         trace.set_tracer_provider(handle.tracer_provider)
         metrics.set_meter_provider(handle.meter_provider)
         _logs.set_logger_provider(handle.logger_provider)
         if trace.get_tracer_provider() is not handle.tracer_provider:
             _log.warning("a global TracerProvider was already set; otel_resilience's is unused")
+        if bridge:
+            _bridge(handle)
         atexit.register(handle.shutdown)
         _configured = handle
         return handle
+
+
+def _bridge(handle: Telemetry) -> None:
+    """Route the root logger's records to ``handle``'s logger provider (the SDK's handler)."""
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    root = logging.getLogger()
+    if not any(isinstance(h, LoggingHandler) for h in root.handlers):
+        root.addHandler(LoggingHandler(logger_provider=handle.logger_provider))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["ENV", "EnvVar", "parse_bool", "raw", "set_default"]
+__all__ = ["ENV", "EnvVar", "environment", "parse_bool", "raw", "set_default"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ ENV: Final[Mapping[str, EnvVar]] = {
     "OTEL_TRACES_SAMPLER_ARG": EnvVar("", "sampler argument"),
     "OTEL_PYTHON_CONFIGURATOR": EnvVar("", "configurator; our distro sets otel_resilience"),
     "NO_COLOR": EnvVar("", "any value: the pretty exporter writes no colours"),
+    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": EnvVar(
+        "false", "configure() also bridges stdlib logging"
+    ),
     **_otlp("PROTOCOL", "OTLP protocol, grpc or http/protobuf"),
     **_otlp("ENDPOINT", "OTLP endpoint URL"),
     **_otlp("TIMEOUT", "OTLP export timeout"),
@@ -67,6 +70,11 @@ def raw(name: str) -> str:
     if name not in ENV:  # a programming error: every variable read is listed
         raise KeyError(f"{name} is not in the environment table")
     return os.environ.get(name, "").strip()
+
+
+def environment() -> dict[str, str]:
+    """A copy of the whole environment, for debug bundles (which mask the values)."""
+    return dict(os.environ)
 
 
 def set_default(name: str, value: str) -> None:

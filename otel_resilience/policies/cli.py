@@ -24,6 +24,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     from otel_resilience.policies._errors import PolicyError
 
     try:
+        if hasattr(args, "run"):  # subcommands of otel_resilience._ops_cli
+            return int(args.run(args, out))
         if args.command == "schema":
             from otel_resilience.policies._schema import schema_text
 
@@ -54,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate", type=float, default=10.0, help="calls per simulated second")
     sim.add_argument("--latency", type=float, default=0.05, help="median attempt latency (s)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
+    from otel_resilience._ops_cli import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -44,6 +44,7 @@ def test_public_surface_is_locked() -> None:
             "GrafanaCloudMetricExporter", "GrafanaCloudLogRecordExporter",
             "OtelResilienceDistro", "OtelResilienceConfigurator", "PrettySpanExporter",
             "IgnoredConfigurationWarning",
+            "DebugCollector", "debug_bundle_bytes", "fetch_debug_bundle", "BreadcrumbLogProcessor",
         ]
     )  # fmt: skip
     for name in ore.__all__:
