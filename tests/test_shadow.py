@@ -210,5 +210,3 @@ def test_invalid_options_name_the_field(kwargs, field):
     options = {"candidate": lambda: 1, **kwargs}
     with pytest.raises(ValueError, match=field):
         Shadow(**options)
-
-
