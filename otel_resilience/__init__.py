@@ -14,8 +14,10 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience import deadline, semconv
     from otel_resilience._clock import Clock, SystemClock
     from otel_resilience._strategy import Strategy
+    from otel_resilience.ab_test import ABTest
     from otel_resilience.bulkhead import Bulkhead
     from otel_resilience.cache import ResponseCache
+    from otel_resilience.canary import CanaryAnalysis
     from otel_resilience.chaos import Chaos
     from otel_resilience.circuit_breaker import (
         AdaptiveThreshold,
@@ -47,6 +49,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
     from otel_resilience.retry_budget import RetryBudget
+    from otel_resilience.rollout import Rollout
+    from otel_resilience.shadow import Shadow
     from otel_resilience.timeout import Timeout
 
 __version__ = "0.1.0"
@@ -90,6 +94,10 @@ __all__ = [
     "deadline",
     "fallback_errors_of",
     "semconv",
+    "ABTest",
+    "CanaryAnalysis",
+    "Rollout",
+    "Shadow",
 ]
 
 # Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
@@ -131,6 +139,10 @@ _HOME = {
     "Retry": "otel_resilience.retry",
     "RetryPolicy": "otel_resilience.retry",
     "attempts_of": "otel_resilience.retry",
+    "ABTest": "otel_resilience.ab_test",
+    "CanaryAnalysis": "otel_resilience.canary",
+    "Rollout": "otel_resilience.rollout",
+    "Shadow": "otel_resilience.shadow",
 }
 
 

@@ -44,6 +44,10 @@ EXPECTED = {
     "deadline",
     "fallback_errors_of",
     "semconv",
+    "ABTest",
+    "CanaryAnalysis",
+    "Rollout",
+    "Shadow",
 }
 
 
