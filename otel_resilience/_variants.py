@@ -119,13 +119,26 @@ class ArmWindow:
     percentiles. Not thread-safe: the owner holds its lock.
     """
 
-    __slots__ = ("_buckets", "_samples", "_width", "max_samples", "window")
+    __slots__ = (
+        "_buckets",
+        "_calls",
+        "_failures",
+        "_latency",
+        "_samples",
+        "_width",
+        "max_samples",
+        "window",
+    )
 
     def __init__(self, window: float, *, buckets: int = 10, max_samples: int = 0) -> None:
         self.window = window
         self._width = window / buckets
-        # (bucket index, calls, failures, latency sum), oldest first.
+        # [bucket index, calls, failures, latency sum], oldest first, and their running sums
+        # (so that a total costs no walk over the buckets on every call).
         self._buckets: deque[list[Any]] = deque()
+        self._calls = 0
+        self._failures = 0
+        self._latency = 0.0
         self.max_samples = max_samples
         self._samples: deque[tuple[float, float]] = deque(maxlen=max_samples or 1)
 
@@ -139,6 +152,9 @@ class ArmWindow:
         last[1] += 1
         last[2] += failed
         last[3] += latency
+        self._calls += 1
+        self._failures += failed
+        self._latency += latency
         if self.max_samples:
             self._samples.append((now, latency))
         self._expire(now)
@@ -147,7 +163,12 @@ class ArmWindow:
         oldest = int((now - self.window) // self._width)
         buckets = self._buckets
         while buckets and buckets[0][0] <= oldest:
-            buckets.popleft()
+            _, calls, failures, latency = buckets.popleft()
+            self._calls -= calls
+            self._failures -= failures
+            self._latency -= latency
+        if not buckets:  # start again from exact zeros: no float drift carried over
+            self._latency = 0.0
         samples = self._samples
         while samples and samples[0][0] <= now - self.window:
             samples.popleft()
@@ -156,10 +177,9 @@ class ArmWindow:
         """Totals over the window ending at ``now``."""
         self._expire(now)
         out = WindowTotals()
-        for _, calls, failures, latency in self._buckets:
-            out.calls += calls
-            out.failures += failures
-            out.latency_sum += latency
+        out.calls = self._calls
+        out.failures = self._failures
+        out.latency_sum = max(0.0, self._latency)
         if self.max_samples:
             out.latencies = [latency for _, latency in self._samples]
         return out
@@ -168,6 +188,8 @@ class ArmWindow:
         """Forget everything."""
         self._buckets.clear()
         self._samples.clear()
+        self._calls = self._failures = 0
+        self._latency = 0.0
 
 
 class VariantMetrics:
