@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 from otel_resilience import ABTest, CanaryAnalysis, Pipeline, Rollout, Shadow, semconv
 from otel_resilience.testing import FakeClock
@@ -45,10 +46,17 @@ def test_emitted_names_are_documented_constants(otel_capture):
     def down(*_: object) -> None:
         raise ConnectionError
 
-    shadow = Shadow(candidate=down, name="v2", max_in_flight=1)
+    gate = threading.Event()
+
+    def blocked() -> None:
+        gate.wait(30)
+        raise ConnectionError
+
+    shadow = Shadow(candidate=blocked, name="v2", max_in_flight=1)
     shadowed = Pipeline("shadowed", shadow, clock=clock, **providers)
     for _ in range(3):
-        shadowed.call(lambda: 1)
+        shadowed.call(lambda: 1)  # the second and third find the only slot taken: dropped
+    gate.set()
     assert shadow.drain(10)
     canary = CanaryAnalysis(candidate=lambda: 1, name="v2", min_calls=1)
     Pipeline("canaried", canary, clock=clock, **providers).call(lambda: 1)
