@@ -110,8 +110,10 @@ def test_shadow_span_is_linked_not_a_child(otel_capture):
     assert call.attributes[semconv.SHADOW_DROPPED] is False
 
 
-def test_async_shadow_tasks_are_bounded_and_time_out(otel_capture):
-    """Async candidates run as tasks: at most max_in_flight, cancelled after timeout."""
+def test_async_shadow_tasks_are_bounded_and_time_out(otel_capture, caplog):
+    """Async candidates run as tasks: at most max_in_flight, cancelled after timeout, and
+    nothing is logged at warning level or above (asyncio included)."""
+    caplog.set_level(logging.DEBUG)
     clock = FakeClock()
     started: list[int] = []
 
@@ -140,6 +142,7 @@ def test_async_shadow_tasks_are_bounded_and_time_out(otel_capture):
         semconv.METRIC_EVENTS, **{semconv.EVENT: semconv.EVENT_SHADOW_TIMEOUT}
     )
     assert sum(p.value for p in timeouts) == 2
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_percent_with_key_is_sticky_and_near_the_share():
