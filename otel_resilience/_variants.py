@@ -147,6 +147,7 @@ class ArmWindow:
         index = int(now // self._width)
         buckets = self._buckets
         if not buckets or buckets[-1][0] != index:
+            self._expire(now)  # at a bucket boundary only: reads expire on their own
             buckets.append([index, 0, 0, 0.0])
         last = buckets[-1]
         last[1] += 1
@@ -157,7 +158,6 @@ class ArmWindow:
         self._latency += latency
         if self.max_samples:
             self._samples.append((now, latency))
-        self._expire(now)
 
     def _expire(self, now: float) -> None:
         oldest = int((now - self.window) // self._width)
@@ -172,6 +172,11 @@ class ArmWindow:
         samples = self._samples
         while samples and samples[0][0] <= now - self.window:
             samples.popleft()
+
+    def calls(self, now: float) -> int:
+        """Calls in the window ending at ``now`` (cheaper than :meth:`totals`)."""
+        self._expire(now)
+        return self._calls
 
     def totals(self, now: float) -> WindowTotals:
         """Totals over the window ending at ``now``."""

@@ -68,28 +68,33 @@ class RolloutCore:
         index = self.step_at(now)
         return self._shares[index] if index >= 0 else 0.0
 
-    def advanced(self, now: float) -> float | None:
-        """The new share when a later step was reached since the last report, else ``None``."""
+    def route(self, now: float) -> tuple[float, float | None]:
+        """The share at ``now``, and the new share when a later step was reached since the
+        last report (else ``None``): one schedule lookup per call."""
         if self.rolled_back is not None:
-            return None
-        index = self.step_at(now)
+            return 0.0, None
+        index = bisect.bisect_right(self._times, now - self.start) - 1
+        if index < 0:
+            return 0.0, None
+        share = self._shares[index]
         if index <= self.reported:
-            return None
+            return share, None
         self.reported = index
-        return self._shares[index]
+        return share, share
 
     def record(
         self, now: float, candidate: bool, failed: bool, latency: float
     ) -> RollbackVerdict | None:
         """Record one outcome; the verdict when it makes the candidate roll back (once)."""
-        share = self.share_at(now)
         (self.candidate if candidate else self.primary).add(now, failed, latency)
         if self.rolled_back is not None:
             return None
+        # The cheap counts first: most calls end here (too few candidate calls to judge).
+        if self.candidate.calls(now) < self.min_calls or self.primary.calls(now) < self.min_calls:
+            return None
+        share = self.share_at(now)
         cand = self.candidate.totals(now)
         prim = self.primary.totals(now)
-        if cand.calls < self.min_calls or prim.calls < self.min_calls:
-            return None
         reason = None
         if cand.error_rate - prim.error_rate > self.margin:
             reason = semconv.ROLLBACK_REASON_ERROR_RATE

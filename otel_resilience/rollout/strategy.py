@@ -147,8 +147,7 @@ class Rollout(Strategy):
         """The share now, reporting a step reached; ``-share`` when this call takes the primary."""
         now = self._clock.monotonic()
         with self._lock:
-            share = self._core.share_at(now)
-            advanced = self._core.advanced(now)
+            share, advanced = self._core.route(now)
         if advanced is not None:
             self._report_advance(ctx, advanced)
         if share <= 0.0:
@@ -220,6 +219,8 @@ class Rollout(Strategy):
         latency = now - started
         with self._lock:
             verdict = self._core.record(now, candidate, failed, latency)
+        if verdict is None and ctx.inst.pipeline_duration is None:
+            return  # nothing to report, no metric recorded
         try:
             if verdict is not None:
                 self._report_rollback(ctx, verdict)
