@@ -45,3 +45,24 @@ def test_buckets_are_stable_across_processes():
     ).stdout.strip()
     assert out == repr([bucket_of("exp", k) for k in ("user-1", 42, b"x", ("a", 1))])
     assert all(0.0 <= bucket_of("s", i) < 1.0 for i in range(1000))
+
+
+def test_idle_shadow_workers_end():
+    """Pool threads that stay idle end, and the pool starts new ones for later jobs."""
+    import threading
+    import time
+
+    from otel_resilience.shadow._pool import WorkerPool
+
+    pool = WorkerPool(3, "test-pool", linger=0.01)
+    done = threading.Semaphore(0)
+    for _ in range(3):
+        pool.submit(done.release)
+    for _ in range(3):
+        assert done.acquire(timeout=10)
+    deadline = time.monotonic() + 10  # real threads: wait for the state, generously
+    while pool.threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pool.threads == 0
+    pool.submit(done.release)
+    assert done.acquire(timeout=10)

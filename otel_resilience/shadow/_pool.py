@@ -18,13 +18,15 @@ _log = logging.getLogger(__name__)
 
 
 class WorkerPool:
-    """Up to ``size`` daemon threads named ``name``, started on demand, kept while idle."""
+    """Up to ``size`` daemon threads named ``name``, started on demand; a thread idle for
+    ``linger`` seconds ends (a Shadow per short-lived pipeline must not leak threads)."""
 
-    __slots__ = ("_idle", "_lock", "_queue", "_threads", "name", "size")
+    __slots__ = ("_idle", "_lock", "_queue", "_threads", "linger", "name", "size")
 
-    def __init__(self, size: int, name: str) -> None:
+    def __init__(self, size: int, name: str, *, linger: float = 30.0) -> None:
         self.size = size
         self.name = name
+        self.linger = linger
         self._queue: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
@@ -43,9 +45,24 @@ class WorkerPool:
             thread = threading.Thread(target=self._work, name=self.name, daemon=True)
             thread.start()
 
+    @property
+    def threads(self) -> int:
+        """Worker threads alive now."""
+        return self._threads
+
     def _work(self) -> None:
         while True:
-            job = self._queue.get()
+            try:
+                job = self._queue.get(timeout=self.linger)
+            except queue.Empty:
+                with self._lock:
+                    # Leave only if no job was handed to an idle worker meanwhile: ``_idle``
+                    # counts the waiting workers no submitted job has claimed.
+                    if self._idle > 0:
+                        self._idle -= 1
+                        self._threads -= 1
+                        return
+                continue
             try:
                 job()
             except BaseException:  # a worker must survive anything a job lets through
