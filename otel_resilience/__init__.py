@@ -15,8 +15,10 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience._clock import Clock, SystemClock
     from otel_resilience._strategy import Strategy
     from otel_resilience.budget import Budget, BudgetExceededError
+    from otel_resilience.ab_test import ABTest
     from otel_resilience.bulkhead import Bulkhead
     from otel_resilience.cache import ResponseCache
+    from otel_resilience.canary import CanaryAnalysis
     from otel_resilience.chaos import Chaos
     from otel_resilience.circuit_breaker import (
         AdaptiveThreshold,
@@ -50,6 +52,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
     from otel_resilience.retry_budget import RetryBudget
+    from otel_resilience.rollout import Rollout
+    from otel_resilience.shadow import Shadow
     from otel_resilience.timeout import Timeout
     from otel_resilience.tracking import ErrorTracker
 
@@ -102,6 +106,10 @@ __all__ = [
     "BudgetExceededError",
     "profile",
     "profiled",
+    "ABTest",
+    "CanaryAnalysis",
+    "Rollout",
+    "Shadow",
 ]
 
 # Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
@@ -151,6 +159,10 @@ _HOME = {
     "BudgetExceededError": "otel_resilience.budget",
     "profile": "otel_resilience.profiling",
     "profiled": "otel_resilience.profiling",
+    "ABTest": "otel_resilience.ab_test",
+    "CanaryAnalysis": "otel_resilience.canary",
+    "Rollout": "otel_resilience.rollout",
+    "Shadow": "otel_resilience.shadow",
 }
 
 

@@ -312,6 +312,52 @@ PROFILE_NAME: Final = "resilience.profile.name"
 PROFILE_PHASE: Final = "resilience.profile.phase"
 PROFILE_CPU: Final = "resilience.profile.cpu"
 PROFILE_MEMORY: Final = "resilience.profile.memory"
+# --- Safe change: Shadow, Rollout, CanaryAnalysis, ABTest (issue 13) ---
+STRATEGY_SHADOW: Final = "shadow"
+STRATEGY_ROLLOUT: Final = "rollout"
+STRATEGY_CANARY: Final = "canary"
+STRATEGY_AB_TEST: Final = "ab_test"
+#: Span and metric attribute: which variant served the call (or ran, on a shadow span).
+VARIANT: Final = "resilience.variant"
+#: Value of resilience.variant for the pipeline's protected function (Shadow, Rollout, canary).
+VARIANT_PRIMARY: Final = "primary"
+#: Call span attributes: the call was sampled for a shadow call (bool), and whether the shadow
+#: call was dropped (bool: every background slot was taken).
+SHADOW_SAMPLED: Final = "resilience.shadow.sampled"
+SHADOW_DROPPED: Final = "resilience.shadow.dropped"
+#: Attribute: the shadow's (or rollout's) candidate name.
+SHADOW_NAME: Final = "resilience.shadow.name"
+#: Shadow span attribute: the compare function's score of the candidate against the primary.
+SHADOW_AGREEMENT: Final = "resilience.shadow.agreement"
+#: Name of the span of each shadow call (linked to the call span, never its child).
+SPAN_SHADOW: Final = "resilience.shadow"
+#: Counter events: a shadow call dropped (no free slot), timed out, or failed.
+EVENT_SHADOW_DROPPED: Final = "shadow_dropped"
+EVENT_SHADOW_TIMEOUT: Final = "shadow_timeout"
+EVENT_SHADOW_FAILED: Final = "shadow_failed"
+#: Counter events and log events of a Rollout: the share grew, the candidate was rolled back.
+EVENT_ROLLOUT_ADVANCED: Final = "rollout_advanced"
+EVENT_ROLLOUT_ROLLED_BACK: Final = "rollout_rolled_back"
+LOG_EVENT_ROLLOUT_ADVANCED: Final = "resilience.rollout.advanced"
+LOG_EVENT_ROLLOUT_ROLLED_BACK: Final = "resilience.rollout.rolled_back"
+#: Attribute: the share of calls routed to the candidate (0 to 1).
+ROLLOUT_SHARE: Final = "resilience.rollout.share"
+#: Attribute of resilience.rollout.rolled_back: why (one of the ROLLBACK_REASON_* values).
+ROLLOUT_REASON: Final = "resilience.rollout.reason"
+ROLLBACK_REASON_ERROR_RATE: Final = "error_rate"
+ROLLBACK_REASON_LATENCY: Final = "latency"
+#: Call span attribute (bool): the candidate failed and the primary served the call.
+ROLLOUT_CANDIDATE_FAILED: Final = "resilience.rollout.candidate_failed"
+#: Attribute: the A/B test's name.
+AB_TEST_NAME: Final = "resilience.ab_test.name"
+#: Observable gauge: each rollout's current share (attributes pipeline, variant).
+METRIC_ROLLOUT_SHARE: Final = "resilience.rollout.share"
+#: Histogram (s) per variant: attributes pipeline, resilience.variant, resilience.outcome.
+METRIC_VARIANT_DURATION: Final = "resilience.variant.duration"
+#: Histogram (1) of compare scores per shadow candidate: attributes pipeline, variant.
+METRIC_VARIANT_AGREEMENT: Final = "resilience.variant.agreement"
+#: Histogram of an ABTest's ``metric(result)`` per variant: attributes pipeline, variant.
+METRIC_VARIANT_METRIC: Final = "resilience.variant.metric"
 
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.

@@ -52,6 +52,10 @@ EXPECTED = {
     "BudgetExceededError",
     "profile",
     "profiled",
+    "ABTest",
+    "CanaryAnalysis",
+    "Rollout",
+    "Shadow",
 }
 
 
