@@ -30,6 +30,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             out.write(schema_text())
         elif args.command == "check":
             _check(args.file, out)
+        elif getattr(args, "handler", None) is not None:  # subcommands of other modules
+            args.handler(args, out)
         else:
             _simulate(args, out)
     except (PolicyError, ValueError) as exc:
@@ -54,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate", type=float, default=10.0, help="calls per simulated second")
     sim.add_argument("--latency", type=float, default=0.05, help="median attempt latency (s)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
+    from otel_resilience.slo.cli import add_commands as add_slo_commands
+
+    add_slo_commands(sub)  # slo rules, dashboard
     return parser
 
 
