@@ -4,7 +4,8 @@ Memory is bounded and independent of traffic: three rings of fixed-width buckets
 injectable clock -- one-minute buckets over 6 hours (the 5m, 30m, 1h and 6h windows),
 15-minute buckets over 3 days (the 3d window), and the SLO's window in 720 buckets (an hour
 each for 30 days) for the error budget. A window is read from the finest ring covering it, so
-it is exact to one bucket: the current, partly filled bucket counts whole.
+it is exact to one bucket: the current, partly filled bucket counts whole. Calls are counted
+per minute first and moved into the rings once a minute (or when read).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from array import array
 from otel_resilience.slo.options import BURN_ALERTS, BURN_WINDOWS, SLOOptions, parse_window
 
 __all__ = ["BurnCore", "Ring"]
+
+_MINUTE = 60.0
 
 
 class Ring:
@@ -34,17 +37,16 @@ class Ring:
         """Seconds of history held (the current bucket aside)."""
         return (self.count - 1) * self.width
 
-    def add(self, now: float, bad: bool) -> None:
-        """Count one call ending at ``now``."""
+    def add(self, now: float, bad: int, total: int) -> None:
+        """Count ``total`` calls, ``bad`` of them bad, ending at ``now``."""
         tick = int(now // self.width)
         i = tick % self.count
         if self._stamp[i] != tick:  # a slot last used a full turn ago: start it afresh
             self._stamp[i] = tick
             self._total[i] = 0
             self._bad[i] = 0
-        self._total[i] += 1
-        if bad:
-            self._bad[i] += 1
+        self._total[i] += total
+        self._bad[i] += bad
 
     def sums(self, now: float, seconds: float) -> tuple[int, int]:
         """``(bad, total)`` over the last ``seconds`` (rounded up to whole buckets)."""
@@ -63,24 +65,41 @@ class Ring:
 class BurnCore:
     """Counts calls and answers error-budget and burn-rate questions about them."""
 
-    __slots__ = ("_rings", "options")
+    __slots__ = ("_bad", "_minute", "_rings", "_total", "options")
 
     def __init__(self, options: SLOOptions) -> None:
         self.options = options
         window = options.window
         self._rings = (
-            Ring(60.0, 6 * 3600.0),
+            Ring(_MINUTE, 6 * 3600.0),
             Ring(900.0, 3 * 86400.0),
-            Ring(max(60.0, window / 720), window),
+            Ring(max(_MINUTE, window / 720), window),
         )
+        # The current minute's counts, moved into the rings when the minute changes or a
+        # reader asks: a call costs two additions, not three ring updates.
+        self._minute = -1
+        self._bad = self._total = 0
 
     def add(self, now: float, bad: bool) -> None:
         """Count one call that ended at ``now``."""
-        for ring in self._rings:
-            ring.add(now, bad)
+        minute = int(now // _MINUTE)
+        if minute != self._minute:
+            self._flush()
+            self._minute = minute
+        self._total += 1
+        if bad:
+            self._bad += 1
+
+    def _flush(self) -> None:
+        if self._total:
+            at = self._minute * _MINUTE
+            for ring in self._rings:
+                ring.add(at, self._bad, self._total)
+            self._bad = self._total = 0
 
     def sums(self, now: float, seconds: float) -> tuple[int, int]:
         """``(bad, total)`` over the last ``seconds``, from the finest ring covering them."""
+        self._flush()
         for ring in self._rings:
             if ring.span >= seconds:
                 return ring.sums(now, seconds)
