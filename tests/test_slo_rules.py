@@ -153,9 +153,12 @@ def _alert(name: str, severity: str, pipeline: str) -> dict[str, object]:
     }
 
 
-def promtool_test(promtool: str, tmp_path: Path, tests: list[dict[str, object]]) -> None:
-    """Write the default rules and ``tests`` (JSON is YAML), run ``promtool test rules``."""
-    (tmp_path / "rules.yml").write_text(rules_text())
+def promtool_test(
+    promtool: str, tmp_path: Path, tests: list[dict[str, object]], slos: list[SLOOptions] = ()
+) -> None:
+    """Write the rules of ``slos`` (default: the default SLO) and ``tests`` (JSON is YAML), run
+    ``promtool test rules``."""
+    (tmp_path / "rules.yml").write_text(rules_text(slos))
     spec = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": tests}
     (tmp_path / "test.yml").write_text(json.dumps(spec, indent=1))
     done = subprocess.run(
@@ -242,4 +245,61 @@ def test_promtool_slow_burn_only_tickets(promtool, tmp_path):
                 ],
             }
         ],
+    )
+
+
+def test_promtool_latency_slo_counts_calls_above_the_bucket(promtool, tmp_path):
+    """A latency SLO: 20 % of calls above 0.5 s burns a 99 % objective 20x and pages."""
+    slo = SLOOptions(name="lat", objective=0.99, pipeline="checkout", latency_threshold=0.5)
+    (group,) = rules([slo])["groups"]
+    (page,) = [r for r in group["rules"] if r.get("alert") == ALERT_FAST]
+    stem = "resilience_pipeline_duration_seconds"
+    labels = 'resilience_pipeline_name="checkout", resilience_outcome="success"'
+    promtool_test(
+        promtool,
+        tmp_path,
+        [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": f'{stem}_bucket{{{labels}, le="0.5"}}', "values": "0+80x60"},
+                    {"series": f"{stem}_count{{{labels}}}", "values": "0+100x60"},
+                    # Another pipeline, all slow: not this SLO's.
+                    {
+                        "series": f'{stem}_bucket{{resilience_pipeline_name="other", '
+                        'resilience_outcome="success", le="0.5"}',
+                        "values": "0+0x60",
+                    },
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "10m",
+                        "alertname": ALERT_FAST,
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "slo": "lat",
+                                    "severity": "page",
+                                    "resilience_pipeline_name": "checkout",
+                                },
+                                "exp_annotations": page["annotations"],
+                            }
+                        ],
+                    }
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": 'round(resilience:slo_error_ratio:rate1h{slo="lat"}, 0.001)',
+                        "eval_time": "30m",
+                        "exp_samples": [
+                            {
+                                "labels": '{slo="lat", resilience_pipeline_name="checkout"}',
+                                "value": 0.2,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+        slos=[slo],
     )
