@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.retry_budget import RetryBudget
     from otel_resilience.rollout import Rollout
     from otel_resilience.shadow import Shadow
+    from otel_resilience.slo import SLO
     from otel_resilience.timeout import Timeout
     from otel_resilience.tracking import ErrorTracker
 
@@ -61,6 +62,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdaptiveThreshold",
+    "SLO",
     "Chaos",
     "RetryBudget",
     "Bulkhead",
@@ -126,6 +128,7 @@ _HOME = {
     "Chaos": "otel_resilience.chaos",
     "AdaptiveThreshold": "otel_resilience.circuit_breaker",
     "RetryBudget": "otel_resilience.retry_budget",
+    "SLO": "otel_resilience.slo",
     "Fallback": "otel_resilience.fallback",
     "Hedging": "otel_resilience.hedging",
     "fallback_errors_of": "otel_resilience.fallback",

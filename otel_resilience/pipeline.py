@@ -13,7 +13,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from otel_resilience import semconv
+from otel_resilience import _slo_feed, semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._runner import not_awaitable, refuse_coroutine, run_async, run_sync
 from otel_resilience._strategy import (
@@ -284,7 +284,10 @@ class Pipeline:
                 semconv.PIPELINE_NAME: self.name,
                 semconv.OUTCOME: outcome,
             }
-            hist.record(self.clock.monotonic() - started, point)
+            elapsed = self.clock.monotonic() - started
+            hist.record(elapsed, point)
+            if _slo_feed.active:  # SLOs count what the metric records (otel_resilience.slo)
+                _slo_feed.observe(self.name, outcome, elapsed)
         if ctx.span is None:
             return
         attrs: dict[str, Any] = {semconv.OUTCOME: outcome, semconv.ATTEMPTS: ctx.attempts}

@@ -358,6 +358,21 @@ METRIC_VARIANT_DURATION: Final = "resilience.variant.duration"
 METRIC_VARIANT_AGREEMENT: Final = "resilience.variant.agreement"
 #: Histogram of an ABTest's ``metric(result)`` per variant: attributes pipeline, variant.
 METRIC_VARIANT_METRIC: Final = "resilience.variant.metric"
+# --- SLOs and burn-rate alerts (issue 13) ---
+#: Attribute of the SLO gauges: the SLO's name.
+SLO_NAME: Final = "resilience.slo.name"
+#: Attribute of resilience.slo.burn_rate: the window, one of 5m, 30m, 1h, 6h, 3d.
+SLO_BURN_WINDOW: Final = "resilience.slo.burn_window"
+#: Attribute of resilience.slo.alert: ``page`` (fast burn) or ``ticket`` (slow burn).
+SLO_SEVERITY: Final = "resilience.slo.severity"
+SLO_SEVERITY_PAGE: Final = "page"
+SLO_SEVERITY_TICKET: Final = "ticket"
+#: Observable gauge: share of the error budget left over the window (1 untouched, < 0 spent).
+METRIC_SLO_ERROR_BUDGET_REMAINING: Final = "resilience.slo.error_budget.remaining"
+#: Observable gauge: error ratio over a window divided by the error budget (1 = on budget).
+METRIC_SLO_BURN_RATE: Final = "resilience.slo.burn_rate"
+#: Observable gauge: 1 while the multi-window burn-rate alert of a severity fires, else 0.
+METRIC_SLO_ALERT: Final = "resilience.slo.alert"
 
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.

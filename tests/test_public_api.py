@@ -7,6 +7,7 @@ import otel_resilience.testing
 
 EXPECTED = {
     "AdaptiveThreshold",
+    "SLO",
     "Chaos",
     "RetryBudget",
     "Bulkhead",

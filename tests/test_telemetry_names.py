@@ -29,6 +29,7 @@ ENUMERATED = {
     semconv.CHAOS_KIND,
     semconv.RETRY_REASON,
     semconv.HEALTH_PROBE_RESULT,
+    semconv.SLO_SEVERITY,
 }
 
 
@@ -56,6 +57,7 @@ def emitted_names(fake_clock, capture) -> set[str]:
     _timeout_scenario(fake_clock, capture)
     _budget_and_chaos_scenario(fake_clock, capture)
     _health_scenario(fake_clock, capture)
+    slo = _slo_scenario(fake_clock, capture)  # held: SLOs are reported while referenced
     names: set[str] = set()
     for span in capture.spans():
         for key, value in span.attributes.items():
@@ -81,6 +83,7 @@ def emitted_names(fake_clock, capture) -> set[str]:
                 names.add(key)
                 if key in ENUMERATED:
                     names.add(str(value))
+    del slo
     return names - OTEL_OWNED
 
 
@@ -134,6 +137,15 @@ def _health_scenario(fake_clock, capture) -> None:
         with suppress(CircuitOpenError):
             probed.call(lambda: "ok")
     assert answers == []
+
+
+def _slo_scenario(fake_clock, capture) -> object:
+    """An SLO over the first pipeline: its three gauges."""
+    from otel_resilience import SLO
+
+    return SLO(
+        "names-slo", pipeline="names", clock=fake_clock, meter_provider=capture.meter_provider
+    )
 
 
 def test_emitted_names_are_constants(fake_clock, otel_capture):

@@ -80,6 +80,9 @@ class _Builder:
                 if kind.defaults_of is not None:  # a registry's breaker options, as inline
                     _convert(STRATEGIES[kind.defaults_of], options, path)
                 options["name"] = name
+                for given in kind.from_loader:
+                    if self.pipeline_kwargs.get(given) is not None:
+                        options[given] = self.pipeline_kwargs[given]
                 self.shared[section, name] = self._obtain(
                     ("shared", section, name), kind, options, path
                 )

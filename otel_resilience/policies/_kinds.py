@@ -76,6 +76,8 @@ class Kind:
     convert: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
     #: The TOML type of a converted option when it is not a string (``dict``: a table).
     convert_hints: Mapping[str, Any] = field(default_factory=dict)
+    #: Keywords filled from load_policies' own arguments (``clock``, ``meter_provider``).
+    from_loader: tuple[str, ...] = ()
 
     def factory(self, variant: str | None = None) -> Any:
         """The class, or its factory method ``variant`` (imported now, once per process)."""
@@ -257,6 +259,13 @@ SHARED: dict[str, Kind] = {
             named_by_table=True,
         ),
         Kind("budgets", "otel_resilience.retry_budget:RetryBudget", named_by_table=True),
+        Kind(
+            "slos",
+            "otel_resilience.slo:SLO",
+            exclude=frozenset({"meter_provider"}),
+            named_by_table=True,
+            from_loader=("clock", "meter_provider"),
+        ),
     )
 }
 

@@ -32,6 +32,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             out.write(schema_text())
         elif args.command == "check":
             _check(args.file, out)
+        elif getattr(args, "handler", None) is not None:  # subcommands of other modules
+            args.handler(args, out)
         else:
             _simulate(args, out)
     except (PolicyError, ValueError) as exc:
@@ -59,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     from otel_resilience._ops_cli import add_commands
 
     add_commands(sub)
+    from otel_resilience.slo.cli import add_commands as add_slo_commands
+
+    add_slo_commands(sub)  # slo rules, dashboard
     return parser
 
 

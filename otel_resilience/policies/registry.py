@@ -131,6 +131,12 @@ class Policies:
         """The pipelines' names, in file order."""
         return list(self._current().pipelines)
 
+    @property
+    def slos(self) -> dict[str, Any]:
+        """The :class:`~otel_resilience.SLO` objects of the file's ``[slos.NAME]`` tables."""
+        objects = self._current().objects
+        return {i[2]: obj for i, (_, obj) in objects.items() if i[:2] == ("shared", "slos")}
+
     def pipeline(self, name: str) -> PolicyHandle:
         """A handle on pipeline ``name``: use it like a Pipeline (call, acall, decorator)."""
         if name not in self._current().pipelines:
