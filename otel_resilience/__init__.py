@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
     from otel_resilience.retry_budget import RetryBudget
+    from otel_resilience.store import RedisStateStore, StateStore, configure_store
     from otel_resilience.timeout import Timeout
 
 __version__ = "0.1.0"
@@ -90,6 +91,9 @@ __all__ = [
     "deadline",
     "fallback_errors_of",
     "semconv",
+    "RedisStateStore",
+    "StateStore",
+    "configure_store",
 ]
 
 # Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
@@ -131,6 +135,9 @@ _HOME = {
     "Retry": "otel_resilience.retry",
     "RetryPolicy": "otel_resilience.retry",
     "attempts_of": "otel_resilience.retry",
+    "RedisStateStore": "otel_resilience.store",
+    "StateStore": "otel_resilience.store",
+    "configure_store": "otel_resilience.store",
 }
 
 

@@ -44,6 +44,9 @@ EXPECTED = {
     "deadline",
     "fallback_errors_of",
     "semconv",
+    "RedisStateStore",
+    "StateStore",
+    "configure_store",
 }
 
 

@@ -1,0 +1,146 @@
+"""CircuitBreaker on a RedisStateStore, against a real redis-server: the fleet's breaker."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from otel_resilience import CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, Pipeline
+from otel_resilience.store import RedisStateStore
+from tests import store_support
+from tests.store_support import until
+
+# Fixtures of the real redis-server (and of a server that never answers).
+redis_server = store_support.redis_server
+
+# A long sync interval: the tests drive store.sync() themselves, so nothing depends on timing.
+QUIET = 60.0
+
+
+def _down() -> None:
+    raise ConnectionError("dependency down")
+
+
+def _breaker(store: RedisStateStore, name: str = "dep", **kw: object) -> CircuitBreaker:
+    opts: dict[str, object] = {
+        "minimum_calls": 4,
+        "window": 100,
+        "window_type": "count",
+        "break_duration": 0.2,
+    }
+    opts.update(kw)
+    return CircuitBreaker(name=name, store=store, **opts)  # type: ignore[arg-type]
+
+
+def _fail(run, pipeline: Pipeline, times: int) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(times):
+        with pytest.raises(ConnectionError):
+            run(pipeline, _down)
+
+
+def test_success_path_makes_no_round_trip(redis_server, run):
+    """1,000 successful calls send no command; one sync then sends them as one script call."""
+    store = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    pipeline = Pipeline("quiet", _breaker(store, window=5000))
+    run(pipeline, lambda: "warm")
+    store.sync()
+    before = redis_server.commands()
+    for _ in range(1000):
+        assert run(pipeline, lambda: "ok") == "ok"
+    after = redis_server.commands()
+    # Only the probe's own connection (HELLO) and INFO moved: the calls sent nothing.
+    moved = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    assert moved == {"hello": 1, "info": 1}
+    store.sync()
+    assert redis_server.commands()["evalsha"] == before["evalsha"] + 1
+    window = redis_server.client().hgetall("otel-resilience:cb:{dep}:w")
+    assert int(window[b"c"]) == 1001
+    store.close()
+
+
+def test_failures_pool_across_processes(redis_server, run):
+    """Two stores (two processes) each see 2 failures: together they reach minimum_calls=4."""
+    a = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    b = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    ba, bb = _breaker(a), _breaker(b)
+    pa, pb = Pipeline("a", ba), Pipeline("b", bb)
+    client = redis_server.client()
+    _fail(run, pa, 2)
+    a.sync()  # failures also wake the sync thread: either way they reach the fleet
+    assert client.hget("otel-resilience:cb:{dep}:w", "f") == b"2"
+    assert (ba.state.value, bb.state.value) == ("closed", "closed")  # 2 of 4: not yet
+    _fail(run, pb, 2)
+    until(lambda: bb.state.value == "open", "b learns the fleet opened")
+    until(lambda: a.sync() or ba.state.value == "open", "a learns it")
+    run.raises(CircuitOpenError, pa, lambda: "never")
+    a.close()
+    b.close()
+
+
+def test_local_opening_is_broadcast(redis_server):
+    """A breaker that opens on its own window opens every process's breaker."""
+    a = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    b = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    # a trips locally at 2 calls; the fleet's rule (b's options) would need 50.
+    ba = _breaker(a, minimum_calls=2, window=2)
+    bb = _breaker(b, minimum_calls=50)
+    _fail(lambda p, f: p.call(f), Pipeline("a", ba), 2)
+    assert ba.state.value == "open"
+    until(lambda: b.sync() or bb.state.value == "open", "b learns a's decision")
+    a.close()
+    b.close()
+
+
+def test_half_open_probes_are_bounded_fleet_wide(redis_server, run):
+    """After the break, one probe runs in the whole fleet (half_open_max_calls=1), not one per
+    process; its success closes every process's breaker."""
+    a = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    b = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    ba, bb = _breaker(a, break_duration=0.05), _breaker(b, break_duration=0.05)
+    pa, pb = Pipeline("a", ba), Pipeline("b", bb)
+    _fail(run, pa, 4)
+    until(lambda: b.sync() or bb.state.value == "open", "b learns the opening")
+    until(lambda: ba.state.value == "half_open" and bb.state.value == "half_open", "break over")
+    seen: dict[str, object] = {}
+
+    def probe_in_a() -> str:
+        # While a's probe runs, b's call (another thread: its own loop) finds no slot left.
+        with ThreadPoolExecutor(1) as pool:
+            seen["b"] = pool.submit(lambda: type(run.raises(CircuitOpenError, pb, str))).result()
+        return "a"
+
+    assert run(pa, probe_in_a) == "a"
+    assert seen["b"] is CircuitOpenError
+    until(lambda: b.sync() or bb.state.value == "closed", "the probe's success closes b")
+    assert ba.state.value == "closed"
+    assert run(pb, lambda: "b") == "b"
+    a.close()
+    b.close()
+
+
+def test_registry_hands_its_store_to_every_breaker(redis_server):
+    """CircuitBreakerRegistry(store=...) links each breaker by its name; keys expire."""
+    store = RedisStateStore(redis_server.url, sync_interval=QUIET, key_ttl=30)
+    registry = CircuitBreakerRegistry(
+        name="hosts", store=store, minimum_calls=1, window=10, window_type="count"
+    )
+    pipeline = Pipeline("reg", registry.get("api.example"))
+    with pytest.raises(ConnectionError):
+        pipeline.call(_down)
+    store.sync()
+    client = redis_server.client()
+    assert client.hget("otel-resilience:cb:{hosts.api.example}", "st") == b"1"
+    assert 0 < client.pttl("otel-resilience:cb:{hosts.api.example}") <= 60_000
+    store.close()
+
+
+def test_sync_thread_shares_an_opening_within_the_interval(redis_server):
+    """With the background sync on (0.05 s), b rejects soon after a's breaker opened."""
+    a = RedisStateStore(redis_server.url, sync_interval=0.05)
+    b = RedisStateStore(redis_server.url, sync_interval=0.05)
+    ba, bb = _breaker(a, break_duration=30.0), _breaker(b, break_duration=30.0)
+    _fail(lambda p, f: p.call(f), Pipeline("a", ba), 4)
+    until(lambda: bb.state.value == "open", "b learns the opening")
+    a.close()
+    b.close()
