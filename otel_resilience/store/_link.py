@@ -47,6 +47,8 @@ class BreakerLink:
         "wants",
     )
 
+    script = "sync"
+
     def __init__(self, breaker: CircuitBreaker, store: RedisStateStore, name: str) -> None:
         self._breaker = weakref.ref(breaker)
         self.store = store

@@ -42,16 +42,8 @@ class StateStore(Protocol):
         """:meth:`acquire` without blocking the event loop."""
         ...
 
-    def charge(
-        self, key: str, max_milli: int, ratio_milli: int, successes: int, cost: int = 1
-    ) -> int | None:
-        """Fleet retry budget ``key``: add successes, charge ``cost``; thousandths left, or None."""
-        ...
-
-    async def acharge(
-        self, key: str, max_milli: int, ratio_milli: int, successes: int, cost: int = 1
-    ) -> int | None:
-        """:meth:`charge` without blocking the event loop."""
+    def link_budget(self, budget: Any) -> Any:
+        """Start syncing a token ``budget`` with the fleet: its link, or None (local only)."""
         ...
 
     def close(self) -> None:

@@ -35,16 +35,8 @@ class MemoryStateStore:
         """No fleet limiter: the local bucket decides."""
         return None
 
-    def charge(
-        self, key: str, max_milli: int, ratio_milli: int, successes: int, cost: int = 1
-    ) -> int | None:
-        """No fleet budget: the local one decides."""
-        return None
-
-    async def acharge(
-        self, key: str, max_milli: int, ratio_milli: int, successes: int, cost: int = 1
-    ) -> int | None:
-        """No fleet budget: the local one decides."""
+    def link_budget(self, budget: Any) -> None:
+        """No link: the budget is local."""
         return None
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._telemetry import Telemetry
 from otel_resilience._validate import check_clock
 from otel_resilience.store import _scripts
+from otel_resilience.store._budget_link import BudgetLink
 from otel_resilience.store._health import StoreHealth, track_store
 from otel_resilience.store._link import BreakerLink
 from otel_resilience.store._protocol import Grant
@@ -95,7 +96,7 @@ class RedisStateStore:
         self.health = StoreHealth(
             prefix, self.options.safe_url, self._clock, backoff, max_backoff, telemetry
         )
-        self._links: weakref.WeakSet[BreakerLink] = weakref.WeakSet()
+        self._links: weakref.WeakSet[BreakerLink | BudgetLink] = weakref.WeakSet()
         self._closed = False
         self._fresh()
         _STORES.add(self)
@@ -238,6 +239,13 @@ class RedisStateStore:
         self._start()
         return link
 
+    def link_budget(self, budget: Any) -> BudgetLink:
+        """Sync token ``budget`` (by its name) with the fleet from now on."""
+        link = BudgetLink(budget, self, budget.name, budget._tally)
+        self._links.add(link)
+        self._start()
+        return link
+
     def probe(self, link: BreakerLink) -> int | None:
         """A fleet-wide half-open slot: 1 yes, 0 no, 2 the fleet closed, -1 stale; None: down."""
         args = _probe_args(link)
@@ -272,19 +280,20 @@ class RedisStateStore:
     def sync(self) -> None:
         """One round: send every linked breaker's counts and decisions, apply the answers."""
         links = list(self._links)
-        if not links or self._closed or not self.health.usable():
+        if not links or self._closed:
             return
-        sent: list[tuple[BreakerLink, list[Any]]] = []
+        sent: list[tuple[BreakerLink | BudgetLink, list[Any]]] = []
         for link in links:
             sent.extend((link, args) for args in link.batch())
 
         def send(client: Any, scripts: dict[str, Any]) -> list[Any]:
             pipe = client.pipeline(transaction=False)
             for link, args in sent:
-                scripts["sync"](keys=link.keys, args=args, client=pipe)
+                scripts[link.script](keys=link.keys, args=args, client=pipe)
             return list(pipe.execute())
 
-        replies = self.run("sync", send)
+        # While backing off, run() answers None at once: counts are folded in locally.
+        replies = self.run("sync", send) if sent else []
         if replies is None:
             for link, args in sent:
                 link.requeue([args])
@@ -315,29 +324,6 @@ class RedisStateStore:
         args = self._gcra_args(per_second, burst, max_wait, n)
         result = await self.arun(key, lambda c, s: s["gcra"](keys=keys, args=args))
         return None if result is None else _grant(int(result))
-
-    def _budget_args(
-        self, max_milli: int, ratio_milli: int, successes: int, cost: int
-    ) -> list[Any]:
-        return [max_milli, ratio_milli, successes, cost, round(self.options.key_ttl * 1000)]
-
-    def charge(
-        self, key: str, max_milli: int, ratio_milli: int, successes: int, cost: int = 1
-    ) -> int | None:
-        """Fleet retry budget ``key``: add successes, charge ``cost`` tokens; thousandths left."""
-        keys = [f"{self.options.prefix}:rb:{{{key}}}"]
-        args = self._budget_args(max_milli, ratio_milli, successes, cost)
-        result = self.run(key, lambda c, s: s["budget"](keys=keys, args=args))
-        return None if result is None else int(result)
-
-    async def acharge(
-        self, key: str, max_milli: int, ratio_milli: int, successes: int, cost: int = 1
-    ) -> int | None:
-        """:meth:`charge` without blocking the loop."""
-        keys = [f"{self.options.prefix}:rb:{{{key}}}"]
-        args = self._budget_args(max_milli, ratio_milli, successes, cost)
-        result = await self.arun(key, lambda c, s: s["budget"](keys=keys, args=args))
-        return None if result is None else int(result)
 
 
 def _register(client: Any) -> dict[str, Any]:
