@@ -55,7 +55,7 @@ def test_success_path_makes_no_round_trip(redis_server, run):
     store.sync()
     assert redis_server.commands()["evalsha"] == before["evalsha"] + 1
     window = redis_server.client().hgetall("otel-resilience:cb:{dep}:w")
-    assert int(window[b"c"]) == 1001
+    assert float(window[b"c"]) == 1001
     store.close()
 
 
@@ -68,7 +68,7 @@ def test_failures_pool_across_processes(redis_server, run):
     client = redis_server.client()
     _fail(run, pa, 2)
     a.sync()  # failures also wake the sync thread: either way they reach the fleet
-    assert client.hget("otel-resilience:cb:{dep}:w", "f") == b"2"
+    assert float(client.hget("otel-resilience:cb:{dep}:w", "f")) == 2
     assert (ba.state.value, bb.state.value) == ("closed", "closed")  # 2 of 4: not yet
     _fail(run, pb, 2)
     until(lambda: bb.state.value == "open", "b learns the fleet opened")

@@ -16,7 +16,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 # Breaker state hash KEYS[1]: st (0 closed, 1 open), ver, until (ms), opens, ok.
-# Window hash KEYS[2]: time window: '<bucket>:c|f|s'; count window: c, f, s.
+# Window hash KEYS[2]: time window: '<bucket>:c|f|s'; count window: c, f, s (decimals).
 # Probe counter KEYS[3] (expires after the probe timeout).
 _OPEN = """
 local function open_it()
@@ -75,13 +75,18 @@ if st == 0 and dc > 0 then
       end
     end
   else
-    c = redis.call('HINCRBY', KEYS[2], 'c', dc)
-    f = redis.call('HINCRBY', KEYS[2], 'f', df)
-    s = redis.call('HINCRBY', KEYS[2], 's', ds)
-    if c > size then  -- keep the last `size` calls' proportions
-      f, s, c = math.floor(f * size / c), math.floor(s * size / c), size
-      redis.call('HSET', KEYS[2], 'c', c, 'f', f, 's', s)
+    -- The last `size` calls, approximated: beyond `size`, older calls leave in proportion
+    -- (fractions kept: rounding down would erase failures flushed one at a time).
+    local w = redis.call('HMGET', KEYS[2], 'c', 'f', 's')
+    c = (tonumber(w[1]) or 0) + dc
+    f = (tonumber(w[2]) or 0) + df
+    s = (tonumber(w[3]) or 0) + ds
+    if c > size then
+      local k = size / c
+      c, f, s = size, f * k, s * k
     end
+    redis.call('HSET', KEYS[2], 'c', string.format('%.6f', c), 'f', string.format('%.6f', f),
+               's', string.format('%.6f', s))
   end
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
