@@ -2,8 +2,9 @@
 
 Every acquisition is one Lua call (a round trip: the price of an exact fleet-wide rate).
 With ``prefetch=k`` the limiter takes ``k`` permits in one call and hands them out locally
-until they run out or ``k / rate`` seconds pass (unused ones are simply lost: the fleet's rate
-is never exceeded, only under-used). A store that cannot answer (None) sends the call to the
+until they run out or ``max(k / rate, 1 s)`` passes (unused ones are lost: under-use). The
+fleet charged them when they were fetched, so a process runs at most ``k - 1`` permits off the
+fleet's schedule: any window admits at most ``k - 1`` per process beyond the rate. A store that cannot answer (None) sends the call to the
 local bucket: during an outage each process limits alone, at the full rate.
 """
 
@@ -28,7 +29,7 @@ class FleetPermits:
     def __init__(self, store: StateStore, prefetch: int, per_second: float) -> None:
         self.store = store
         self.batch = prefetch
-        self._ttl = prefetch / per_second
+        self._ttl = max(prefetch / per_second, 1.0)
         self._lock = threading.Lock()
         self._left = 0
         self._expires = 0.0
