@@ -4,8 +4,9 @@ Every acquisition is one Lua call (a round trip: the price of an exact fleet-wid
 With ``prefetch=k`` the limiter takes ``k`` permits in one call and hands them out locally
 until they run out or ``max(k / rate, 1 s)`` passes (unused ones are lost: under-use). The
 fleet charged them when they were fetched, so a process runs at most ``k - 1`` permits off the
-fleet's schedule: any window admits at most ``k - 1`` per process beyond the rate. A store that cannot answer (None) sends the call to the
-local bucket: during an outage each process limits alone, at the full rate.
+fleet's schedule: any window admits at most ``k - 1`` per process beyond the rate. A store
+that cannot answer (None) sends the call to the local bucket: during an outage each process
+limits alone, at the full rate.
 """
 
 from __future__ import annotations
