@@ -144,3 +144,29 @@ def test_sync_thread_shares_an_opening_within_the_interval(redis_server):
     until(lambda: bb.state.value == "open", "b learns the opening")
     a.close()
     b.close()
+
+
+def test_count_window_drops_the_oldest_calls(redis_server):
+    """The fleet's count window holds the last `window` calls: after 10 successes, the 5th
+    failure (flushed one at a time) makes 5 of the last 10 and opens it, not the 4th."""
+    a = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    b = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    ba = _breaker(a, name="ring", window=10, minimum_calls=10)
+    bb = _breaker(b, name="ring", window=10, minimum_calls=10)
+    pa, pb = Pipeline("a", ba), Pipeline("b", bb)
+    for _ in range(10):
+        pa.call(lambda: "ok")
+    a.sync()
+    client = redis_server.client()
+    for n in range(1, 6):
+        with pytest.raises(ConnectionError):
+            pb.call(_down)
+        b.sync()
+        until(
+            lambda n=n: float(client.hget("otel-resilience:cb:{ring}:w", "f") or 5) >= n,
+            "the failure reached the fleet",
+        )
+        state = client.hget("otel-resilience:cb:{ring}", "st")
+        assert state == (b"1" if n == 5 else None), n
+    a.close()
+    b.close()

@@ -53,7 +53,7 @@ class BreakerLink:
         self._breaker = weakref.ref(breaker)
         self.store = store
         base = f"{store.options.prefix}:cb:{{{name}}}"  # one hash slot per breaker (Cluster)
-        self.keys = (base, base + ":w", base + ":p")
+        self.keys = (base, base + ":w", base + ":p", base + ":l")
         self.static = _static_args(breaker, store.options.key_ttl)
         self.reset()
 

@@ -16,21 +16,21 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 # Breaker state hash KEYS[1]: st (0 closed, 1 open), ver, until (ms), opens, ok.
-# Window hash KEYS[2]: time window: '<bucket>:c|f|s'; count window: c, f, s (decimals).
-# Probe counter KEYS[3] (expires after the probe timeout).
+# Window hash KEYS[2]: time window: '<bucket>:c|f|s'; count window: c, f, s (totals).
+# Probe counter KEYS[3] (expires after the probe timeout). Count window batches: list KEYS[4].
 _OPEN = """
 local function open_it()
   opens = opens + 1
   local b = brk * math.pow(mult, opens - 1)
   if maxb > 0 and b > maxb then b = maxb end
   st, ver, untl = 1, ver + 1, now + math.floor(b)
-  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
   redis.call('HSET', KEYS[1], 'st', 1, 'ver', ver, 'until', string.format('%.0f', untl),
              'opens', opens, 'ok', 0)
 end
 local function close_it()
   st, ver, opens = 0, ver + 1, 0
-  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
   redis.call('HSET', KEYS[1], 'st', 0, 'ver', ver, 'until', 0, 'opens', 0, 'ok', 0)
 end
 """
@@ -75,18 +75,29 @@ if st == 0 and dc > 0 then
       end
     end
   else
-    -- The last `size` calls, approximated: beyond `size`, older calls leave in proportion
-    -- (fractions kept: rounding down would erase failures flushed one at a time).
+    -- The last `size` calls: KEYS[4] lists the flushed batches 'calls:fails:slows', oldest
+    -- first; the oldest leave whole, the last of them in part (its failures in proportion).
     local w = redis.call('HMGET', KEYS[2], 'c', 'f', 's')
     c = (tonumber(w[1]) or 0) + dc
     f = (tonumber(w[2]) or 0) + df
     s = (tonumber(w[3]) or 0) + ds
-    if c > size then
-      local k = size / c
-      c, f, s = size, f * k, s * k
+    redis.call('RPUSH', KEYS[4], dc .. ':' .. df .. ':' .. ds)
+    while c > size do
+      local hc, hf, hs = string.match(redis.call('LINDEX', KEYS[4], 0), '([^:]+):([^:]+):([^:]+)')
+      hc, hf, hs = tonumber(hc), tonumber(hf), tonumber(hs)
+      local over = c - size
+      if hc <= over then
+        redis.call('LPOP', KEYS[4])
+        c, f, s = c - hc, f - hf, s - hs
+      else
+        local rf, rs = hf * over / hc, hs * over / hc
+        redis.call('LSET', KEYS[4], 0, string.format('%d:%.6f:%.6f', hc - over, hf - rf, hs - rs))
+        c, f, s = size, f - rf, s - rs
+      end
     end
-    redis.call('HSET', KEYS[2], 'c', string.format('%.6f', c), 'f', string.format('%.6f', f),
+    redis.call('HSET', KEYS[2], 'c', c, 'f', string.format('%.6f', f),
                's', string.format('%.6f', s))
+    redis.call('PEXPIRE', KEYS[4], ttl)
   end
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
