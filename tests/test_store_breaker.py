@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.store_support import until
 # Fixtures of the real redis-server (and of a server that never answers).
 redis_server = store_support.redis_server
 
+ROOT = Path(__file__).resolve().parents[1]
 # A long sync interval: the tests drive store.sync() themselves, so nothing depends on timing.
 QUIET = 60.0
 
@@ -170,3 +172,36 @@ def test_count_window_drops_the_oldest_calls(redis_server):
         assert state == (b"1" if n == 5 else None), n
     a.close()
     b.close()
+
+
+def test_acl_user_limited_to_the_prefix(redis_server):
+    """The ACL of docs/shared-state.md is enough for breakers, limiters and budgets, and
+    keeps the user out of other keys."""
+    import redis
+
+    from otel_resilience import RateLimiter, Retry, RetryBudget
+
+    doc = (ROOT / "docs" / "shared-state.md").read_text(encoding="utf-8")
+    acl = next(line for line in doc.splitlines() if line.startswith("ACL SETUSER"))
+    admin = redis_server.client()
+    admin.execute_command(*acl.split())
+    url = f"redis://resilience:secret@127.0.0.1:{redis_server.port}/0"
+    store = RedisStateStore(url, prefix="checkout", sync_interval=QUIET)
+    breaker = _breaker(store, name="acl", minimum_calls=1, window=1)
+    with pytest.raises(ConnectionError):
+        Pipeline("acl", breaker).call(_down)
+    store.sync()
+    assert store.connected is True
+    assert admin.hget("checkout:cb:{acl}", "st") == b"1"
+    limiter = Pipeline("rl", RateLimiter(name="acl", rate=5, store=store))
+    limiter.call(lambda: None)
+    budget = RetryBudget(name="acl", store=store)
+    with pytest.raises(ConnectionError):
+        Pipeline("rb", Retry(max_attempts=2, base_delay=0.0, budget=budget)).call(_down)
+    store.sync()
+    assert store.connected is True
+    assert admin.exists("checkout:rl:{acl}", "checkout:rb:{acl}") == 2
+    user = redis.Redis.from_url(url)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        user.get("other:key")
+    store.close()
