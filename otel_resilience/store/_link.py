@@ -40,6 +40,7 @@ class BreakerLink:
         "_other",
         "_slows",
         "keys",
+        "name",
         "ok",
         "static",
         "store",
@@ -52,6 +53,7 @@ class BreakerLink:
     def __init__(self, breaker: CircuitBreaker, store: RedisStateStore, name: str) -> None:
         self._breaker = weakref.ref(breaker)
         self.store = store
+        self.name = name
         base = f"{store.options.prefix}:cb:{{{name}}}"  # one hash slot per breaker (Cluster)
         self.keys = (base, base + ":w", base + ":p", base + ":l")
         self.static = _static_args(breaker, store.options.key_ttl)

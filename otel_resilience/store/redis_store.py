@@ -249,13 +249,13 @@ class RedisStateStore:
     def probe(self, link: BreakerLink) -> int | None:
         """A fleet-wide half-open slot: 1 yes, 0 no, 2 the fleet closed, -1 stale; None: down."""
         args = _probe_args(link)
-        result = self.run(link.keys[0], lambda c, s: s["probe"](keys=link.keys, args=args))
+        result = self.run(link.name, lambda c, s: s["probe"](keys=link.keys, args=args))
         return None if result is None else int(result)
 
     async def aprobe(self, link: BreakerLink) -> int | None:
         """:meth:`probe` without blocking the loop."""
         args = _probe_args(link)
-        result = await self.arun(link.keys[0], lambda c, s: s["probe"](keys=link.keys, args=args))
+        result = await self.arun(link.name, lambda c, s: s["probe"](keys=link.keys, args=args))
         return None if result is None else int(result)
 
     def _start(self) -> None:
