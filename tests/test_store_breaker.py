@@ -205,3 +205,24 @@ def test_acl_user_limited_to_the_prefix(redis_server):
     with pytest.raises(redis.exceptions.NoPermissionError):
         user.get("other:key")
     store.close()
+
+
+def test_time_window_pools_by_server_time_bucket(redis_server):
+    """A time-window breaker pools outcomes in the fleet's buckets of Redis server time."""
+    a = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    b = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    opts = {"name": "timed", "window": 60.0, "window_type": "time", "minimum_calls": 4}
+    ba, bb = _breaker(a, **opts), _breaker(b, **opts)
+    pa, pb = Pipeline("a", ba), Pipeline("b", bb)
+    pa.call(lambda: "ok")
+    _fail(lambda p, f: p.call(f), pa, 1)
+    _fail(lambda p, f: p.call(f), pb, 1)
+    a.sync()
+    b.sync()
+    window = redis_server.client().hgetall("otel-resilience:cb:{timed}:w")
+    assert sum(int(v) for k, v in window.items() if k.endswith(b":c")) == 3
+    assert redis_server.client().hget("otel-resilience:cb:{timed}", "st") is None  # 3 < 4 calls
+    _fail(lambda p, f: p.call(f), pb, 1)  # 3 failures of 4 calls: opens the fleet
+    until(lambda: a.sync() or ba.state.value == "open", "a learns the opening")
+    a.close()
+    b.close()
