@@ -301,7 +301,10 @@ class CircuitBreaker(DecidingStrategy):
             transition = self._core.record_success(state, now)
             link = self._link
             if link is not None:
-                self._shared_outcome(link, state, False, False, transition)
+                if transition is None and state >= 0:
+                    next(link.ok)  # the shared success path: one C call, no frame
+                else:
+                    self._shared_outcome(link, state, False, False, transition)
             if transition is not None:
                 self._emit(transition, ctx)
             return
