@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.rollout import Rollout
     from otel_resilience.shadow import Shadow
     from otel_resilience.slo import SLO
+    from otel_resilience.store import RedisStateStore, StateStore, configure_store
     from otel_resilience.timeout import Timeout
     from otel_resilience.tracking import ErrorTracker
 
@@ -112,6 +113,9 @@ __all__ = [
     "CanaryAnalysis",
     "Rollout",
     "Shadow",
+    "RedisStateStore",
+    "StateStore",
+    "configure_store",
 ]
 
 # Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
@@ -166,6 +170,9 @@ _HOME = {
     "CanaryAnalysis": "otel_resilience.canary",
     "Rollout": "otel_resilience.rollout",
     "Shadow": "otel_resilience.shadow",
+    "RedisStateStore": "otel_resilience.store",
+    "StateStore": "otel_resilience.store",
+    "configure_store": "otel_resilience.store",
 }
 
 

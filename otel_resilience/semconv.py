@@ -373,6 +373,18 @@ METRIC_SLO_ERROR_BUDGET_REMAINING: Final = "resilience.slo.error_budget.remainin
 METRIC_SLO_BURN_RATE: Final = "resilience.slo.burn_rate"
 #: Observable gauge: 1 while the multi-window burn-rate alert of a severity fires, else 0.
 METRIC_SLO_ALERT: Final = "resilience.slo.alert"
+# --- Shared state on Redis (issue 12) ---
+#: resilience.strategy value of events counted by a state store (otel_resilience.store).
+STRATEGY_STATE_STORE: Final = "state_store"
+#: Counter event: a state store command failed or timed out; the strategy decided locally.
+EVENT_STATE_STORE_ERROR: Final = "state_store_error"
+#: Observable gauge: 1 while the state store reaches its server, 0 while it is failing open.
+METRIC_STATE_STORE_CONNECTED: Final = "resilience.state_store.connected"
+#: Attribute of the state store's gauge, events and log records: the store's key prefix.
+STATE_STORE_PREFIX: Final = "resilience.state_store.prefix"
+#: Log events (one each, not one per call): the store lost its server / reached it again.
+LOG_EVENT_STATE_STORE_DISCONNECTED: Final = "resilience.state_store.disconnected"
+LOG_EVENT_STATE_STORE_RECONNECTED: Final = "resilience.state_store.reconnected"
 
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.

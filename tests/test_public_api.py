@@ -57,6 +57,9 @@ EXPECTED = {
     "CanaryAnalysis",
     "Rollout",
     "Shadow",
+    "RedisStateStore",
+    "StateStore",
+    "configure_store",
 }
 
 

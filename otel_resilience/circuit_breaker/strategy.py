@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from opentelemetry import trace
@@ -11,16 +12,17 @@ from opentelemetry.metrics import Observation
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
-from otel_resilience._strategy import CallContext, DecidingStrategy
+from otel_resilience._strategy import CallContext, DecidingStrategy, Prepare
 from otel_resilience._telemetry import Telemetry, track_breaker, track_threshold
 from otel_resilience._util import check_callable, check_classifier
-from otel_resilience.circuit_breaker import _probing
+from otel_resilience.circuit_breaker import _probing, _shared
 from otel_resilience.circuit_breaker._core import CLOSED, BreakerCore, Rejected, Transition
 from otel_resilience.circuit_breaker._health import HealthProbes
 from otel_resilience.circuit_breaker.adaptive import AdaptiveThreshold
 from otel_resilience.circuit_breaker.options import BreakerOptions, CircuitState
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
 from otel_resilience.errors import CircuitOpenError
+from otel_resilience.store.config import resolve_store
 
 __all__ = ["CircuitBreaker"]
 
@@ -56,6 +58,12 @@ class CircuitBreaker(DecidingStrategy):
     long-window failure rate and latency, within bounds (:attr:`threshold`); with
     ``slow_call_duration="auto"`` a call is slow above ``slow_call_percentile`` of the
     breaker's recent durations x ``slow_call_factor``. See docs/adaptive.md.
+
+    With ``store=`` a shared store (:class:`~otel_resilience.store.RedisStateStore`, or the
+    default set by :func:`~otel_resilience.store.configure_store`), breakers of the same name
+    in every process agree: outcomes are pooled and transitions shared within
+    ``sync_interval``, half-open probes are bounded fleet-wide, and the success path still
+    makes no round trip. See docs/shared-state.md.
     """
 
     __slots__ = (
@@ -64,9 +72,11 @@ class CircuitBreaker(DecidingStrategy):
         "_core",
         "_is_failure",
         "_is_failure_result",
+        "_link",
         "_name",
         "_pipeline_name",
         "_slow_limit",
+        "_store",
         "_timed",
         "options",
     )
@@ -100,6 +110,7 @@ class CircuitBreaker(DecidingStrategy):
         health_timeout: float | None = None,
         classifier: ErrorClassifier | None = None,
         clock: Clock | None = None,
+        store: Any = None,
         _options: BreakerOptions | None = None,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name):
@@ -148,6 +159,11 @@ class CircuitBreaker(DecidingStrategy):
         )
         self._timed = slow is not None or opts.window_type == "time" or opts.adaptive is not None
         self._pipeline_name: str | None = None
+        # A shared store syncs the breaker by name: linked now if named, else when bound.
+        self._store = resolve_store("store", store)
+        self._link: Any = None
+        if self._store is not None and name is not None:
+            self._link = self._store.link_breaker(self)
 
     # -- public control ------------------------------------------------------------------------
 
@@ -211,6 +227,8 @@ class CircuitBreaker(DecidingStrategy):
         self._pipeline_name = pipeline_name
         if self._name is None:
             self._name = pipeline_name
+        if self._store is not None and self._link is None:
+            self._link = self._store.link_breaker(self)
         # The gauge reports through the pipeline's meter provider (None: the global one).
         track_breaker(telemetry.providers[1], self)
         if self.options.adaptive is not None:
@@ -257,6 +275,8 @@ class CircuitBreaker(DecidingStrategy):
         now = self._clock.monotonic()
         if self._core.probe_due_at(now):  # False at once without a health check
             return _probing.prepare(self)
+        if self._link is not None:  # a probe needs a fleet slot: a round trip, awaited in async
+            return Prepare(partial(_shared.admit, self, now), partial(_shared.aadmit, self, now))
         return self._admit(ctx, now)
 
     def _admit(self, ctx: CallContext, now: float) -> Any:
@@ -279,6 +299,12 @@ class CircuitBreaker(DecidingStrategy):
         if self._slow_limit is None:
             now = self._clock.monotonic() if self._timed else 0.0
             transition = self._core.record_success(state, now)
+            link = self._link
+            if link is not None:
+                if transition is None and state >= 0:
+                    next(link.ok)  # the shared success path: one C call, no frame
+                else:
+                    self._shared_outcome(link, state, False, False, transition)
             if transition is not None:
                 self._emit(transition, ctx)
             return
@@ -317,5 +343,25 @@ class CircuitBreaker(DecidingStrategy):
             duration = now - started
             slow = duration > core.slow_limit if limit == _INF else duration >= limit
         transition = core.record(permit, failed, slow, now, duration)
+        link = self._link
+        if link is not None:
+            self._shared_outcome(link, permit, failed, slow, transition)
         if transition is not None:
             self._emit(transition, ctx)
+
+    @staticmethod
+    def _shared_outcome(
+        link: Any, permit: int, failed: bool, slow: bool, transition: Transition | None
+    ) -> None:
+        """Count an outcome for the fleet; a success is one C call (no lock, no I/O)."""
+        if permit >= 0:  # a closed-state call
+            if failed or slow:
+                link.outcome(failed, slow)
+            else:
+                next(link.ok)
+            if transition is not None and transition[1] is CircuitState.OPEN:
+                link.want("open")
+        elif failed or slow:  # a failed probe re-opens the fleet's breaker
+            link.want("open")
+        else:
+            link.want("probe_ok")

@@ -31,8 +31,9 @@ __all__ = [
 ]
 
 # Keywords never configurable from a file: the clock comes from load_policies, private ones are
-# internal, and functions or objects cannot be written in TOML.
-_NEVER = frozenset({"clock", "classifier", "random", "_options"})
+# internal, and functions or objects cannot be written in TOML (a state store comes from
+# configure_store or OTEL_RESILIENCE_REDIS_URL).
+_NEVER = frozenset({"clock", "classifier", "random", "_options", "store"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from otel_resilience import semconv
 from otel_resilience._clock import Clock
 from otel_resilience._strategy import CallContext, Strategy
 from otel_resilience._telemetry import Telemetry
+from otel_resilience._validate import check_count
 from otel_resilience.errors import RateLimitedError
 from otel_resilience.rate_limiter._core import BucketCore, NoPermit
+from otel_resilience.rate_limiter._shared import FleetPermits
 from otel_resilience.rate_limiter.options import RateLimiterOptions
+from otel_resilience.store._protocol import Grant
+from otel_resilience.store.config import resolve_store
 
 __all__ = ["RateLimiter"]
 
@@ -32,9 +36,14 @@ class RateLimiter(Strategy):
     It is a *shaping* strategy (``_run`` / ``_arun``): a waiter holds a reservation while it
     sleeps and must give it back when cancelled during that sleep, which the deciding runner's
     ``Wait`` decision has no hook for.
+
+    With ``store=`` a shared store, limiters of the same name in every process share one
+    budget (GCRA, one round trip per call; ``prefetch=k`` takes ``k`` permits per round trip);
+    when the store cannot answer, each process falls back to its own bucket at the full rate.
+    See docs/shared-state.md.
     """
 
-    __slots__ = ("_core", "_max_wait", "_name", "options")
+    __slots__ = ("_core", "_fleet", "_max_wait", "_name", "options")
 
     strategy_name = semconv.STRATEGY_RATE_LIMITER
 
@@ -47,6 +56,8 @@ class RateLimiter(Strategy):
         max_wait: float = 0.0,
         name: str | None = None,
         clock: Clock | None = None,
+        store: Any = None,
+        prefetch: int = 1,
         _options: RateLimiterOptions | None = None,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name):
@@ -59,6 +70,11 @@ class RateLimiter(Strategy):
         self._name = name
         self._max_wait = self.options.max_wait
         self._core = BucketCore(self.options.capacity, self.options.per_second)
+        check_count("prefetch", prefetch, maximum=self.options.capacity)
+        shared = resolve_store("store", store)
+        self._fleet = (
+            None if shared is None else FleetPermits(shared, prefetch, self.options.per_second)
+        )
 
     @property
     def name(self) -> str:
@@ -87,13 +103,41 @@ class RateLimiter(Strategy):
 
     # -- admission (shared by the sync and async adapters) --------------------------------------
 
-    def _admit(self, ctx: CallContext) -> tuple[float, int]:
-        """``(delay, ticket)`` of this call's permit, or RateLimitedError."""
+    def _max_wait_of(self, ctx: CallContext) -> float:
         max_wait = self._max_wait
         if max_wait:  # never wait past the call's deadline: it would be refused anyway
             left = ctx.time_left()
             if left is not None and left < max_wait:
                 max_wait = left if left > 0.0 else 0.0
+        return max_wait
+
+    def _granted(self, ctx: CallContext, grant: Grant) -> tuple[float, int]:
+        """A fleet grant as ``(delay, ticket)``: ticket -1, nothing local to give back."""
+        ok, seconds = grant
+        if not ok:
+            raise self._rejected(ctx, seconds)
+        return seconds, -1
+
+    def _admit(self, ctx: CallContext) -> tuple[float, int]:
+        """``(delay, ticket)`` of this call's permit, or RateLimitedError."""
+        max_wait = self._max_wait_of(ctx)
+        fleet = self._fleet
+        if fleet is not None:
+            grant = fleet.acquire(self, self._clock.monotonic(), max_wait)
+            if grant is not None:
+                return self._granted(ctx, grant)
+        return self._local(ctx, max_wait)
+
+    async def _aadmit(self, ctx: CallContext) -> tuple[float, int]:
+        max_wait = self._max_wait_of(ctx)
+        fleet = self._fleet
+        if fleet is not None:
+            grant = await fleet.aacquire(self, self._clock.monotonic(), max_wait)
+            if grant is not None:
+                return self._granted(ctx, grant)
+        return self._local(ctx, max_wait)
+
+    def _local(self, ctx: CallContext, max_wait: float) -> tuple[float, int]:
         try:
             return self._core.reserve(self._clock.monotonic(), max_wait)
         except NoPermit as no:
@@ -113,7 +157,8 @@ class RateLimiter(Strategy):
         return RateLimitedError(self.name, retry_after)
 
     def _waited(self, ctx: CallContext, delay: float, ticket: int) -> None:
-        self._core.done(ticket)
+        if ticket >= 0:
+            self._core.done(ticket)
         if ctx.span is not None:
             ctx.span.add_event(
                 semconv.SPAN_EVENT_RATE_LIMITER_WAITED,
@@ -128,18 +173,23 @@ class RateLimiter(Strategy):
             try:
                 self._clock.sleep(delay)
             except BaseException:  # interrupted while waiting: give the reservation back
-                self._core.cancel(ticket)
+                if ticket >= 0:  # a fleet reservation stays spent (the rate bound holds)
+                    self._core.cancel(ticket)
                 raise
             self._waited(ctx, delay, ticket)
         return nxt()
 
     async def _arun(self, nxt: Callable[[], Awaitable[T]], ctx: CallContext) -> T:
-        delay, ticket = self._admit(ctx)
+        if self._fleet is not None:
+            delay, ticket = await self._aadmit(ctx)
+        else:
+            delay, ticket = self._admit(ctx)
         if delay:
             try:
                 await self._clock.asleep(delay)
             except BaseException:  # cancelled while waiting: give the reservation back
-                self._core.cancel(ticket)
+                if ticket >= 0:
+                    self._core.cancel(ticket)
                 raise
             self._waited(ctx, delay, ticket)
         return await nxt()

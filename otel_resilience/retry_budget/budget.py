@@ -10,6 +10,7 @@ from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._validate import check_clock
 from otel_resilience.retry_budget._core import PercentCore, TokenCore
 from otel_resilience.retry_budget.options import BudgetKind, RetryBudgetOptions
+from otel_resilience.store.config import resolve_store
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Observation
@@ -35,9 +36,14 @@ class RetryBudget:
     One budget is meant to be shared: by the Retries of every pipeline calling one dependency,
     across threads and asyncio tasks. Its ``name`` (by default the first pipeline's name)
     labels the ``resilience.retry_budget.tokens`` gauge.
+
+    With ``store=`` a shared store (token kind only), budgets of the same name in every
+    process share one token count: each decides on its local copy, which the store's sync
+    thread refreshes from the fleet every ``sync_interval`` (a failure triggers a sync at once).
+    See docs/shared-state.md.
     """
 
-    __slots__ = ("__weakref__", "_clock", "_core", "_name", "_tally", "options")
+    __slots__ = ("__weakref__", "_clock", "_core", "_link", "_name", "_store", "_tally", "options")
 
     def __init__(
         self,
@@ -50,6 +56,7 @@ class RetryBudget:
         window: float = 10.0,
         name: str | None = None,
         clock: Clock | None = None,
+        store: Any = None,
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name):
             raise ValueError(f"name must be a non-empty string or None, got {name!r}")
@@ -72,6 +79,18 @@ class RetryBudget:
         else:
             self._core = PercentCore(self.options)
             self._tally = None
+        self._store = resolve_store("store", store)
+        self._link: Any = None
+        if self._store is not None:
+            if kind != "tokens":
+                if store is not None:  # the process default does not apply to this kind
+                    raise ValueError('store must be None for kind="percent" (tokens only)')
+                self._store = None
+            else:
+                # Successes go to the fleet: a list the sync drains (still one C call each).
+                self._tally = []
+                if name is not None:
+                    self._link = self._store.link_budget(self)
 
     @classmethod
     def percent(
@@ -141,7 +160,11 @@ class RetryBudget:
             self._core.success(True, self._now(clock))
 
     def _failure(self, first: bool, retry: bool, clock: Clock) -> bool:
-        return self._core.failure(first, retry, self._now(clock))
+        allowed = self._core.failure(first, retry, self._now(clock))
+        link = self._link
+        if link is not None:
+            link.failure()
+        return allowed
 
     def _adopt(self, pipeline_name: str, meter_provider: Any, clock: Clock) -> None:
         """A Retry using this budget joined a pipeline: name the budget, report its gauge."""
@@ -149,6 +172,8 @@ class RetryBudget:
 
         if self._name is None:
             self._name = pipeline_name
+        if self._store is not None and self._link is None:
+            self._link = self._store.link_budget(self)
         if self._clock is None:  # the first pipeline's clock, unless one was given
             self._clock = clock
         track_budget(meter_provider, self)

@@ -1,0 +1,169 @@
+"""Shared state on Redis (issue 12): the cost of a RedisStateStore next to the memory store.
+
+Two sections, each against a redis-server this script starts on a free 127.0.0.1 port (and
+stops by PID):
+
+* A breaker's success path: ``CircuitBreaker(store=RedisStateStore(...))`` against the same
+  breaker on the in-memory store (target <= 1.1x: no round trip per call; the store's sync
+  thread runs meanwhile, every 0.1 s, as in production).
+* A rate-limit acquisition: ``RateLimiter(store=...)`` (one GCRA Lua call per call; and with
+  ``prefetch=100``) next to a plain ``INCR`` round trip on the same server, and the local
+  limiter. Informational: this path pays a round trip by design.
+
+Run with ``make bench`` or ``python benchmarks/bench_store.py --quick``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import Section, Stats, Variant, bench_main
+
+from otel_resilience import CircuitBreaker, Pipeline, RateLimiter
+from otel_resilience.store import MemoryStateStore, RedisStateStore
+
+TARGET = 1.1
+MEMORY = "CircuitBreaker(store=memory)"
+REDIS = "CircuitBreaker(store=redis)"
+INCR = "redis INCR (one round trip)"
+
+
+def fn() -> int:
+    """The protected call: as cheap as possible, so the wrapping is what is measured."""
+    return 1
+
+
+async def afn() -> int:
+    """Async twin of fn; never suspends."""
+    return 1
+
+
+def _start_redis() -> tuple[subprocess.Popen[bytes], int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    proc = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    end = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.RedisError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.01)
+    client.close()
+    return proc, port
+
+
+def _namespace(port: int) -> dict[str, Any]:
+    import redis
+
+    url = f"redis://127.0.0.1:{port}/0"
+    store = RedisStateStore(url, prefix="bench")
+    memory = MemoryStateStore()
+    return {
+        "fn": fn,
+        "afn": afn,
+        "memory": Pipeline("memory", CircuitBreaker(name="bench-mem", store=memory)),
+        "shared": Pipeline("shared", CircuitBreaker(name="bench-shared", store=store)),
+        "local_rl": Pipeline("local_rl", RateLimiter(rate=1e9, store=memory)),
+        "fleet_rl": Pipeline("fleet_rl", RateLimiter(name="bench-rl", rate=1e9, store=store)),
+        "batch_rl": Pipeline(
+            "batch_rl", RateLimiter(name="bench-batch", rate=1e9, store=store, prefetch=100)
+        ),
+        "client": redis.Redis.from_url(url),
+    }
+
+
+def _sections(budget: float, port: int) -> list[Section]:
+    ns = _namespace(port)
+    return [
+        Section(
+            "Breaker success path, telemetry off - sync",
+            [
+                Variant("bare call", "fn()", ns),
+                Variant(MEMORY, "memory.call(fn)", ns),
+                Variant(REDIS, "shared.call(fn)", ns),
+            ],
+            budget,
+        ),
+        Section(
+            "Breaker success path, telemetry off - async",
+            [
+                Variant("bare await", "await afn()", ns),
+                Variant(MEMORY, "await memory.acall(afn)", ns),
+                Variant(REDIS, "await shared.acall(afn)", ns),
+            ],
+            budget,
+            is_async=True,
+        ),
+        Section(
+            "Rate-limit acquisition - sync",
+            [
+                Variant(INCR, "client.incr('bench:incr')", ns),
+                Variant("RateLimiter(store=memory)", "local_rl.call(fn)", ns),
+                Variant("RateLimiter(store=redis)", "fleet_rl.call(fn)", ns),
+                Variant("RateLimiter(store=redis, prefetch=100)", "batch_rl.call(fn)", ns),
+            ],
+            budget,
+        ),
+    ]
+
+
+def _report(section: Section, stats: dict[str, Stats]) -> bool:
+    print(f"\n== {section.title} ==")
+    ref = stats[MEMORY].median if MEMORY in stats else stats[INCR].median
+    ref_label = "vs memory" if MEMORY in stats else "vs INCR"
+    print(f"{'variant':<48}{'ns/call':>10}{'+-':>7}{ref_label:>12}")
+    for v in section.variants:
+        st = stats[v.label]
+        print(f"{v.label:<48}{st.median:>10.0f}{st.spread:>7.0f}{st.median / ref:>11.2f}x")
+    if MEMORY not in stats:
+        return True
+    ratio = stats[REDIS].median / ref
+    passed = ratio <= TARGET
+    print(
+        f"{'PASS' if passed else 'FAIL'} success path on the Redis store: {ratio:.3f}x the "
+        f"memory store (target <= {TARGET}x)"
+    )
+    return passed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start redis-server, measure the sections, print the tables, stop the server."""
+    proc, port = _start_redis()
+    try:
+        return bench_main(
+            argv,
+            description=__doc__.splitlines()[0],
+            title="otel-resilience shared-state benchmark",
+            budgets=(2.0, 10.0),
+            benches=lambda budget: _sections(budget, port),
+            report=_report,
+        )
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

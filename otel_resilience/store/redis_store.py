@@ -1,0 +1,348 @@
+"""RedisStateStore: strategies of many processes share their state through one Redis.
+
+redis-py is imported on first use (``pip install otel-resilience[redis]``). Sync calls use a
+``redis.Redis`` client, async calls a ``redis.asyncio`` client per event loop; breakers are
+synced by one daemon thread per store (their success path never waits for Redis).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from opentelemetry.metrics import Observation
+
+from otel_resilience import deadline
+from otel_resilience._clock import SYSTEM_CLOCK, Clock
+from otel_resilience._telemetry import Telemetry
+from otel_resilience._validate import check_clock
+from otel_resilience.store import _scripts
+from otel_resilience.store._budget_link import BudgetLink
+from otel_resilience.store._health import StoreHealth, track_store
+from otel_resilience.store._link import BreakerLink
+from otel_resilience.store._protocol import Grant
+from otel_resilience.store.options import RedisStoreOptions
+
+__all__ = ["RedisStateStore"]
+
+T = TypeVar("T")
+
+_STORES: weakref.WeakSet[RedisStateStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class RedisStateStore:
+    """Shared breaker, rate-limiter and retry-budget state in Redis, failing open.
+
+    ``RedisStateStore("redis://host:6379/0", prefix="checkout")``, then ``store=`` on a
+    strategy, a registry, or :func:`~otel_resilience.store.configure_store`. Every round trip
+    is bounded by ``connect_timeout`` / ``command_timeout`` (0.25 s by default) and skipped
+    when the call's deadline leaves less than that; after a failure the store backs off and
+    strategies decide locally (see docs/shared-state.md). Keyword options: see
+    :class:`~otel_resilience.store.options.RedisStoreOptions`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "otel-resilience",
+        sync_interval: float = 0.1,
+        connect_timeout: float = 0.25,
+        command_timeout: float = 0.25,
+        backoff: float = 0.5,
+        max_backoff: float = 5.0,
+        key_ttl: float = 3600.0,
+        ssl_ca_certs: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        ssl_cert_reqs: str | None = None,
+        client_options: Mapping[str, Any] | None = None,
+        meter_provider: Any = None,
+        logger_provider: Any = None,
+        clock: Clock | None = None,
+    ) -> None:
+        check_clock("clock", clock)
+        self.options = RedisStoreOptions(
+            url=url,
+            prefix=prefix,
+            sync_interval=sync_interval,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            key_ttl=key_ttl,
+            ssl_ca_certs=ssl_ca_certs,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            ssl_cert_reqs=ssl_cert_reqs,
+            client_options=dict(client_options or {}),
+        )
+        self._clock = clock or SYSTEM_CLOCK
+        telemetry = Telemetry(None, meter_provider, logger_provider)
+        self.health = StoreHealth(
+            prefix, self.options.safe_url, self._clock, backoff, max_backoff, telemetry
+        )
+        self._links: weakref.WeakSet[BreakerLink | BudgetLink] = weakref.WeakSet()
+        self._closed = False
+        self._fresh()
+        _STORES.add(self)
+        track_store(meter_provider, self)
+
+    def _fresh(self) -> None:
+        """No client, no thread, no past: at construction and in a forked child."""
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._aclients: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._kick = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _forked(self) -> None:
+        # The parent's sockets and thread are not ours: new ones, lazily; counts start at 0.
+        self._fresh()
+        self.health.reset()
+        links = list(self._links)
+        for link in links:
+            link.reset()
+        if links and not self._closed:
+            self._start()
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Always True: state is shared through Redis."""
+        return True
+
+    @property
+    def connected(self) -> bool | None:
+        """True after a command answered, False while failing open, None before any."""
+        return self.health.connected
+
+    def connected_observations(self) -> Iterator[Observation]:
+        """The point of the ``resilience.state_store.connected`` gauge."""
+        return self.health.observations()
+
+    def kick(self) -> None:
+        """Wake the sync thread now (a failure or a local transition to share)."""
+        self._kick.set()
+
+    def close(self) -> None:
+        """Stop the sync thread and drop the connections (the store answers None after)."""
+        self._closed = True
+        self._kick.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2.0)
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing a dead connection may fail
+                client.close()
+
+    def __repr__(self) -> str:
+        return f"RedisStateStore({self.options.safe_url!r}, prefix={self.options.prefix!r})"
+
+    # -- clients ----------------------------------------------------------------------------------
+
+    def _sync_client(self) -> tuple[Any, dict[str, Any]]:
+        client = self._client
+        if client is None:
+            with self._lock:
+                client = self._client
+                if client is None:
+                    import redis
+                    from redis.backoff import NoBackoff
+                    from redis.retry import Retry
+
+                    # No retries inside redis-py: one bounded attempt, then the store backs off.
+                    client = redis.Redis.from_url(
+                        self.options.url,
+                        retry=Retry(NoBackoff(), 0),
+                        **self.options.client_kwargs(),
+                    )
+                    self._scripts = _register(client)
+                    self._client = client
+        return client, self._scripts
+
+    def _async_client(self) -> tuple[Any, dict[str, Any]]:
+        loop = asyncio.get_running_loop()
+        pair = self._aclients.get(loop)
+        if pair is None:
+            import redis.asyncio
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            client = redis.asyncio.Redis.from_url(
+                self.options.url, retry=Retry(NoBackoff(), 0), **self.options.client_kwargs()
+            )
+            pair = self._aclients[loop] = (client, _register(client))
+        return pair
+
+    def _usable(self) -> bool:
+        if self._closed or not self.health.usable():
+            return False
+        left = deadline.remaining()
+        # A round trip may take command_timeout: if the call cannot afford it, decide locally.
+        return left is None or left >= self.options.command_timeout
+
+    def run(self, name: str, fn: Callable[[Any, dict[str, Any]], T]) -> T | None:
+        """``fn(client, scripts)`` bounded and failing open: its answer, or None."""
+        if not self._usable():
+            return None
+        try:
+            client, scripts = self._sync_client()
+            result = fn(client, scripts)
+        except Exception as exc:  # whatever Redis does, the call goes on
+            self.health.failed(exc, name)
+            return None
+        self.health.succeeded()
+        return result
+
+    async def arun(self, name: str, fn: Callable[[Any, dict[str, Any]], Awaitable[T]]) -> T | None:
+        """:meth:`run` on the running loop's asyncio client."""
+        if not self._usable():
+            return None
+        try:
+            client, scripts = self._async_client()
+            # socket timeouts bound each read; this bounds a connect that hangs in between.
+            limit = self.options.connect_timeout + self.options.command_timeout
+            result = await asyncio.wait_for(fn(client, scripts), limit)
+        except Exception as exc:
+            self.health.failed(exc, name)
+            return None
+        self.health.succeeded()
+        return result
+
+    # -- breakers -------------------------------------------------------------------------------
+
+    def link_breaker(self, breaker: Any) -> BreakerLink:
+        """Sync ``breaker`` (by its name) with the fleet from now on."""
+        link = BreakerLink(breaker, self, breaker.name)
+        self._links.add(link)
+        self._start()
+        return link
+
+    def link_budget(self, budget: Any) -> BudgetLink:
+        """Sync token ``budget`` (by its name) with the fleet from now on."""
+        link = BudgetLink(budget, self, budget.name, budget._tally)
+        self._links.add(link)
+        self._start()
+        return link
+
+    def probe(self, link: BreakerLink) -> int | None:
+        """A fleet-wide half-open slot: 1 yes, 0 no, 2 the fleet closed, -1 stale; None: down."""
+        args = _probe_args(link)
+        result = self.run(link.name, lambda c, s: s["probe"](keys=link.keys, args=args))
+        return None if result is None else int(result)
+
+    async def aprobe(self, link: BreakerLink) -> int | None:
+        """:meth:`probe` without blocking the loop."""
+        args = _probe_args(link)
+        result = await self.arun(link.name, lambda c, s: s["probe"](keys=link.keys, args=args))
+        return None if result is None else int(result)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(
+                    target=self._sync_loop,
+                    name=f"otel-resilience-store-{self.options.prefix}",
+                    daemon=True,
+                )
+                self._thread.start()
+
+    def _sync_loop(self) -> None:
+        interval = self.options.sync_interval
+        me = threading.current_thread()
+        while not self._closed and self._thread is me:
+            self._kick.wait(interval)
+            self._kick.clear()
+            with contextlib.suppress(Exception):  # the thread must outlive any surprise
+                self.sync()
+
+    def sync(self) -> None:
+        """One round: send every linked breaker's counts and decisions, apply the answers."""
+        links = list(self._links)
+        if not links or self._closed:
+            return
+        sent: list[tuple[BreakerLink | BudgetLink, list[Any]]] = []
+        for link in links:
+            sent.extend((link, args) for args in link.batch())
+
+        def send(client: Any, scripts: dict[str, Any]) -> list[Any]:
+            pipe = client.pipeline(transaction=False)
+            for link, args in sent:
+                scripts[link.script](keys=link.keys, args=args, client=pipe)
+            return list(pipe.execute())
+
+        # While backing off, run() answers None at once: counts are folded in locally.
+        replies = self.run("sync", send) if sent else []
+        if replies is None:
+            for link, args in sent:
+                link.requeue([args])
+            return
+        now = self._clock.monotonic()
+        for (link, _), reply in zip(sent, replies, strict=True):
+            link.apply(reply, now)
+
+    # -- rate limiters and retry budgets ----------------------------------------------------------
+
+    def _gcra_args(self, per_second: float, burst: int, max_wait: float, n: int) -> list[Any]:
+        return [f"{1e6 / per_second:.3f}", burst, round(max_wait * 1e6), n]
+
+    def acquire(
+        self, key: str, per_second: float, burst: int, max_wait: float, n: int = 1
+    ) -> Grant | None:
+        """Take ``n`` permits of limiter ``key`` (GCRA, one Lua call), or None when down."""
+        keys = [f"{self.options.prefix}:rl:{{{key}}}"]
+        args = self._gcra_args(per_second, burst, max_wait, n)
+        result = self.run(key, lambda c, s: s["gcra"](keys=keys, args=args))
+        return None if result is None else _grant(int(result))
+
+    async def aacquire(
+        self, key: str, per_second: float, burst: int, max_wait: float, n: int = 1
+    ) -> Grant | None:
+        """:meth:`acquire` without blocking the loop."""
+        keys = [f"{self.options.prefix}:rl:{{{key}}}"]
+        args = self._gcra_args(per_second, burst, max_wait, n)
+        result = await self.arun(key, lambda c, s: s["gcra"](keys=keys, args=args))
+        return None if result is None else _grant(int(result))
+
+
+def _register(client: Any) -> dict[str, Any]:
+    return {
+        "sync": client.register_script(_scripts.BREAKER_SYNC),
+        "probe": client.register_script(_scripts.BREAKER_PROBE),
+        "gcra": client.register_script(_scripts.GCRA),
+        "budget": client.register_script(_scripts.BUDGET_CHARGE),
+    }
+
+
+def _probe_args(link: BreakerLink) -> list[Any]:
+    breaker = link.breaker
+    timeout = breaker.options.half_open_probe_timeout if breaker is not None else 60.0
+    limit = breaker.options.half_open_max_calls if breaker is not None else 1
+    return [link.ver, limit, round(timeout * 1000)]
+
+
+def _grant(result: int) -> Grant:
+    if result >= 0:
+        return True, result / 1e6
+    return False, (-result - 1) / 1e6
