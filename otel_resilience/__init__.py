@@ -14,8 +14,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience import deadline, semconv
     from otel_resilience._clock import Clock, SystemClock
     from otel_resilience._strategy import Strategy
-    from otel_resilience.budget import Budget, BudgetExceededError
     from otel_resilience.ab_test import ABTest
+    from otel_resilience.budget import Budget, BudgetExceededError
     from otel_resilience.bulkhead import Bulkhead
     from otel_resilience.cache import ResponseCache
     from otel_resilience.canary import CanaryAnalysis
