@@ -3,6 +3,7 @@ restored, pass-through of calls we do not manage, the HTTP layer's modes, option
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -175,3 +176,34 @@ def test_rate_limit_headers_feed_the_gauge(instrument, server, clients, otel_cap
         )
     }
     assert points == {"requests": 99, "tokens": 5000}
+
+
+def test_content_captured_on_opt_in(monkeypatch, instrument, server, clients, otel_capture):
+    """OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true records prompt and answer as
+    JSON on the GenAI span (only there: attempt spans stay content-free)."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    instrument("openai")
+    server.script(chat_reply())
+    clients.openai(chat)
+    span = otel_capture.span("chat gpt-4o")
+    assert json.loads(span.attributes[semconv.GEN_AI_INPUT_MESSAGES]) == MESSAGES
+    (choice,) = json.loads(span.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
+    assert choice["message"]["content"] == "yo"
+    (attempt,) = otel_capture.spans("POST")
+    assert semconv.GEN_AI_INPUT_MESSAGES not in attempt.attributes
+
+
+@pytest.mark.parametrize(("throttle", "waited"), [(False, 0.0), (True, 2.0)])
+def test_throttle_waits_for_an_exhausted_limit(
+    throttle, waited, instrument, server, clients, fake_clock
+):
+    """With throttle on, a model whose headers said 0 requests remain (reset in 2 s) waits 2 s
+    before its next request; off (the default), it sends at once."""
+    instrument("openai", throttle=throttle)
+    exhausted = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s"}
+    server.script(chat_reply(**exhausted), chat_reply())
+    clients.openai(chat)
+    assert fake_clock.monotonic() == 0.0
+    clients.openai(chat)
+    assert fake_clock.monotonic() == pytest.approx(waited)
+    assert server.count == 2

@@ -233,3 +233,94 @@ def test_anthropic_count_tokens_operation(clients, server, instrument, otel_capt
     span = otel_capture.span("count_tokens claude-x")
     assert semconv.GEN_AI_USAGE_INPUT_TOKENS not in span.attributes
     assert otel_capture.metric_points(semconv.METRIC_GEN_AI_TOKEN_USAGE) == []
+
+
+def test_with_raw_response_keeps_working(clients, server, instrument, otel_capture):
+    """with_raw_response returns the SDK's raw response (headers, parse()) and still retries
+    through our pipeline; the span has what the parsed body says."""
+    instrument("openai")
+    server.script(error_reply(503), chat_reply(**{"x-request-id": "req-9"}))
+    raw = clients.openai(
+        lambda c: c.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+    )
+    assert raw.headers["x-request-id"] == "req-9"
+    assert raw.parse().model == "gpt-4o-2024"
+    assert server.count == 2
+    span = otel_capture.span("chat gpt-4o")
+    assert span.attributes[semconv.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024"
+    assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
+
+
+def test_with_streaming_response_keeps_working(clients, server, instrument, otel_capture):
+    """with_streaming_response hands the unread body to the caller, who parses it."""
+    instrument("openai")
+    server.script(error_reply(503), chat_reply())
+
+    def call(c):
+        manager = c.chat.completions.with_streaming_response.create(
+            model="gpt-4o", messages=MESSAGES
+        )
+        if clients.mode == "sync":
+            with manager as response:
+                return response.parse().model
+
+        async def read():
+            async with manager as response:
+                return (await response.parse()).model
+
+        return read()
+
+    assert clients.openai(call) == "gpt-4o-2024"
+    assert server.count == 2
+    span = otel_capture.span("chat gpt-4o")
+    assert span.attributes[semconv.OUTCOME] == "success"
+    assert span.attributes[semconv.ATTEMPTS] == 2
+
+
+def test_embeddings(clients, server, instrument, otel_capture):
+    """embeddings: operation embeddings, input tokens, encoding format."""
+    instrument("openai")
+    server.script(
+        json_reply(
+            {
+                "object": "list",
+                "model": "text-embedding-3-small",
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+                "usage": {"prompt_tokens": 4, "total_tokens": 4},
+            }
+        )
+    )
+    clients.openai(
+        lambda c: c.embeddings.create(
+            model="text-embedding-3-small", input="hi", encoding_format="float"
+        )
+    )
+    span = otel_capture.span("embeddings text-embedding-3-small")
+    assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 4
+    assert span.attributes[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] == ("float",)
+    points = otel_capture.metric_points(semconv.METRIC_GEN_AI_TOKEN_USAGE)
+    assert [(p.attributes[semconv.GEN_AI_TOKEN_TYPE], p.sum) for p in points] == [("input", 4)]
+
+
+def test_metric_points_exact(clients, server, instrument, otel_capture, fake_clock):
+    """One duration point per logical call (backoff included, on the FakeClock) and one token
+    point per type for the attempt that reported usage, with the semconv attributes."""
+    instrument("openai", jitter=False, base_delay=0.5)
+    server.script(error_reply(503), chat_reply())
+    clients.openai(chat())
+    (duration,) = otel_capture.metric_points(semconv.METRIC_GEN_AI_OPERATION_DURATION)
+    assert duration.count == 1
+    assert duration.sum == pytest.approx(0.5)
+    assert dict(duration.attributes) == {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_PROVIDER_NAME: "openai",
+        semconv.GEN_AI_REQUEST_MODEL: "gpt-4o",
+        semconv.GEN_AI_RESPONSE_MODEL: "gpt-4o-2024",
+        semconv.SERVER_ADDRESS: "127.0.0.1",
+        semconv.SERVER_PORT: server.server_address[1],
+    }
+    tokens = {
+        p.attributes[semconv.GEN_AI_TOKEN_TYPE]: (p.count, p.sum)
+        for p in otel_capture.metric_points(semconv.METRIC_GEN_AI_TOKEN_USAGE)
+    }
+    assert tokens == {"input": (1, 5), "output": (1, 2)}

@@ -72,6 +72,29 @@ class Provider:
         out.finish_reasons = self.finish_reasons(result)
         return out
 
+    def content(self, body: Mapping[str, Any], result: Any) -> dict[str, Any]:
+        """Opt-in content: the prompt, system instructions and answer, as the provider shaped
+        them (JSON-serialisable values; the caller turns them into JSON strings)."""
+        out: dict[str, Any] = {}
+        messages = body.get("messages", body.get("input"))
+        if messages is not None:
+            out[s.GEN_AI_INPUT_MESSAGES] = messages
+        system = body.get("system", body.get("instructions"))
+        if system is not None:
+            out[s.GEN_AI_SYSTEM_INSTRUCTIONS] = system
+        answer = self.answer(result)
+        if answer is not None:
+            out[s.GEN_AI_OUTPUT_MESSAGES] = answer
+        return out
+
+    def answer(self, result: Any) -> Any:
+        """The output messages of a result, or ``None``."""
+        for name in ("choices", "content", "output"):
+            value = _get(result, name)
+            if isinstance(value, list):
+                return [_dump(v) for v in value]
+        return None
+
     def usage(self, usage: Any) -> Usage:
         """The usage block of a response or chunk."""
         raise NotImplementedError
@@ -86,6 +109,11 @@ class Provider:
 
 
 _LIST_ATTRS = frozenset({s.GEN_AI_REQUEST_STOP_SEQUENCES, s.GEN_AI_REQUEST_ENCODING_FORMATS})
+
+
+def _dump(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json", exclude_none=True) if callable(dump) else value
 
 
 def _str(value: Any) -> str | None:

@@ -173,6 +173,15 @@ class LlmRunner:
             self.limits.update(model, getattr(response, "headers", None))
         call.attempted(model, managed, None)
 
+    def _content(self, call: LlmCall, request: LlmRequest, result: Any) -> dict[str, Any] | None:
+        """Prompt and answer, only when the user opted in and the span records."""
+        if not self.options.capture_content or call.borrowed is None:
+            return None
+        try:
+            return self.provider.content(request.body, _parsed(result))
+        except Exception:
+            return None
+
     def _breaker_state(self, call: LlmCall, model: str) -> None:
         if self.breakers is not None:
             breaker = self.breakers.get(model)
@@ -193,7 +202,7 @@ class LlmRunner:
             raise
         finally:
             _BORROWED.reset(token)
-        call.finish(self.clock.monotonic(), reported, None)
+        call.finish(self.clock.monotonic(), reported, None, self._content(call, request, result))
         return result
 
     def _chain(
@@ -253,7 +262,7 @@ class LlmRunner:
             raise
         finally:
             _BORROWED.reset(token)
-        call.finish(self.clock.monotonic(), reported, None)
+        call.finish(self.clock.monotonic(), reported, None, self._content(call, request, result))
         return result
 
     async def _achain(
@@ -296,6 +305,13 @@ class LlmRunner:
             otel_context.detach(token)
         self._sent(call, model, managed, inspect_result(result))
         return result
+
+
+def _parsed(result: Any) -> Any:
+    """A raw response's parsed body when it was read (with_raw_response), else ``result``."""
+    if type(result).__name__ == "LegacyAPIResponse" and not getattr(result, "_stream", True):
+        return result.parse()
+    return result
 
 
 def _name(fn: Any) -> str:
