@@ -323,6 +323,9 @@ FALLBACK_FROM: Final = "resilience.fallback.from"
 FALLBACK_TO: Final = "resilience.fallback.to"
 #: Why a hop happened: "circuit_open" or the error category that exhausted the retries.
 FALLBACK_REASON: Final = "resilience.fallback.reason"
+#: Logical span of a stream: how it ended: completed, closed (the caller stopped early),
+#: consumer_error (the caller's code raised), failed (mid-stream error), abandoned (collected).
+LLM_STREAM_END: Final = "resilience.llm.stream.end"
 #: Observable gauge: what a provider's rate-limit headers said remains, per provider + model.
 METRIC_LLM_RATE_LIMIT_REMAINING: Final = "resilience.llm.rate_limit.remaining"
 #: Attribute of resilience.llm.rate_limit.remaining: "requests", "tokens", "input-tokens"...

@@ -29,6 +29,7 @@ from otel_resilience_instrumentation._llm.options import LlmOptions
 from otel_resilience_instrumentation._llm.providers import Provider
 from otel_resilience_instrumentation._llm.request import LlmRequest, Reported
 from otel_resilience_instrumentation._llm.runner import LlmRunner
+from otel_resilience_instrumentation._llm.streaming import wrapper
 
 __all__ = ["LlmInstrumentor"]
 
@@ -45,6 +46,22 @@ def _bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, bool
 def _copy(options: Any) -> Any:
     copy = getattr(options, "model_copy", None) or options.copy
     return copy()
+
+
+def _stall_capped(timeout: Any, client: Any, stall: float) -> Any:
+    """The request's timeout (the client's when not given) with its read phase, which bounds
+    the wait for each chunk, at most ``stall`` seconds."""
+    default = getattr(client, "timeout", None)
+    base = timeout if isinstance(timeout, (int, float)) or hasattr(timeout, "read") else default
+    cls: Any = type(base) if hasattr(base, "read") else type(default)
+    if isinstance(base, (int, float)):
+        if not hasattr(default, "read"):
+            return min(float(base), stall)
+        base = cls(float(base))
+    if base is None or not hasattr(base, "read"):
+        return stall
+    read = stall if base.read is None else min(base.read, stall)
+    return cls(connect=base.connect, read=read, write=base.write, pool=base.pool)
 
 
 def _is_raw(result: Any) -> bool:
@@ -82,12 +99,24 @@ class _Client:
         except Exception:  # an odd options object: not ours to manage
             return None
 
-    def options_for(self, options: Any, request: LlmRequest, model: str) -> Any:
+    def options_for(
+        self, options: Any, request: LlmRequest, model: str, stall_timeout: float
+    ) -> Any:
         opts = _copy(options)
         opts.max_retries = 0  # our pipeline retries; the SDK must not multiply attempts
-        if model != request.model:
-            opts.json_data = {**request.body, "model": model}
+        body = request.body
+        if request.stream:
+            body = self.provider.stream_body(str(options.url), body) or body
+            opts.timeout = _stall_capped(opts.timeout, request.client, stall_timeout)
+        if model != request.model or body is not request.body:
+            opts.json_data = {**body, "model": model}
         return opts
+
+    def hides_usage(self, options: Any, request: LlmRequest) -> bool:
+        """Whether a stream's body will ask for usage the caller did not ask for."""
+        return (
+            request.stream and self.provider.stream_body(str(options.url), request.body) is not None
+        )
 
     def inspect(self, result: Any) -> Reported | None:
         try:
@@ -107,26 +136,29 @@ def _wrappers(runner: LlmRunner, client: _Client) -> tuple[Any, Any]:
     def sync_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         cast_to, options, stream, stream_cls = _bind(args, kwargs)
         request = client.describe(instance, options, stream) if options is not None else None
-        if request is None or stream or not is_instrumentation_enabled():
+        if request is None or not is_instrumentation_enabled() or (stream and wrapper() is None):
             return wrapped(*args, **kwargs)
+        stall = runner.options.stall_timeout
 
         def send(model: str, managed: ManagedAttempt) -> Any:
-            opts = client.options_for(options, request, model)
+            opts = client.options_for(options, request, model, stall)
             return wrapped(cast_to, opts, stream=stream, stream_cls=stream_cls)
 
-        return runner.call(request, send, client.inspect)
+        return runner.call(request, send, client.inspect, client.hides_usage(options, request))
 
     async def async_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         cast_to, options, stream, stream_cls = _bind(args, kwargs)
         request = client.describe(instance, options, stream) if options is not None else None
-        if request is None or stream or not is_instrumentation_enabled():
+        if request is None or not is_instrumentation_enabled() or (stream and wrapper() is None):
             return await wrapped(*args, **kwargs)
+        stall = runner.options.stall_timeout
 
         async def send(model: str, managed: ManagedAttempt) -> Any:
-            opts = client.options_for(options, request, model)
+            opts = client.options_for(options, request, model, stall)
             return await wrapped(cast_to, opts, stream=stream, stream_cls=stream_cls)
 
-        return await runner.acall(request, send, client.inspect)
+        hide = client.hides_usage(options, request)
+        return await runner.acall(request, send, client.inspect, hide)
 
     return sync_request, async_request
 

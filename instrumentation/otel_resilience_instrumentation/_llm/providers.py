@@ -107,6 +107,15 @@ class Provider:
         """Fold one stream chunk (or event) into ``reported``."""
         raise NotImplementedError
 
+    def stream_body(self, url: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The body of a streamed request asking for usage when the caller did not (then the
+        usage-only chunk is hidden from the caller), or ``None`` to send it unchanged."""
+        return None
+
+    def usage_only(self, chunk: Any) -> bool:
+        """Whether ``chunk`` is the usage-only chunk :meth:`stream_body` asked for."""
+        return False
+
 
 _LIST_ATTRS = frozenset({s.GEN_AI_REQUEST_STOP_SEQUENCES, s.GEN_AI_REQUEST_ENCODING_FORMATS})
 
@@ -190,6 +199,18 @@ class _OpenAI(Provider):
         usage = _get(chunk, "usage")
         if usage is not None:
             reported.usage = self.usage(usage)
+
+    def stream_body(self, url: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        if _path(url) != "/chat/completions":  # responses report usage in response.completed
+            return None
+        options = body.get("stream_options")
+        if isinstance(options, Mapping) and options.get("include_usage") is not None:
+            return None  # the caller decided
+        extra = dict(options) if isinstance(options, Mapping) else {}
+        return {**body, "stream_options": {**extra, "include_usage": True}}
+
+    def usage_only(self, chunk: Any) -> bool:
+        return _get(chunk, "choices") == [] and _get(chunk, "usage") is not None
 
 
 class _Anthropic(Provider):

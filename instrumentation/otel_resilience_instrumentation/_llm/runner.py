@@ -27,6 +27,14 @@ from otel_resilience_instrumentation._llm.limits import RateLimits
 from otel_resilience_instrumentation._llm.options import LlmOptions
 from otel_resilience_instrumentation._llm.providers import Provider
 from otel_resilience_instrumentation._llm.request import LlmRequest, Reported
+from otel_resilience_instrumentation._llm.streaming import (
+    EMPTY,
+    Hooks,
+    Started,
+    afirst_chunk,
+    first_chunk,
+    wrapper,
+)
 from otel_resilience_instrumentation._llm.telemetry import LlmTelemetry
 
 __all__ = ["MAX_MODELS", "RETRY_CATEGORIES", "LlmRunner"]
@@ -158,12 +166,29 @@ class LlmRunner:
         managed = ManagedAttempt(call.attempts, call.attempt_attributes(model))
         return managed, otel_context.attach(otel_context.set_value(MANAGED_KEY, managed))
 
+    def _limits(self, model: str, managed: ManagedAttempt) -> None:
+        if managed.response is not None:
+            self.limits.update(model, getattr(managed.response, "headers", None))
+
     def _sent(
         self, call: LlmCall, model: str, managed: ManagedAttempt, reported: Reported | None
     ) -> None:
-        if managed.response is not None:
-            self.limits.update(model, getattr(managed.response, "headers", None))
+        self._limits(model, managed)
         call.attempted(model, managed, reported)
+
+    # -- streams ---------------------------------------------------------------------------------
+
+    def _wrap(self, call: LlmCall, started: Started, hide_usage: bool) -> Any:
+        """Hand the started stream to the proxy, whose hooks end the call; the span stays open
+        but is no longer current (the caller's code runs between chunks)."""
+        hooks = Hooks(self, call, started, hide_usage)
+        wrap = wrapper()
+        if started.first is EMPTY or wrap is None:  # nothing to proxy (the patch sends streams
+            # here only when the proxy exists): end the call now
+            hooks.on_end("completed", None, None)
+            return started.stream
+        call.detach()
+        return wrap(started.stream, started.first, hooks, started_at=call.started, clock=self.clock)
 
     def _failed(
         self, call: LlmCall, model: str, managed: ManagedAttempt, exc: BaseException
@@ -189,13 +214,18 @@ class LlmRunner:
 
     # -- sync ------------------------------------------------------------------------------------
 
-    def call(self, request: LlmRequest, send: Send, inspect_result: Inspect) -> Any:
+    def call(
+        self, request: LlmRequest, send: Send, inspect_result: Inspect, hide_usage: bool = False
+    ) -> Any:
         """Send ``request`` through its model's pipeline, then its fallbacks; return the result
-        of the first that serves (or raise the last error)."""
+        of the first that serves (or raise the last error). A stream comes back wrapped, its
+        first chunk already read; ``hide_usage`` hides the usage-only chunk we asked for."""
         call, token = self._begin(request)
         reported: Reported | None = None
         try:
             result = self._chain(call, request, send, inspect_result)
+            if type(result) is Started:
+                return self._wrap(call, result, hide_usage)
             reported = inspect_result(result)
         except BaseException as exc:
             call.finish(self.clock.monotonic(), None, exc)
@@ -235,12 +265,17 @@ class LlmRunner:
         managed, token = self._managed(call, model)
         try:
             result = send(model, managed)
+            if call.request.stream:
+                result = first_chunk(result, model, managed)
         except BaseException as exc:
             self._failed(call, model, managed, exc)
             raise
         finally:
             otel_context.detach(token)
-        self._sent(call, model, managed, inspect_result(result))
+        if type(result) is Started:
+            self._limits(model, managed)
+        else:
+            self._sent(call, model, managed, inspect_result(result))
         return result
 
     # -- async -----------------------------------------------------------------------------------
@@ -250,12 +285,15 @@ class LlmRunner:
         request: LlmRequest,
         send: Callable[[str, ManagedAttempt], Awaitable[Any]],
         inspect_result: Inspect,
+        hide_usage: bool = False,
     ) -> Any:
         """Async twin of :meth:`call`: ``await send(model, managed)`` once per attempt."""
         call, token = self._begin(request)
         reported: Reported | None = None
         try:
             result = await self._achain(call, request, send, inspect_result)
+            if type(result) is Started:
+                return self._wrap(call, result, hide_usage)
             reported = inspect_result(result)
         except BaseException as exc:
             call.finish(self.clock.monotonic(), None, exc)
@@ -298,12 +336,17 @@ class LlmRunner:
         managed, token = self._managed(call, model)
         try:
             result = await send(model, managed)
+            if call.request.stream:
+                result = await afirst_chunk(result, model, managed)
         except BaseException as exc:
             self._failed(call, model, managed, exc)
             raise
         finally:
             otel_context.detach(token)
-        self._sent(call, model, managed, inspect_result(result))
+        if type(result) is Started:
+            self._limits(model, managed)
+        else:
+            self._sent(call, model, managed, inspect_result(result))
         return result
 
 
