@@ -207,3 +207,15 @@ def test_throttle_waits_for_an_exhausted_limit(
     clients.openai(chat)
     assert fake_clock.monotonic() == pytest.approx(waited)
     assert server.count == 2
+
+
+def test_user_httpx2_uninstrument_still_removes_its_patch(instrument):
+    """httpx2 instrumented by the user before openai: after both uninstruments (the user's
+    first), httpx2's send is the original again (our layer did not wrap on top of theirs)."""
+    import httpx2
+
+    original = httpx2.Client.__dict__["_send_single_request"]
+    user, ours = instrument("httpx2"), instrument("openai")
+    user.uninstrument()
+    ours.uninstrument()
+    assert httpx2.Client.__dict__["_send_single_request"] is original

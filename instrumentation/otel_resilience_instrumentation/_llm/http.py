@@ -4,7 +4,8 @@ httpx2 (or httpx, which openai still accepts as ``http_client``) with our HTTP i
 It patches the same place as that instrumentor but acts only inside LLM-managed attempts
 (everything else passes straight through), and steps aside whenever the user's own
 ``resilience_httpx2`` / ``resilience_httpx`` instrumentation is on (that one then traces the
-managed attempts). Installed once for both LLM instrumentors (counted), removed with the last.
+managed attempts); when that one is on already, it is not installed at all. Installed once for
+both LLM instrumentors (counted), removed with the last.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def install(providers: dict[str, Any]) -> None:
                 module = importlib.import_module(name)
             except ImportError:
                 continue
+            if _user_instrumented(name):
+                # Theirs traces our attempts. Wrapping on top of theirs would let their
+                # uninstrument() (which unwraps the outermost wrapper) take ours instead.
+                _installed[name] = [1, None, None]
+                continue
             sync_gate, async_gate = _gates(name, module, providers)
             wrapt.wrap_function_wrapper(module.Client, _METHOD, sync_gate)
             wrapt.wrap_function_wrapper(module.AsyncClient, _METHOD, async_gate)
@@ -89,7 +95,9 @@ def uninstall() -> None:
             entry[0] -= 1
             if entry[0] > 0:
                 continue
+            del _installed[name]
+            if entry[1] is None:
+                continue
             module = importlib.import_module(name)
             _remove(module.Client, entry[1])
             _remove(module.AsyncClient, entry[2])
-            del _installed[name]
