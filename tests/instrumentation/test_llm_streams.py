@@ -135,6 +135,7 @@ def test_anthropic_stream_helper(llm_sdk, llm_server, instrument, otel_capture):
     """messages.stream() works through the proxy (final message), one span with usage."""
     instrument("anthropic")
     events, final = llm_sdk.helper("anthropic", lambda c: c.messages.stream(**MESSAGE))
+    assert events
     assert final.content[0].text
     (span,) = spans_named(otel_capture, "chat " + MESSAGE["model"])
     assert span.attributes[semconv.LLM_STREAM_END] == "completed"
@@ -145,6 +146,7 @@ def test_openai_stream_helper(llm_sdk, llm_server, instrument, otel_capture):
     """chat.completions.stream() works through the proxy (final completion)."""
     instrument("openai")
     events, final = llm_sdk.helper("openai", lambda c: c.chat.completions.stream(**CHAT))
+    assert events
     assert final.choices[0].message.content == "Hello from gpt-4o."
     (span,) = spans_named(otel_capture, "chat gpt-4o")
     assert span.attributes[semconv.LLM_STREAM_END] == "completed"
