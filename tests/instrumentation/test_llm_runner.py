@@ -324,3 +324,64 @@ def test_metric_points_exact(clients, server, instrument, otel_capture, fake_clo
         for p in otel_capture.metric_points(semconv.METRIC_GEN_AI_TOKEN_USAGE)
     }
     assert tokens == {"input": (1, 5), "output": (1, 2)}
+
+
+def test_timeout_capped_at_the_deadline(llm_sdk, llm_server, instrument):
+    """Inside deadline.scope(1.0) a 5 s slow first byte times out within the second (the
+    attempt's timeouts are capped at deadline.remaining()) and is not retried past it."""
+    import time
+
+    import openai
+    from llm_server import slow_first_byte
+    from llm_support import CHAT as LOCAL_CHAT
+
+    from otel_resilience import deadline
+
+    instrument("openai", clock=None)  # the deadline runs on the real clock: so must the Retry
+    llm_server.script(slow_first_byte(5.0))
+
+    took = []
+
+    def bounded(c):  # timed once the client exists (importing the SDK can take seconds)
+        started = time.monotonic()
+        if not llm_sdk.is_async:
+            try:
+                with deadline.scope(1.0):
+                    return c.chat.completions.create(**LOCAL_CHAT)
+            finally:
+                took.append(time.monotonic() - started)
+
+        async def go():
+            try:
+                with deadline.scope(1.0):
+                    return await c.chat.completions.create(**LOCAL_CHAT)
+            finally:
+                took.append(time.monotonic() - started)
+
+        return go()
+
+    with pytest.raises(openai.APITimeoutError):
+        llm_sdk.run("openai", bounded)
+    assert took[0] < 4.0  # generous: the server alone would take 5 s
+    assert llm_server.count == 1
+
+
+def test_responses_api(llm_sdk, llm_server, instrument, otel_capture):
+    """responses.create is a managed chat operation with the responses API's usage names."""
+    from llm_support import RESPONSE, RESPONSES_MODEL
+
+    instrument("openai")
+    llm_server.script(error_reply_local(503))
+    result = llm_sdk.run("openai", lambda c: c.responses.create(**RESPONSE))
+    assert result.output_text
+    assert llm_server.count == 2
+    span = otel_capture.span(f"chat {RESPONSES_MODEL}")
+    assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == result.usage.output_tokens
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == result.id
+
+
+def error_reply_local(status):
+    """A scripted error of the local LLM server."""
+    from llm_server import server_error
+
+    return server_error(status)
