@@ -219,3 +219,20 @@ def test_user_httpx2_uninstrument_still_removes_its_patch(instrument):
     user.uninstrument()
     ours.uninstrument()
     assert httpx2.Client.__dict__["_send_single_request"] is original
+
+
+def test_legacy_httpx_client_attempts_are_traced(instrument, server, otel_capture):
+    """openai with a legacy httpx.Client as http_client: the attempts go through httpx, and
+    the layer the instrumentor installed there traces them (resend_count on the second)."""
+    import httpx
+    import openai
+
+    instrument("openai")
+    server.script(error_reply(503), chat_reply())
+    with openai.OpenAI(base_url=server.url + "/v1", api_key="k", http_client=httpx.Client()) as c:
+        chat(c)
+    assert server.count == 2
+    attempts = sorted(otel_capture.spans("POST"), key=lambda s: s.start_time)
+    assert [s.attributes.get(semconv.HTTP_REQUEST_RESEND_COUNT) for s in attempts] == [None, 1]
+    (span,) = otel_capture.spans("chat gpt-4o")
+    assert all(s.parent.span_id == span.context.span_id for s in attempts)
