@@ -236,3 +236,18 @@ def test_legacy_httpx_client_attempts_are_traced(instrument, server, otel_captur
     assert [s.attributes.get(semconv.HTTP_REQUEST_RESEND_COUNT) for s in attempts] == [None, 1]
     (span,) = otel_capture.spans("chat gpt-4o")
     assert all(s.parent.span_id == span.context.span_id for s in attempts)
+
+
+def test_broken_span_processor_never_fails_the_call(instrument, server, clients, otel_capture):
+    """A span processor that raises on every start: the call still retries and succeeds."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    class Hostile(SpanProcessor):
+        def on_start(self, span, parent_context=None):
+            raise RuntimeError("hostile processor")
+
+    otel_capture.tracer_provider.add_span_processor(Hostile())
+    instrument("openai")
+    server.script(error_reply(503), chat_reply())
+    assert clients.openai(chat).model == "gpt-4o-2024"
+    assert server.count == 2
