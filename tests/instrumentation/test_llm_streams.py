@@ -150,3 +150,23 @@ def test_openai_stream_helper(llm_sdk, llm_server, instrument, otel_capture):
     assert final.choices[0].message.content == "Hello from gpt-4o."
     (span,) = spans_named(otel_capture, "chat gpt-4o")
     assert span.attributes[semconv.LLM_STREAM_END] == "completed"
+
+
+def test_partial_usage_of_a_broken_stream_is_recorded(
+    llm_sdk, llm_server, instrument, otel_capture
+):
+    """anthropic stream broken after message_start: the input tokens it reported are on the
+    span and in the token metric, and count as spent (total) but did not serve (wasted)."""
+    instrument("anthropic")
+    llm_server.script(disconnect(after=2))
+    with pytest.raises(Exception):  # the SDK's or httpx2's error, classified above
+        llm_sdk.run("anthropic", lambda c: c.messages.create(**MESSAGE, stream=True), True)
+    (span,) = spans_named(otel_capture, "chat " + MESSAGE["model"])
+    spent = span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS]
+    assert spent > 0
+    assert span.attributes[semconv.LLM_TOKENS_TOTAL] >= spent
+    assert span.attributes[semconv.LLM_TOKENS_WASTED] == span.attributes[semconv.LLM_TOKENS_TOTAL]
+    points = otel_capture.metric_points(
+        semconv.METRIC_GEN_AI_TOKEN_USAGE, **{semconv.GEN_AI_TOKEN_TYPE: "input"}
+    )
+    assert [p.sum for p in points] == [spent]
