@@ -1,0 +1,1 @@
+"""LLM client instrumentation internals (openai, anthropic)."""

@@ -1,0 +1,1 @@
+"""Stream monitoring and control (issue 10)."""
