@@ -51,6 +51,7 @@ class Meter:
         "bytes",
         "chunks",
         "first_at",
+        "first_tokens",
         "last_at",
         "last_gap",
         "max_gap",
@@ -75,6 +76,7 @@ class Meter:
         self.chunks = 0
         self.bytes = 0
         self.tokens = 0
+        self.first_tokens = 0
         self.peak: float | None = None
         self.trough: float | None = None
 
@@ -106,6 +108,8 @@ class Meter:
         self.bytes += size
         if self._count_tokens and tokens:
             self.tokens += tokens
+            if self.chunks == 1:
+                self.first_tokens = tokens
             self._roll(at)
 
     def _roll(self, at: float) -> None:
@@ -152,7 +156,8 @@ class Meter:
         first = self.first_at or 0.0
         avg = None
         if tokens is not None and self.last_at > first:
-            avg = tokens / (self.last_at - first)
+            # The first chunk's tokens arrived at its instant: the rate counts those after it.
+            avg = (tokens - self.first_tokens) / (self.last_at - first)
         return StreamMetrics(
             chunks=chunks,
             bytes=self.bytes,
