@@ -25,15 +25,17 @@ _T = TypeVar("_T")
 _STREAMING = StreamState.STREAMING
 _PAUSED = StreamState.PAUSED
 _IDLE = StreamState.IDLE
+_NOTHING: Any = object()
 
 
 class _Shared:
     """What the consumer, the controls, the reader task and the finalizer share."""
 
-    __slots__ = ("buf", "core", "done", "it", "reader", "source", "wake")
+    __slots__ = ("buf", "core", "done", "head", "it", "reader", "source", "wake")
 
     def __init__(self, source: AsyncIterable[Any], core: StreamCore) -> None:
         self.source = source
+        self.head: deque[Any] | None = None  # chunks read and counted before the stream began
         self.core = core
         self.it: AsyncIterator[Any] | None = None
         self.buf: deque[Any] | None = deque() if core.options.buffer else None
@@ -98,7 +100,7 @@ async def _produce(shared: _Shared, limit: int) -> None:
                 shared.done = (StreamState.COMPLETED, None)
                 return
             except Exception as error:
-                shared.done = (StreamState.FAILED, error)
+                shared.done = (StreamState.FAILED, core.convert(error))
                 return
             if core.final:
                 return
@@ -176,8 +178,10 @@ class AsyncMonitoredStream(Generic[_T]):
         shared = self._shared
         core = self._core
         while True:
-            if core.state is not _STREAMING:
-                await self._settle()
+            if core.state is not _STREAMING or shared.head:
+                head = await self._settle()
+                if head is not _NOTHING:
+                    return head  # type: ignore[no-any-return]
             if shared.buf is not None:
                 return await self._take()  # type: ignore[no-any-return]
             it = shared.it
@@ -190,27 +194,40 @@ class AsyncMonitoredStream(Generic[_T]):
             except asyncio.CancelledError:
                 raise  # the consumer's task was cancelled: not the stream's failure
             except BaseException as error:
-                shared.end(StreamState.FAILED, error)
-                raise
+                converted = core.convert(error)
+                shared.end(StreamState.FAILED, converted)
+                if converted is error:
+                    raise
+                raise converted from error
             if core.final:  # cancelled while reading
                 await shared.close_source()
                 raise StopAsyncIteration
             if core.chunk(core.options.clock.monotonic(), item):
                 return item  # type: ignore[no-any-return]
 
-    async def _settle(self) -> None:
+    def _begin(self) -> None:
+        """Idle to streaming: open the source, start the reader task if buffered."""
+        shared = self._shared
+        core = self._core
+        if core.state is not _IDLE:
+            return
+        shared.it = aiter(shared.source)
+        core.begin(core.options.clock.monotonic(), self._started_at)
+        limit = core.options.buffer
+        if limit:
+            shared.reader = asyncio.get_running_loop().create_task(_produce(shared, limit))
+
+    async def _settle(self) -> Any:
+        """Start an idle stream, wait out a pause, stop a finished one; a head chunk if any."""
         shared = self._shared
         core = self._core
         while True:
             state = core.state
             if state is _STREAMING:
-                return
+                head = shared.head
+                return head.popleft() if head else _NOTHING
             if state is _IDLE:
-                shared.it = aiter(shared.source)
-                core.begin(core.options.clock.monotonic(), self._started_at)
-                limit = core.options.buffer
-                if limit:
-                    shared.reader = asyncio.get_running_loop().create_task(_produce(shared, limit))
+                self._begin()
             elif state is _PAUSED:
                 await shared.wait()
             else:

@@ -87,6 +87,10 @@ class StreamObserver:
         """See one chunk; False hides it from the consumer."""
         return True
 
+    def convert(self, error: BaseException) -> BaseException:
+        """The exception the consumer receives for a source ``error``."""
+        return error
+
     def on_end(self, state: StreamState, error: BaseException | None, m: StreamMetrics) -> None:
         """The stream reached final ``state`` (called once)."""
 
@@ -169,6 +173,17 @@ class StreamCore:
         self.meter.chunk(now, self._size(item), count(item) if count is not None else 0)
         observer = self._observer
         return observer is None or observer.on_chunk(item)
+
+    def convert(self, error: BaseException) -> BaseException:
+        """What a source error becomes for the consumer (the observer decides; never raises)."""
+        observer = self._observer
+        if observer is None:
+            return error
+        try:
+            return observer.convert(error)
+        except Exception:
+            _log.warning("otel-resilience: converting a stream error raised", exc_info=True)
+            return error
 
     def pause(self, now: float) -> bool:
         """Pause (from idle or streaming); whether the state changed."""

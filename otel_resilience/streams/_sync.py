@@ -25,15 +25,17 @@ _T = TypeVar("_T")
 _STREAMING = StreamState.STREAMING
 _PAUSED = StreamState.PAUSED
 _IDLE = StreamState.IDLE
+_NOTHING: Any = object()
 
 
 class _Shared:
     """What the consumer, the controls, the reader thread and the finalizer share."""
 
-    __slots__ = ("buf", "cond", "core", "done", "it", "reading", "source")
+    __slots__ = ("buf", "cond", "core", "done", "head", "it", "reading", "source")
 
     def __init__(self, source: Iterable[Any], core: StreamCore) -> None:
         self.source = source
+        self.head: deque[Any] | None = None  # chunks read and counted before the stream began
         self.core = core
         self.cond = threading.Condition()
         self.it: Iterator[Any] | None = None
@@ -91,7 +93,7 @@ def _produce(shared: _Shared, limit: int) -> None:
                 return
             except BaseException as error:
                 with cond:
-                    shared.done = (StreamState.FAILED, error)
+                    shared.done = (StreamState.FAILED, core.convert(error))
                     cond.notify_all()
                 return
             with cond:
@@ -171,8 +173,10 @@ class MonitoredStream(Generic[_T]):
         shared = self._shared
         core = self._core
         while True:
-            if core.state is not _STREAMING:
-                self._settle()
+            if core.state is not _STREAMING or shared.head:
+                head = self._settle()
+                if head is not _NOTHING:
+                    return head  # type: ignore[no-any-return]
             if shared.buf is not None:
                 return self._take()  # type: ignore[no-any-return]
             it = shared.it
@@ -186,8 +190,11 @@ class MonitoredStream(Generic[_T]):
                 raise
             except BaseException as error:
                 shared.reading = False
-                shared.end(StreamState.FAILED, error)
-                raise
+                converted = core.convert(error)
+                shared.end(StreamState.FAILED, converted)
+                if converted is error:
+                    raise
+                raise converted from error
             shared.reading = False
             if core.state is not _STREAMING and core.final:  # cancelled while reading
                 shared.close_source()
@@ -195,23 +202,33 @@ class MonitoredStream(Generic[_T]):
             if core.chunk(core.options.clock.monotonic(), item):
                 return item  # type: ignore[no-any-return]
 
-    def _settle(self) -> None:
-        """Start an idle stream, wait out a pause, or stop a finished one."""
+    def _begin(self) -> None:
+        """Idle to streaming: open the source, start the reader thread if buffered."""
+        shared = self._shared
+        core = self._core
+        with shared.cond:
+            if core.state is not _IDLE:
+                return
+            shared.it = iter(shared.source)
+            core.begin(core.options.clock.monotonic(), self._started_at)
+            limit = core.options.buffer
+            if limit:
+                threading.Thread(
+                    target=_produce, args=(shared, limit), daemon=True, name="stream-reader"
+                ).start()
+
+    def _settle(self) -> Any:
+        """Start an idle stream, wait out a pause, stop a finished one; a head chunk if any."""
         shared = self._shared
         core = self._core
         with shared.cond:
             while True:
                 state = core.state
                 if state is _STREAMING:
-                    return
+                    head = shared.head
+                    return head.popleft() if head else _NOTHING
                 if state is _IDLE:
-                    shared.it = iter(shared.source)
-                    core.begin(core.options.clock.monotonic(), self._started_at)
-                    limit = core.options.buffer
-                    if limit:
-                        threading.Thread(
-                            target=_produce, args=(shared, limit), daemon=True, name="stream-reader"
-                        ).start()
+                    self._begin()
                 elif state is _PAUSED:
                     shared.cond.wait()
                 else:

@@ -9,13 +9,18 @@ yields ``first_chunk`` then the rest, measures the stream, offers ``pause()`` / 
 
 from __future__ import annotations
 
-import itertools
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol, TypeVar
 
 import wrapt
 
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
+from otel_resilience.streams._async import AsyncMonitoredStream
+from otel_resilience.streams._core import StreamCore, StreamObserver, StreamOptions, StreamState
 from otel_resilience.streams._metrics import StreamMetrics
+from otel_resilience.streams._sync import MonitoredStream
 
 __all__ = [
     "OUTCOME_ABANDONED",
@@ -41,6 +46,7 @@ OUTCOME_FAILED = "failed"
 OUTCOME_ABANDONED = "abandoned"
 
 _S = TypeVar("_S")
+_log = logging.getLogger(__name__)
 
 
 class StreamHooks(Protocol):
@@ -74,6 +80,7 @@ def wrap_stream(
     hooks: StreamHooks,
     *,
     started_at: float | None = None,
+    first_at: float | None = None,
     clock: Clock = SYSTEM_CLOCK,
     buffer: int = 0,
 ) -> _S:
@@ -81,79 +88,179 @@ def wrap_stream(
 
     ``first_chunk`` was already pulled from ``stream`` by the runner, which must not pass it to
     ``hooks.on_chunk``: the proxy does, so every chunk is seen exactly once. ``started_at`` is
-    the logical start (``clock.monotonic()`` when the operation began) for time to first chunk;
-    default: now. ``buffer`` > 0 reads up to that many chunks
-    ahead of the caller (backpressure: reading stops while the buffer is full).
+    the logical start (``clock.monotonic()`` when the operation began) for time to first chunk,
+    ``first_at`` when the first chunk arrived; both default to now. ``buffer`` > 0 reads up to
+    that many chunks ahead of the caller (backpressure: reading stops while the buffer is full).
     The proxy is an instance of ``type(stream)`` for ``isinstance`` and adds ``metrics``,
-    ``state``, ``pause()``, ``resume()`` and ``cancel()``.
+    ``state``, ``pause()``, ``resume()`` and ``cancel()``. Ending the stream in any way calls
+    ``hooks.on_end`` once; so does garbage collection of a stream nobody closed.
     """
-    # First version: iteration, close and exactly-once on_end; controls and GC come next.
-    proxy = _SyncProxy(stream)
-    run = _Run(stream, first_chunk, hooks, clock, started_at)
-    proxy._self_run = run
+    observer = _Observer(hooks)
+    options = StreamOptions(
+        name="llm",
+        buffer=buffer,
+        clock=clock,
+        size=_no_size,
+        on_state_change=observer.state_change,
+    )
+    core = StreamCore(options, observer, None)  # the runner's GenAI span carries the figures
+    now = clock.monotonic()
+    monitored: MonitoredStream[Any] | AsyncMonitoredStream[Any]
+    if hasattr(stream, "__aiter__"):
+        monitored = AsyncMonitoredStream(stream, core, started_at)
+        proxy: _Proxy = _AsyncProxy(stream)
+    else:
+        monitored = MonitoredStream(stream, core, started_at)  # type: ignore[arg-type]
+        proxy = _SyncProxy(stream)
+    monitored._begin()
+    if core.chunk(now if first_at is None else first_at, first_chunk):
+        monitored._shared.head = deque((first_chunk,))
+    proxy._self_monitored = monitored
+    proxy._self_observer = observer
     return proxy  # type: ignore[return-value]
 
 
-class _Run:
-    """The state of one wrapped stream, kept apart from the proxy (no cycle through it)."""
+def _no_size(chunk: object) -> int:
+    return 0
 
-    def __init__(
-        self, stream: Any, first: Any, hooks: StreamHooks, clock: Clock, started_at: float | None
-    ) -> None:
-        from otel_resilience.streams._metrics import Meter
 
-        self.stream = stream
-        self.first: list[Any] = [first]
-        self.hooks = hooks
-        self.clock = clock
-        self.meter = Meter(1.0, False)
-        self.meter.start(clock.monotonic() if started_at is None else started_at)
-        self.ended = False
+class _Observer(StreamObserver):
+    """Adapts the runner's hooks to the stream core, shielding the stream from their errors."""
 
-    def end(self, outcome: str, error: BaseException | None) -> None:
-        if self.ended:
-            return
-        self.ended = True
-        self.hooks.on_end(outcome, error, self.meter.snapshot(self.clock.monotonic()))
+    __slots__ = ("_hooks", "error", "reason")
 
-    def __iter__(self) -> Any:
-        hooks, meter, clock = self.hooks, self.meter, self.clock
+    def __init__(self, hooks: StreamHooks) -> None:
+        self._hooks = hooks
+        # Why a cancelled stream ended: set by close()/__exit__ before ending; GC leaves it.
+        self.reason = OUTCOME_ABANDONED
+        self.error: BaseException | None = None
+
+    def on_chunk(self, chunk: Any) -> bool:
         try:
-            for chunk in itertools.chain(self.first, self.stream):
-                meter.chunk(clock.monotonic(), 0, 0)
-                if hooks.on_chunk(chunk):
-                    yield chunk
-        except GeneratorExit:
-            self.end(OUTCOME_CLOSED, None)
+            return self._hooks.on_chunk(chunk) is not False
+        except Exception:
+            _log.warning("otel-resilience: on_chunk hook raised", exc_info=True)
+            return True
+
+    def state_change(self, previous: StreamState, state: StreamState) -> None:
+        try:
+            self._hooks.on_state_change(previous.value, state.value)
+        except Exception:
+            _log.warning("otel-resilience: on_state_change hook raised", exc_info=True)
+
+    def convert(self, error: BaseException) -> BaseException:
+        return self._hooks.convert_error(error)
+
+    def on_end(self, state: StreamState, error: BaseException | None, m: StreamMetrics) -> None:
+        if state is StreamState.COMPLETED:
+            outcome = OUTCOME_COMPLETED
+        elif state is StreamState.FAILED:
+            outcome = OUTCOME_FAILED
+        else:
+            outcome, error = self.reason, self.error
+        self._hooks.on_end(outcome, error, m)
+
+    def ending(self, reason: str, error: BaseException | None = None) -> None:
+        """Say why the coming cancellation happens (first reason wins)."""
+        if self.reason is OUTCOME_ABANDONED:
+            self.reason = reason
+            self.error = error
+
+
+class _Proxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """Shared part of the sync and async proxies: figures and controls."""
+
+    _self_monitored: Any
+    _self_observer: _Observer
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        """The stream's figures now (a frozen snapshot)."""
+        return self._self_monitored.metrics  # type: ignore[no-any-return]
+
+    @property
+    def state(self) -> StreamState:
+        """idle, streaming, paused, completed, cancelled or failed."""
+        return self._self_monitored.state  # type: ignore[no-any-return]
+
+    def pause(self) -> None:
+        """The caller's next read waits; nothing is read from the connection until resume()."""
+        self._self_monitored.pause()
+
+    def resume(self) -> None:
+        """Let a paused stream go on."""
+        self._self_monitored.resume()
+
+    def _end(self, reason: str, error: BaseException | None = None) -> None:
+        self._self_observer.ending(reason, error)
+        self._self_monitored._shared.end(StreamState.CANCELLED, error)
+
+
+class _SyncProxy(_Proxy):
+    """In place of openai/anthropic ``Stream``."""
+
+    def __iter__(self) -> Iterator[Any]:
+        monitored = self._self_monitored
+        try:
+            # Not ``yield from``: it would close the monitored stream before the reason is set.
+            for item in monitored:  # noqa: UP028
+                yield item
+        except GeneratorExit:  # break (the loop dropped us) or close() of the iteration
+            self._end(OUTCOME_CLOSED)
+            self.__wrapped__.close()
             raise
-        except Exception as error:
-            converted = hooks.convert_error(error)
-            self.end(OUTCOME_FAILED, converted)
-            if converted is error:
-                raise
-            raise converted from error
-        self.end(OUTCOME_COMPLETED, None)
 
+    def __next__(self) -> Any:
+        return self._self_monitored.__next__()
 
-class _SyncProxy(wrapt.ObjectProxy[Any]):
-    """First version of the sync proxy."""
-
-    _self_run: _Run
-
-    def __iter__(self) -> Any:
-        return iter(self._self_run)
+    def cancel(self) -> None:
+        """No more chunks: the stream ends (outcome closed) and the connection is closed."""
+        self.close()
 
     def close(self) -> None:
-        self._self_run.end(OUTCOME_CLOSED, None)
+        """Close the response, ending the stream (outcome closed) if it had not ended."""
+        self._end(OUTCOME_CLOSED)
         self.__wrapped__.close()
 
     def __enter__(self) -> Any:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self._end(OUTCOME_CONSUMER_ERROR if exc is not None else OUTCOME_CLOSED, exc)
+        self.__wrapped__.close()
 
-    @property
-    def metrics(self) -> StreamMetrics:
-        run = self._self_run
-        return run.meter.snapshot(run.clock.monotonic())
+
+class _AsyncProxy(_Proxy):
+    """In place of openai/anthropic ``AsyncStream``."""
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        monitored = self._self_monitored
+        try:
+            async for item in monitored:
+                yield item
+        except GeneratorExit:  # break: the loop's finalizer closed the iteration
+            self._end(OUTCOME_CLOSED)
+            raise
+
+    async def __anext__(self) -> Any:
+        return await self._self_monitored.__anext__()
+
+    def cancel(self) -> None:
+        """No more chunks: the stream ends (outcome closed); ``await close()`` frees the socket."""
+        self._end(OUTCOME_CLOSED)
+
+    async def close(self) -> None:
+        """Close the response, ending the stream (outcome closed) if it had not ended."""
+        self._end(OUTCOME_CLOSED)
+        await self.__wrapped__.close()
+
+    async def aclose(self) -> None:
+        """Alias of close()."""
+        await self.close()
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self._end(OUTCOME_CONSUMER_ERROR if exc is not None else OUTCOME_CLOSED, exc)
+        await self.__wrapped__.close()
