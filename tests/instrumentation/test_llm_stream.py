@@ -346,3 +346,32 @@ def test_sdk_helpers_work_over_the_proxy(llm: Llm) -> None:
     else:
         assert result.content[0].text == "Hello"
     assert [e[0] for e in hooks.ends] == [OUTCOME_COMPLETED]
+
+
+def test_manager_exit_before_the_end_ends_once(llm: Llm) -> None:
+    """Leaving an SDK stream manager's block early ends the stream at once (outcome closed)."""
+    hooks = Hooks()
+    proxy = llm.open(Body(llm.events(["a", "b", "c", "d"])), hooks)
+    sync = llm.mode == "sync"
+    if llm.provider == "openai":
+        cls: Any = ChatCompletionStreamManager if sync else AsyncChatCompletionStreamManager
+        extra = {"response_format": openai.omit, "input_tools": openai.omit}
+    else:
+        cls = MessageStreamManager if sync else AsyncMessageStreamManager
+        extra = {"output_format": anthropic.NOT_GIVEN}
+    if sync:
+        with cls(lambda: proxy, **extra) as helper:
+            next(helper)
+    else:
+
+        async def given() -> Any:
+            return proxy
+
+        async def go() -> Any:
+            async with cls(given(), **extra) as helper:
+                await helper.__anext__()
+            return helper
+
+        helper = llm.run(go())
+    assert [e[0] for e in hooks.ends] == [OUTCOME_CLOSED]
+    assert proxy.state is StreamState.CANCELLED

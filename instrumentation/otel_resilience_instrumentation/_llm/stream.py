@@ -191,9 +191,30 @@ class _Proxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
         """Let a paused stream go on."""
         self._self_monitored.resume()
 
-    def _end(self, reason: str, error: BaseException | None = None) -> None:
+    @property
+    def response(self) -> Any:
+        """The SDK's HTTP response; closing it ends the stream (openai's managers close that)."""
+        return _Response(self.__wrapped__.response, self._end)
+
+    def _end(self, reason: str = OUTCOME_CLOSED, error: BaseException | None = None) -> None:
         self._self_observer.ending(reason, error)
         self._self_monitored._shared.end(StreamState.CANCELLED, error)
+
+
+class _Response(wrapt.ObjectProxy):  # type: ignore[type-arg]
+    """The HTTP response, whose close()/aclose() also end the stream (outcome closed)."""
+
+    def __init__(self, response: Any, end: Any) -> None:
+        super().__init__(response)
+        self._self_end = end
+
+    def close(self) -> None:
+        self._self_end()
+        self.__wrapped__.close()
+
+    async def aclose(self) -> None:
+        self._self_end()
+        await self.__wrapped__.aclose()
 
 
 class _SyncProxy(_Proxy):
