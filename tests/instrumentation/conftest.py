@@ -9,6 +9,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from llm_support import (  # noqa: F401  (fixtures of the LLM tests, issue 10)
+    anthropic_client,
+    async_anthropic_client,
+    async_openai_client,
+    llm_sdk,
+    llm_server,
+    openai_client,
+)
 from servers import InstrServer, running_server
 
 from otel_resilience.testing import FakeClock
