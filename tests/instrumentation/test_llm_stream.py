@@ -12,6 +12,8 @@ import httpx2
 import openai
 import pytest
 from anthropic.lib.streaming import AsyncMessageStreamManager, MessageStreamManager
+from llm_server import LLMServer, disconnect, ok
+from llm_support import make_client
 from openai.lib.streaming.chat import (
     AsyncChatCompletionStreamManager,
     ChatCompletionStreamManager,
@@ -41,7 +43,8 @@ pytestmark = pytest.mark.filterwarnings("error")
 class Llm:
     """One SDK (openai or anthropic), sync or async, over an in-test SSE body."""
 
-    def __init__(self, provider: str, mode: str) -> None:
+    def __init__(self, provider: str, mode: str, server: LLMServer | None = None) -> None:
+        self.server = server
         self.provider = provider
         self.mode = mode
         self.loop = asyncio.new_event_loop() if mode == "async" else None
@@ -51,7 +54,12 @@ class Llm:
         assert self.loop is not None
         return self.loop.run_until_complete(coro)
 
-    def _client(self, body: Body) -> Any:
+    def _client(self, body: Body | None) -> Any:
+        if self.server is not None:
+            client = make_client(self.server, self.provider, self.mode == "async")
+            self.clients.append(client)
+            return client
+
         def handler(request: httpx2.Request) -> httpx2.Response:
             return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=body)
 
@@ -67,7 +75,7 @@ class Llm:
         self.clients.append(client)
         return client
 
-    def open(self, body: Body, hooks: Hooks, **kw: Any) -> Any:
+    def open(self, body: Body | None, hooks: Hooks, **kw: Any) -> Any:
         """Start a streamed call, pull its first chunk (as the runner does), wrap the stream."""
         client = self._client(body)
         if self.provider == "openai":
@@ -375,3 +383,39 @@ def test_manager_exit_before_the_end_ends_once(llm: Llm) -> None:
         helper = llm.run(go())
     assert [e[0] for e in hooks.ends] == [OUTCOME_CLOSED]
     assert proxy.state is StreamState.CANCELLED
+
+
+@pytest.mark.parametrize("ending", ["exhausted", "disconnect", "close", "abandoned"])
+def test_endings_over_a_real_socket(llm_sdk: Any, llm_server: LLMServer, ending: str) -> None:
+    """Against the local server: every ending, both SDKs, sync and async: one on_end each."""
+    mode = "async" if llm_sdk.is_async else "sync"
+    for provider in ("openai", "anthropic"):
+        llm = Llm(provider, mode, llm_server)
+        hooks = Hooks()
+        text = "one two three four five"
+        llm_server.script(
+            disconnect(after=3, text=text) if ending == "disconnect" else ok(text=text)
+        )
+        proxy = llm.open(None, hooks)
+        if ending == "exhausted":
+            assert llm.take(proxy)
+        elif ending == "disconnect":
+            with pytest.raises(Converted):
+                llm.take(proxy)
+        else:
+            llm.next(proxy)
+            if ending == "close":
+                llm.close(proxy)
+        del proxy
+        llm.shutdown()
+        expected = {
+            "exhausted": OUTCOME_COMPLETED,
+            "disconnect": OUTCOME_FAILED,
+            "close": OUTCOME_CLOSED,
+            "abandoned": OUTCOME_ABANDONED,
+        }[ending]
+        assert [e[0] for e in hooks.ends] == [expected], provider
+        metrics = hooks.ends[0][2]
+        assert metrics.chunks == len(hooks.chunks) >= 1, provider
+        assert metrics.time_to_first_chunk is not None
+        assert metrics.time_to_first_chunk >= 0

@@ -105,6 +105,8 @@ def wrap_stream(
     )
     core = StreamCore(options, observer, None)  # the runner's GenAI span carries the figures
     now = clock.monotonic()
+    if started_at is None:
+        started_at = now  # the same instant as the first chunk's default: never negative
     monitored: MonitoredStream[Any] | AsyncMonitoredStream[Any]
     if hasattr(stream, "__aiter__"):
         monitored = AsyncMonitoredStream(stream, core, started_at)
