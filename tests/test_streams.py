@@ -208,7 +208,7 @@ def test_context_manager_cancels(io: Driver) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("name", ""), ("buffer", -1), ("window", 0), ("count_tokens", 3), ("size", None)],
+    [("name", ""), ("buffer", -1), ("window", 0), ("count_tokens", 3), ("size", 3)],
 )
 def test_invalid_options_name_the_field(field: str, value: Any) -> None:
     """Invalid configuration fails at once with a ValueError naming the field."""

@@ -21,7 +21,6 @@ from otel_resilience.streams._core import (
     StreamObserver,
     StreamOptions,
     StreamState,
-    _default_size,
 )
 from otel_resilience.streams._metrics import StreamMetrics
 from otel_resilience.streams._sync import MonitoredStream
@@ -47,7 +46,7 @@ def monitor_stream(
     buffer: int = ...,
     window: float = ...,
     count_tokens: Callable[[_T], int] | None = ...,
-    size: Callable[[_T], int] = ...,
+    size: Callable[[_T], int] | None = ...,
     on_state_change: Callable[[StreamState, StreamState], None] | None = ...,
     clock: Clock = ...,
     tracer_provider: Any = ...,
@@ -62,7 +61,7 @@ def monitor_stream(
     buffer: int = ...,
     window: float = ...,
     count_tokens: Callable[[_T], int] | None = ...,
-    size: Callable[[_T], int] = ...,
+    size: Callable[[_T], int] | None = ...,
     on_state_change: Callable[[StreamState, StreamState], None] | None = ...,
     clock: Clock = ...,
     tracer_provider: Any = ...,
@@ -76,7 +75,7 @@ def monitor_stream(
     buffer: int = 0,
     window: float = 1.0,
     count_tokens: Callable[[Any], int] | None = None,
-    size: Callable[[Any], int] = _default_size,
+    size: Callable[[Any], int] | None = None,
     on_state_change: Callable[[StreamState, StreamState], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
     tracer_provider: Any = None,

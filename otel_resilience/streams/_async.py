@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import weakref
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from operator import attrgetter
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -22,10 +24,12 @@ from otel_resilience.streams._metrics import StreamMetrics
 __all__ = ["AsyncMonitoredStream"]
 
 _T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 _STREAMING = StreamState.STREAMING
 _PAUSED = StreamState.PAUSED
 _IDLE = StreamState.IDLE
 _NOTHING: Any = object()
+_END: Any = object()
 
 
 class _Shared:
@@ -114,6 +118,126 @@ async def _produce(shared: _Shared, limit: int) -> None:
             await shared.close_source()
 
 
+def _begin(shared: _Shared, started_at: float | None) -> None:
+    """Idle to streaming: open the source, start the reader task if buffered."""
+    core = shared.core
+    if core.state is not _IDLE:
+        return
+    shared.it = aiter(shared.source)
+    core.begin(core.now(), started_at)
+    limit = core.options.buffer
+    if limit:
+        shared.reader = asyncio.get_running_loop().create_task(_produce(shared, limit))
+
+
+async def _settle(shared: _Shared, started_at: float | None) -> Any:
+    """Start an idle stream, wait out a pause; a head chunk, _NOTHING, or _END when final."""
+    core = shared.core
+    while True:
+        state = core.state
+        if state is _STREAMING:
+            head = shared.head
+            return head.popleft() if head else _NOTHING
+        if state is _IDLE:
+            _begin(shared, started_at)
+        elif state is _PAUSED:
+            await shared.wait()
+        else:
+            await shared.close_source()
+            return _END
+
+
+async def _take(shared: _Shared) -> Any:
+    """The next buffered chunk, or _END (raising the source's error once it is reached)."""
+    core = shared.core
+    buf = shared.buf
+    assert buf is not None
+    while True:
+        if core.final:
+            await shared.close_source()
+            return _END
+        if core.state is not _PAUSED:
+            if buf:
+                item = buf.popleft()
+                shared.notify()
+                return item
+            if shared.done is not None:
+                state, error = shared.done
+                shared.end(state, error)
+                if error is not None:
+                    raise error
+                return _END
+        await shared.wait()
+
+
+async def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on purpose
+    shared: _Shared, started_at: float | None
+) -> AsyncGenerator[Any, None]:
+    """The stream's items. An async generator, so a read costs no coroutine object of ours,
+    and what each read needs stays in its locals; it refers to the shared state only, never to
+    the stream object (which stays collectable)."""
+    core = shared.core
+    while True:  # start (or wait out a pause before the start), then the head chunks
+        head = await _settle(shared, started_at)
+        if head is _END:
+            return
+        if head is _NOTHING:
+            break
+        yield head
+    if shared.buf is not None:
+        while (item := await _take(shared)) is not _END:
+            yield item
+        return
+    read = shared.it.__anext__  # type: ignore[union-attr]
+    meter = core.meter
+    now = core.now
+    on_chunk = core.on_chunk
+    while True:
+        if core.state is not _STREAMING and await _settle(shared, started_at) is _END:
+            return  # paused then resumed goes on; cancelled ends
+        try:
+            item = await read()
+        except StopAsyncIteration:
+            shared.end(StreamState.COMPLETED)
+            return
+        except asyncio.CancelledError as error:
+            # The consumer's task was cancelled mid-read: this iteration cannot go on.
+            shared.end(StreamState.CANCELLED, error)
+            raise
+        except BaseException as error:
+            converted = core.convert(error)
+            shared.end(StreamState.FAILED, converted)
+            if converted is error:
+                raise
+            raise converted from error
+        if core.state is not _STREAMING and core.final:  # cancelled while reading
+            await shared.close_source()
+            return
+        # Meter.chunk() and the core's chunk() inlined (keep them alike): once per chunk.
+        at = now()
+        count = meter.chunks
+        if count:
+            gap = meter.last_gap = at - meter.last_at
+            if gap > meter.max_gap:  # noqa: PLR1730 - a compare is cheaper than max()
+                meter.max_gap = gap
+        else:
+            meter.first_at = at
+        meter.last_at = at
+        meter.chunks = count + 1
+        if meter._extra:
+            meter._measure(at, item, count)
+        if on_chunk is None:
+            yield item
+            continue
+        try:
+            visible = on_chunk(item) is not False
+        except Exception:
+            _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
+            visible = True
+        if visible:
+            yield item
+
+
 class AsyncMonitoredStream(Generic[_T]):
     """An async iterator over ``source`` with ``metrics``, ``state`` and the controls.
 
@@ -121,7 +245,7 @@ class AsyncMonitoredStream(Generic[_T]):
     block cancels the stream (if not ended) and closes the source.
     """
 
-    __slots__ = ("__weakref__", "_core", "_finalizer", "_shared", "_started_at")
+    __slots__ = ("__weakref__", "_agen", "_core", "_finalizer", "_next", "_shared", "_started_at")
 
     def __init__(
         self, source: AsyncIterable[_T], core: StreamCore, started_at: float | None = None
@@ -129,6 +253,8 @@ class AsyncMonitoredStream(Generic[_T]):
         self._core = core
         self._shared = shared = _Shared(source, core)
         self._started_at = started_at
+        self._agen = _chunks(shared, started_at)
+        self._next = self._agen.__anext__
         self._finalizer = weakref.finalize(self, _abandon, shared)
         self._finalizer.atexit = False
 
@@ -140,15 +266,15 @@ class AsyncMonitoredStream(Generic[_T]):
     @property
     def metrics(self) -> StreamMetrics:
         """A snapshot of the figures now (paused time excluded)."""
-        return self._core.snapshot(self._core.options.clock.monotonic())
+        return self._core.snapshot(self._core.now())
 
     def pause(self) -> None:
         """Stop reading: the consumer's next read waits (the source is not read) until resumed."""
-        self._core.pause(self._core.options.clock.monotonic())
+        self._core.pause(self._core.now())
 
     def resume(self) -> None:
         """Let a paused stream go on."""
-        if self._core.resume(self._core.options.clock.monotonic()):
+        if self._core.resume(self._core.now()):
             self._shared.notify()
 
     def cancel(self) -> None:
@@ -158,6 +284,8 @@ class AsyncMonitoredStream(Generic[_T]):
     async def aclose(self) -> None:
         """Cancel the stream if it has not ended, and close the source."""
         self.cancel()
+        with contextlib.suppress(RuntimeError):  # a read of it is running in another task
+            await self._agen.aclose()
         await self._shared.close_source()
 
     async def __aenter__(self) -> AsyncMonitoredStream[_T]:
@@ -174,84 +302,9 @@ class AsyncMonitoredStream(Generic[_T]):
     def __aiter__(self) -> AsyncMonitoredStream[_T]:
         return self
 
-    async def __anext__(self) -> _T:
-        shared = self._shared
-        core = self._core
-        while True:
-            if core.state is not _STREAMING or shared.head:
-                head = await self._settle()
-                if head is not _NOTHING:
-                    return head  # type: ignore[no-any-return]
-            if shared.buf is not None:
-                return await self._take()  # type: ignore[no-any-return]
-            it = shared.it
-            assert it is not None
-            try:
-                item = await it.__anext__()
-            except StopAsyncIteration:
-                shared.end(StreamState.COMPLETED)
-                raise
-            except asyncio.CancelledError:
-                raise  # the consumer's task was cancelled: not the stream's failure
-            except BaseException as error:
-                converted = core.convert(error)
-                shared.end(StreamState.FAILED, converted)
-                if converted is error:
-                    raise
-                raise converted from error
-            if core.final:  # cancelled while reading
-                await shared.close_source()
-                raise StopAsyncIteration
-            if core.chunk(core.options.clock.monotonic(), item):
-                return item  # type: ignore[no-any-return]
+    # The generator's own __anext__, reached through C code only (property + attrgetter).
+    __anext__ = property(attrgetter("_next"))
 
     def _begin(self) -> None:
-        """Idle to streaming: open the source, start the reader task if buffered."""
-        shared = self._shared
-        core = self._core
-        if core.state is not _IDLE:
-            return
-        shared.it = aiter(shared.source)
-        core.begin(core.options.clock.monotonic(), self._started_at)
-        limit = core.options.buffer
-        if limit:
-            shared.reader = asyncio.get_running_loop().create_task(_produce(shared, limit))
-
-    async def _settle(self) -> Any:
-        """Start an idle stream, wait out a pause, stop a finished one; a head chunk if any."""
-        shared = self._shared
-        core = self._core
-        while True:
-            state = core.state
-            if state is _STREAMING:
-                head = shared.head
-                return head.popleft() if head else _NOTHING
-            if state is _IDLE:
-                self._begin()
-            elif state is _PAUSED:
-                await shared.wait()
-            else:
-                await shared.close_source()
-                raise StopAsyncIteration
-
-    async def _take(self) -> Any:
-        shared = self._shared
-        core = self._core
-        buf = shared.buf
-        assert buf is not None
-        while True:
-            if core.final:
-                await shared.close_source()
-                raise StopAsyncIteration
-            if core.state is not _PAUSED:
-                if buf:
-                    item = buf.popleft()
-                    shared.notify()
-                    return item
-                if shared.done is not None:
-                    state, error = shared.done
-                    shared.end(state, error)
-                    if error is not None:
-                        raise error
-                    raise StopAsyncIteration
-            await shared.wait()
+        """Idle to streaming now (the LLM proxy starts its stream before the first read)."""
+        _begin(self._shared, self._started_at)

@@ -40,11 +40,6 @@ class StreamState(str, Enum):
 _FINAL = frozenset({StreamState.COMPLETED, StreamState.CANCELLED, StreamState.FAILED})
 
 
-def _default_size(item: object) -> int:
-    """Bytes of a chunk: its length for bytes and str (UTF-8 length not computed: too slow)."""
-    return len(item) if isinstance(item, (bytes, bytearray, memoryview, str)) else 0
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StreamOptions:
     """How a stream is monitored (validated at construction, ValueError naming the field)."""
@@ -57,8 +52,8 @@ class StreamOptions:
     window: float = 1.0
     #: Tokens in a chunk (e.g. a tokenizer's count); without it no token figures are kept.
     count_tokens: Callable[[Any], int] | None = None
-    #: Bytes in a chunk; default: ``len()`` of bytes and str chunks, 0 otherwise.
-    size: Callable[[Any], int] = _default_size
+    #: Bytes in a chunk; default (None): ``len()`` of bytes, bytearray and str chunks, else 0.
+    size: Callable[[Any], int] | None = None
     #: Called with (previous, new) on every state transition, on the thread or task causing it.
     on_state_change: Callable[[StreamState, StreamState], None] | None = None
     clock: Clock = SYSTEM_CLOCK
@@ -71,8 +66,7 @@ class StreamOptions:
         check_seconds("window", self.window, positive=True)
         check_callable("count_tokens", self.count_tokens)
         check_callable("on_state_change", self.on_state_change)
-        if not callable(self.size):
-            raise ValueError(f"size must be callable, got {self.size!r}")
+        check_callable("size", self.size)
         if self.clock is None:
             raise ValueError("clock must be a Clock, got None")
         check_clock("clock", self.clock)
@@ -99,13 +93,13 @@ class StreamCore:
     """State machine, figures and telemetry of one stream."""
 
     __slots__ = (
-        "_count",
         "_observer",
         "_resume_to",
-        "_size",
         "_span",
         "_telemetry",
         "meter",
+        "now",
+        "on_chunk",
         "options",
         "state",
     )
@@ -115,9 +109,13 @@ class StreamCore:
     ) -> None:
         self.options = options
         self.state = StreamState.IDLE
-        self.meter = Meter(options.window, options.count_tokens is not None)
-        self._count = options.count_tokens
-        self._size = options.size
+        size = options.size
+        self.meter = Meter(options.window, options.count_tokens, True if size is None else size)
+        self.now = options.clock.monotonic
+        # The runners call these two per chunk themselves (no extra frame through this core).
+        self.on_chunk: Callable[[Any], bool] | None = (
+            observer.on_chunk if observer is not None else None
+        )
         self._observer = observer
         self._telemetry = telemetry
         self._span: Any = None
@@ -168,11 +166,16 @@ class StreamCore:
         self._move(StreamState.STREAMING)
 
     def chunk(self, now: float, item: Any) -> bool:
-        """One chunk read at ``now``; whether the consumer sees it."""
-        count = self._count
-        self.meter.chunk(now, self._size(item), count(item) if count is not None else 0)
-        observer = self._observer
-        return observer is None or observer.on_chunk(item)
+        """One chunk read at ``now``; whether the consumer sees it (a raising hook: yes)."""
+        self.meter.chunk(now, item)
+        on_chunk = self.on_chunk
+        if on_chunk is None:
+            return True
+        try:
+            return on_chunk(item) is not False
+        except Exception:
+            _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
+            return True
 
     def convert(self, error: BaseException) -> BaseException:
         """What a source error becomes for the consumer (the observer decides; never raises)."""

@@ -7,7 +7,9 @@ paused time), so gaps, rates and the rolling window never see a pause.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["StreamMetrics"]
 
@@ -41,11 +43,18 @@ class StreamMetrics:
 
 
 class Meter:
-    """Counts chunks against an injectable time base; every method takes ``now`` (monotonic s)."""
+    """Counts chunks against an injectable time base; every method takes ``now`` (monotonic s).
+
+    Instants are kept as clock readings; resuming from a pause moves every stored instant
+    forward by the time paused, so differences between them are active time and the per-chunk
+    path needs no subtraction of paused time.
+    """
 
     __slots__ = (
-        "_count_tokens",
+        "_count",
+        "_extra",
         "_paused_at",
+        "_sized",
         "_window",
         "_window_s",
         "bytes",
@@ -62,14 +71,22 @@ class Meter:
         "trough",
     )
 
-    def __init__(self, window: float, count_tokens: bool) -> None:
+    def __init__(
+        self,
+        window: float,
+        count_tokens: Callable[[Any], int] | None = None,
+        size: Callable[[Any], int] | bool = True,
+    ) -> None:
         self._window_s = window
-        self._count_tokens = count_tokens
+        self._count = count_tokens
+        self._sized: Callable[[Any], int] | bool = False
+        self._extra = False
+        self.sizes(size)
         self._window: deque[tuple[float, int]] = deque()
         self._paused_at: float | None = None
         self.started_at: float | None = None
-        self.first_at: float | None = None  # active time of the first chunk
-        self.last_at = 0.0  # active time of the latest chunk
+        self.first_at = 0.0
+        self.last_at = 0.0
         self.last_gap = 0.0
         self.max_gap = 0.0
         self.paused_total = 0.0
@@ -80,37 +97,45 @@ class Meter:
         self.peak: float | None = None
         self.trough: float | None = None
 
+    def sizes(self, size: Callable[[Any], int] | bool) -> None:
+        """True: ``len()`` of bytes/str chunks; False: no byte counts; or a callable."""
+        self._sized = size
+        self._extra = size is not False or self._count is not None
+
     def start(self, now: float) -> None:
-        """The stream starts now (first read), unless an earlier start was given."""
-        if self.started_at is None:
-            self.started_at = now
+        """The stream starts at ``now`` (its first read, or the logical start given)."""
+        self.started_at = now
 
-    def active(self, now: float) -> float:
-        """Active seconds since the start at ``now``."""
-        if self.started_at is None:
-            return 0.0
-        paused = self.paused_total
-        if self._paused_at is not None:
-            paused += now - self._paused_at
-        return now - self.started_at - paused
-
-    def chunk(self, now: float, size: int, tokens: int) -> None:
-        """One chunk arrived at ``now`` carrying ``size`` bytes and ``tokens`` tokens."""
-        at = now - self.started_at - self.paused_total if self.started_at is not None else 0.0
-        if self.chunks:
-            gap = self.last_gap = at - self.last_at
+    def chunk(self, now: float, item: Any) -> None:
+        """One chunk arrived at ``now`` (runs per chunk: a few attribute updates)."""
+        chunks = self.chunks
+        if chunks:
+            gap = self.last_gap = now - self.last_at
             if gap > self.max_gap:  # noqa: PLR1730 - per chunk: a compare is cheaper than max()
                 self.max_gap = gap
         else:
-            self.first_at = at
-        self.last_at = at
-        self.chunks += 1
-        self.bytes += size
-        if self._count_tokens and tokens:
-            self.tokens += tokens
-            if self.chunks == 1:
-                self.first_tokens = tokens
-            self._roll(at)
+            self.first_at = now
+        self.last_at = now
+        self.chunks = chunks + 1
+        if self._extra:
+            self._measure(now, item, chunks)
+
+    def _measure(self, now: float, item: Any, before: int) -> None:
+        sized = self._sized
+        if sized is True:
+            kind = type(item)
+            if kind is bytes or kind is str or kind is bytearray:
+                self.bytes += len(item)
+        elif sized:
+            self.bytes += sized(item)
+        count = self._count
+        if count is not None:
+            tokens = count(item)
+            if tokens:
+                self.tokens += tokens
+                if not before:
+                    self.first_tokens = tokens
+                self._roll(now)
 
     def _roll(self, at: float) -> None:
         window = self._window
@@ -140,33 +165,46 @@ class Meter:
             self._paused_at = now
 
     def resume(self, now: float) -> None:
-        """The consumer resumed at ``now``: the paused time leaves every figure."""
-        if self._paused_at is not None:
-            self.paused_total += now - self._paused_at
-            self._paused_at = None
+        """The consumer resumed at ``now``: every stored instant moves past the pause."""
+        paused_at = self._paused_at
+        if paused_at is None:
+            return
+        self._paused_at = None
+        shift = now - paused_at
+        self.paused_total += shift
+        if self.started_at is not None:
+            self.started_at += shift
+        if self.chunks:
+            self.first_at += shift
+            self.last_at += shift
+        if self._window:
+            self._window = deque((t + shift, n) for t, n in self._window)
 
     def snapshot(self, now: float) -> StreamMetrics:
         """The figures at ``now``."""
+        paused_at = self._paused_at
+        paused = self.paused_total + (now - paused_at if paused_at is not None else 0.0)
+        started = self.started_at
+        active = 0.0 if started is None else (now if paused_at is None else paused_at) - started
         chunks = self.chunks
-        active = self.active(now)
-        paused = self.paused_total + (now - self._paused_at if self._paused_at is not None else 0)
-        tokens = self.tokens if self._count_tokens else None
+        tokens = self.tokens if self._count is not None else None
         if not chunks:
-            return StreamMetrics(tokens=tokens, elapsed=active, paused=paused)
-        first = self.first_at or 0.0
+            return StreamMetrics(tokens=tokens, elapsed=max(active, 0.0), paused=paused)
+        first = self.first_at
+        span = self.last_at - first
         avg = None
-        if tokens is not None and self.last_at > first:
+        if tokens is not None and span > 0:
             # The first chunk's tokens arrived at its instant: the rate counts those after it.
-            avg = (tokens - self.first_tokens) / (self.last_at - first)
+            avg = (tokens - self.first_tokens) / span
         return StreamMetrics(
             chunks=chunks,
             bytes=self.bytes,
             tokens=tokens,
-            time_to_first_chunk=first,
+            time_to_first_chunk=first - (started or 0.0),
             last_gap=self.last_gap if chunks > 1 else None,
             max_gap=self.max_gap if chunks > 1 else None,
-            mean_gap=(self.last_at - first) / (chunks - 1) if chunks > 1 else None,
-            elapsed=active,
+            mean_gap=span / (chunks - 1) if chunks > 1 else None,
+            elapsed=max(active, 0.0),
             paused=paused,
             tokens_per_second=self._rate(self.last_at) if tokens is not None else None,
             tokens_per_second_avg=avg,

@@ -9,6 +9,7 @@ finalizer, so an abandoned stream is collected and ends as cancelled.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import deque
@@ -22,6 +23,7 @@ from otel_resilience.streams._metrics import StreamMetrics
 __all__ = ["MonitoredStream"]
 
 _T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 _STREAMING = StreamState.STREAMING
 _PAUSED = StreamState.PAUSED
 _IDLE = StreamState.IDLE
@@ -31,7 +33,7 @@ _NOTHING: Any = object()
 class _Shared:
     """What the consumer, the controls, the reader thread and the finalizer share."""
 
-    __slots__ = ("buf", "cond", "core", "done", "head", "it", "reading", "source")
+    __slots__ = ("buf", "cond", "core", "done", "head", "it", "source")
 
     def __init__(self, source: Iterable[Any], core: StreamCore) -> None:
         self.source = source
@@ -39,7 +41,6 @@ class _Shared:
         self.core = core
         self.cond = threading.Condition()
         self.it: Iterator[Any] | None = None
-        self.reading = False
         self.buf: deque[Any] | None = deque() if core.options.buffer else None
         self.done: tuple[StreamState, BaseException | None] | None = None
 
@@ -62,7 +63,8 @@ class _Shared:
         with self.cond:
             ended = core.finish(state, core.options.clock.monotonic(), error)
             self.cond.notify_all()
-        if ended and state is StreamState.CANCELLED and not self.reading and self.buf is None:
+        # A generator being read on another thread refuses (ValueError): its reader closes it.
+        if ended and state is StreamState.CANCELLED and self.buf is None:
             self.close_source()
 
 
@@ -179,27 +181,42 @@ class MonitoredStream(Generic[_T]):
                     return head  # type: ignore[no-any-return]
             if shared.buf is not None:
                 return self._take()  # type: ignore[no-any-return]
-            it = shared.it
-            assert it is not None
-            shared.reading = True
             try:
-                item = next(it)
+                item = next(shared.it)  # type: ignore[arg-type]
             except StopIteration:
-                shared.reading = False
                 shared.end(StreamState.COMPLETED)
                 raise
             except BaseException as error:
-                shared.reading = False
                 converted = core.convert(error)
                 shared.end(StreamState.FAILED, converted)
                 if converted is error:
                     raise
                 raise converted from error
-            shared.reading = False
             if core.state is not _STREAMING and core.final:  # cancelled while reading
                 shared.close_source()
                 raise StopIteration
-            if core.chunk(core.options.clock.monotonic(), item):
+            # Meter.chunk() and the core's chunk() inlined (keep them alike): once per chunk.
+            meter = core.meter
+            now = core.now()
+            count = meter.chunks
+            if count:
+                gap = meter.last_gap = now - meter.last_at
+                if gap > meter.max_gap:  # noqa: PLR1730 - a compare is cheaper than max()
+                    meter.max_gap = gap
+            else:
+                meter.first_at = now
+            meter.last_at = now
+            meter.chunks = count + 1
+            if meter._extra:
+                meter._measure(now, item, count)
+            on_chunk = core.on_chunk
+            if on_chunk is None:
+                return item  # type: ignore[no-any-return]
+            try:
+                if on_chunk(item) is not False:
+                    return item  # type: ignore[no-any-return]
+            except Exception:
+                _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
                 return item  # type: ignore[no-any-return]
 
     def _begin(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
 import wrapt
@@ -97,13 +98,11 @@ def wrap_stream(
     """
     observer = _Observer(hooks)
     options = StreamOptions(
-        name="llm",
-        buffer=buffer,
-        clock=clock,
-        size=_no_size,
-        on_state_change=observer.state_change,
+        name="llm", buffer=buffer, clock=clock, on_state_change=observer.state_change
     )
     core = StreamCore(options, observer, None)  # the runner's GenAI span carries the figures
+    core.meter.sizes(False)  # SDK chunks are objects: no byte sizes
+    core.on_chunk = hooks.on_chunk  # directly: the stream guards it, no frame of ours between
     now = clock.monotonic()
     if started_at is None:
         started_at = now  # the same instant as the first chunk's default: never negative
@@ -118,12 +117,11 @@ def wrap_stream(
     if core.chunk(now if first_at is None else first_at, first_chunk):
         monitored._shared.head = deque((first_chunk,))
     proxy._self_monitored = monitored
+    proxy._self_next = (
+        monitored._next if isinstance(monitored, AsyncMonitoredStream) else monitored.__next__
+    )
     proxy._self_observer = observer
     return proxy  # type: ignore[return-value]
-
-
-def _no_size(chunk: object) -> int:
-    return 0
 
 
 class _Observer(StreamObserver):
@@ -136,13 +134,6 @@ class _Observer(StreamObserver):
         # Why a cancelled stream ended: set by close()/__exit__ before ending; GC leaves it.
         self.reason = OUTCOME_ABANDONED
         self.error: BaseException | None = None
-
-    def on_chunk(self, chunk: Any) -> bool:
-        try:
-            return self._hooks.on_chunk(chunk) is not False
-        except Exception:
-            _log.warning("otel-resilience: on_chunk hook raised", exc_info=True)
-            return True
 
     def state_change(self, previous: StreamState, state: StreamState) -> None:
         try:
@@ -158,6 +149,8 @@ class _Observer(StreamObserver):
             outcome = OUTCOME_COMPLETED
         elif state is StreamState.FAILED:
             outcome = OUTCOME_FAILED
+        elif self.reason is OUTCOME_ABANDONED and error is not None:
+            outcome = OUTCOME_CONSUMER_ERROR  # the reading task was cancelled
         else:
             outcome, error = self.reason, self.error
         self._hooks.on_end(outcome, error, m)
@@ -173,6 +166,7 @@ class _Proxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Shared part of the sync and async proxies: figures and controls."""
 
     _self_monitored: Any
+    _self_next: Any
     _self_observer: _Observer
 
     @property
@@ -233,8 +227,9 @@ class _SyncProxy(_Proxy):
             self.__wrapped__.close()
             raise
 
-    def __next__(self) -> Any:
-        return self._self_monitored.__next__()
+    # next(proxy) calls the monitored stream's bound __next__ through C code only (property
+    # and attrgetter): no frame of the proxy's own per chunk.
+    __next__ = property(attrgetter("_self_next"))
 
     def cancel(self) -> None:
         """No more chunks: the stream ends (outcome closed) and the connection is closed."""
@@ -265,8 +260,7 @@ class _AsyncProxy(_Proxy):
             self._end(OUTCOME_CLOSED)
             raise
 
-    async def __anext__(self) -> Any:
-        return await self._self_monitored.__anext__()
+    __anext__ = property(attrgetter("_self_next"))
 
     def cancel(self) -> None:
         """No more chunks: the stream ends (outcome closed); ``await close()`` frees the socket."""
