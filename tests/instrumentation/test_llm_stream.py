@@ -210,6 +210,9 @@ def test_early_endings_end_once(llm: Llm, ending: str) -> None:
     boom = KeyError("consumer bug")
     if ending == "break":
         llm.take(proxy, 2)
+        if llm.loop is not None:  # the loop's finalizer closes the dropped async iteration
+            llm.run(asyncio.sleep(0))
+        assert [e[0] for e in hooks.ends] == [OUTCOME_CLOSED]  # at once, before any close()
     elif ending == "close":
         llm.take(proxy, 2)
         llm.close(proxy)
