@@ -35,7 +35,7 @@ _END: Any = object()
 class _Shared:
     """What the consumer, the controls, the reader task and the finalizer share."""
 
-    __slots__ = ("buf", "core", "done", "head", "it", "reader", "source", "wake")
+    __slots__ = ("buf", "core", "done", "head", "it", "reader", "source", "started", "wake")
 
     def __init__(self, source: AsyncIterable[Any], core: StreamCore) -> None:
         self.source = source
@@ -46,6 +46,7 @@ class _Shared:
         self.done: tuple[StreamState, BaseException | None] | None = None
         self.wake: asyncio.Event | None = None
         self.reader: asyncio.Task[None] | None = None
+        self.started = False  # the read-ahead task was started
 
     def notify(self) -> None:
         if self.wake is not None:
@@ -125,9 +126,19 @@ def _begin(shared: _Shared, started_at: float | None) -> None:
         return
     shared.it = aiter(shared.source)
     core.begin(core.now(), started_at)
-    limit = core.options.buffer
-    if limit:
-        shared.reader = asyncio.get_running_loop().create_task(_produce(shared, limit))
+    _start_reader(shared)
+
+
+def _start_reader(shared: _Shared) -> None:
+    """Start the read-ahead task once, when buffered and a loop runs (else at the first read)."""
+    limit = shared.core.options.buffer
+    if limit and not shared.started:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # started outside the loop (the LLM proxy may be): the first read starts it
+        shared.started = True
+        shared.reader = loop.create_task(_produce(shared, limit))
 
 
 async def _settle(shared: _Shared, started_at: float | None) -> Any:
@@ -152,6 +163,7 @@ async def _take(shared: _Shared) -> Any:
     core = shared.core
     buf = shared.buf
     assert buf is not None
+    _start_reader(shared)
     while True:
         if core.final:
             await shared.close_source()

@@ -422,3 +422,14 @@ def test_endings_over_a_real_socket(llm_sdk: Any, llm_server: LLMServer, ending:
         assert metrics.chunks == len(hooks.chunks) >= 1, provider
         assert metrics.time_to_first_chunk is not None
         assert metrics.time_to_first_chunk >= 0
+
+
+def test_read_ahead_keeps_the_order(llm: Llm) -> None:
+    """With a read-ahead buffer the first chunk still comes first and every chunk once."""
+    hooks = Hooks()
+    events = llm.events(["a", "b", "c", "d", "e"])
+    proxy = llm.open(Body(events), hooks, buffer=2)
+    items = llm.take(proxy)
+    assert items == hooks.chunks
+    assert len(items) == len(events) - (1 if llm.provider == "openai" else 0)
+    assert [e[0] for e in hooks.ends] == [OUTCOME_COMPLETED]

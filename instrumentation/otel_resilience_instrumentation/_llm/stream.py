@@ -9,6 +9,7 @@ yields ``first_chunk`` then the rest, measures the stream, offers ``pause()`` / 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -113,9 +114,12 @@ def wrap_stream(
     else:
         monitored = MonitoredStream(stream, core, started_at)  # type: ignore[arg-type]
         proxy = _SyncProxy(stream)
-    monitored._begin()
-    if core.chunk(now if first_at is None else first_at, first_chunk):
-        monitored._shared.head = deque((first_chunk,))
+    # Holding a sync stream's lock keeps a read-ahead thread from counting a chunk before the
+    # first one (an async reader task cannot run before this function returns).
+    with getattr(monitored._shared, "cond", None) or contextlib.nullcontext():
+        monitored._begin()
+        if core.chunk(now if first_at is None else first_at, first_chunk):
+            monitored._shared.head = deque((first_chunk,))
     proxy._self_monitored = monitored
     proxy._self_next = (
         monitored._next if isinstance(monitored, AsyncMonitoredStream) else monitored.__next__
