@@ -185,3 +185,50 @@ def test_invalid_options_name_the_field(kwargs, field):
 
 def _down() -> None:
     raise ConnectionError
+
+
+def _zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("README.txt", "bundle")
+    return buffer.getvalue()
+
+
+def test_debug_bundle_route_needs_the_token_and_serves_a_zip(server):
+    """GET /debug/bundle answers the app's zip to the token holder only, 401 to anyone else."""
+    with server(token="t0k-9", debug_bundle=_zip) as url:
+        assert get(url + "/debug/bundle")[0] == 401
+        assert get(url + "/debug/bundle", token="wrong")[0] == 401
+        status, headers, body = get(url + "/debug/bundle", token="t0k-9")
+    assert status == 200
+    assert headers["content-type"] == "application/zip"
+    assert headers["content-disposition"].startswith("attachment")
+    assert body == _zip()
+
+
+def test_debug_bundle_route_is_404_without_a_bundle_and_500_when_it_fails(server):
+    """No debug_bundle: 404; a bundle callable raising or returning junk: 500, no details."""
+
+    def broken() -> bytes:
+        raise RuntimeError("password=hunter2")
+
+    with server(token="t") as url:
+        assert get(url + "/debug/bundle", token="t")[0] == 404
+    for bad in (broken, lambda: "not bytes"):
+        with server(token="t", debug_bundle=bad) as url:
+            status, _, body = get(url + "/debug/bundle", token="t")
+            assert status == 500
+            assert b"hunter2" not in body
+            assert get(url + "/health", token="t")[0] == 200
+
+
+def test_debug_bundle_is_refused_without_a_token():
+    """A debug bundle is sensitive: giving one without token= is a ValueError."""
+    for make in (asgi_app, wsgi_app, serve):
+        with pytest.raises(ValueError, match="token"):
+            make(debug_bundle=_zip)
+    with pytest.raises(ValueError, match="debug_bundle"):
+        wsgi_app(token="t", debug_bundle=b"zip")
