@@ -28,8 +28,17 @@ class Breadcrumb:
         """One line: ``HH:MM:SS.mmm category level: message key=value...``."""
         clock = time.strftime("%H:%M:%S", time.gmtime(self.timestamp))
         millis = int(self.timestamp * 1000) % 1000
-        extra = "".join(f" {k}={v!r}" for k, v in self.data.items())
+        extra = "".join(f" {k}={_short_repr(v)}" for k, v in self.data.items())
         return f"{clock}.{millis:03d} {self.category} {self.level}: {self.message}{extra}"
+
+
+def _short_repr(value: Any) -> str:
+    """``repr(value)`` cut to ``_MESSAGE_MAX`` characters; never raises (hostile objects)."""
+    try:
+        text = repr(value)
+    except Exception:
+        return "<unprintable>"
+    return text if len(text) <= _MESSAGE_MAX else text[:_MESSAGE_MAX] + "..."
 
 
 class Trail:

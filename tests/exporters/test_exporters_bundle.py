@@ -54,8 +54,8 @@ def _run_with_secrets(monkeypatch: pytest.MonkeyPatch) -> tuple[DebugCollector, 
     tp, lp = TracerProvider(), LoggerProvider()
     tp.add_span_processor(collector)
     lp.add_log_record_processor(collector)
-    # Group templates are kept in the process: scrubbed before templating, they hold no secret.
-    tracker = ErrorTracker(tracer_provider=tp, logger_provider=lp, scrub=Redactor().scrub_text)
+    # Group templates are kept in the process: scrubbed (by default) before templating.
+    tracker = ErrorTracker(tracer_provider=tp, logger_provider=lp)
     breaker = CircuitBreaker(name="payments-api")
     pipeline = Pipeline(
         "pay", tracker.strategy(), Retry(max_attempts=2, base_delay=0), breaker,
