@@ -187,7 +187,7 @@ def _down() -> None:
     raise ConnectionError
 
 
-def _zip() -> bytes:
+def _make_zip() -> bytes:
     import io
     import zipfile
 
@@ -195,6 +195,13 @@ def _zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("README.txt", "bundle")
     return buffer.getvalue()
+
+
+ZIP = _make_zip()  # made once: a zip stamps the time it is written
+
+
+def _zip() -> bytes:
+    return ZIP
 
 
 def test_debug_bundle_route_needs_the_token_and_serves_a_zip(server):
@@ -206,7 +213,7 @@ def test_debug_bundle_route_needs_the_token_and_serves_a_zip(server):
     assert status == 200
     assert headers["content-type"] == "application/zip"
     assert headers["content-disposition"].startswith("attachment")
-    assert body == _zip()
+    assert body == ZIP
 
 
 def test_debug_bundle_route_is_404_without_a_bundle_and_500_when_it_fails(server):
@@ -232,3 +239,44 @@ def test_debug_bundle_is_refused_without_a_token():
             make(debug_bundle=_zip)
     with pytest.raises(ValueError, match="debug_bundle"):
         wsgi_app(token="t", debug_bundle=b"zip")
+
+
+def test_reliability_and_status_show_slo_budgets_and_alerts():
+    """A live SLO appears in /reliability (budget left, burn rates, alerts) and on /status,
+    its alert states written as words."""
+    from otel_resilience.endpoints import Endpoints
+    from otel_resilience.endpoints._html import render
+    from otel_resilience.slo import SLO
+
+    clock = FakeClock()
+    slo = SLO("checkout-availability", objective=0.99, window="1d", clock=clock)
+    for i in range(200):
+        slo.record(good=i % 2 == 0)  # half the calls bad: every alert fires
+    data = Endpoints().reliability()
+    (mine,) = [o for o in data["slos"] if o["name"] == "checkout-availability"]
+    assert mine["objective"] == 0.99
+    assert mine["calls"] == 200
+    assert mine["bad"] == 100
+    assert mine["error_budget_remaining"] < 0
+    assert mine["burn_rates"]["1h"] == pytest.approx(50.0)
+    assert mine["alerts"] == {"page": True, "ticket": True}
+    page = render(data, 5)
+    assert "Service-level objectives" in page
+    assert "checkout-availability" in page
+    assert "page firing, ticket firing" in page
+
+
+def test_a_failing_slo_is_listed_without_breaking_the_page(monkeypatch):
+    """An SLO whose status() raises is listed with the error type; /reliability still answers."""
+    from otel_resilience.endpoints import Endpoints
+    from otel_resilience.slo import SLO
+
+    slo = SLO("flaky-slo", clock=FakeClock())
+
+    def broken(self: SLO) -> Any:
+        raise RuntimeError("password=hunter2")
+
+    monkeypatch.setattr(SLO, "status", broken)
+    data = Endpoints().reliability()
+    assert {"name": "flaky-slo", "error": "RuntimeError"} in data["slos"]
+    assert slo.name == "flaky-slo"

@@ -179,6 +179,7 @@ class Endpoints:
             "checks": report["checks"] if report is not None else {},
             "events": report["events"] if report is not None else [],
             "error_groups": self.groups(),
+            "slos": _reliability.slos(),
         }
 
 
