@@ -123,3 +123,28 @@ def test_huge_messages_cost_little_and_are_cut(otel_capture, size: int) -> None:
     (group,) = tracker.groups()
     assert len(group["message"]) < 5000
     assert "hunter2" not in group["message"]
+
+
+class _BrokenTracker(ErrorTracker):
+    """A tracker whose every hook raises (a broken subclass, a bug in ours)."""
+
+    def breadcrumb(self, message: str, **kwargs: Any) -> None:
+        raise RuntimeError("breadcrumbs down")
+
+    def mark_recovered(self, fingerprints: Any) -> None:
+        raise RuntimeError("groups down")
+
+    def capture(self, exc: BaseException, *, handled: bool = False) -> str | None:
+        raise RuntimeError("capture down")
+
+
+def test_a_failing_tracker_never_fails_the_users_call(run, flaky) -> None:
+    """TrackErrors around and inside a Retry: a raising tracker changes no call's outcome."""
+    from otel_resilience import Pipeline, Retry
+
+    tracker = _BrokenTracker()
+    retry = Retry(max_attempts=3, base_delay=0)
+    pipeline = Pipeline("p", tracker.strategy(), retry, tracker.strategy())
+    assert run(pipeline, flaky(ConnectionError("once"))) == "ok"
+    err = run.raises(KeyError, pipeline, flaky(KeyError("mine")))
+    assert err.args == ("mine",)
