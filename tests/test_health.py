@@ -264,3 +264,23 @@ def test_events_are_bounded_by_max_events():
     events = registry.events()
     assert len(events) == 3
     assert events[-1]["status"] == "unhealthy"
+
+
+def test_checks_returning_junk_are_unhealthy_never_raise(run_once):
+    """A result whose truth raises, details that are no mapping: unhealthy, run_once returns;
+    a huge message is cut."""
+
+    class NoTruth:
+        def __bool__(self) -> bool:
+            raise RuntimeError("no truth")
+
+    registry = HealthRegistry(clock=FakeClock())
+    registry.register("truth", NoTruth)
+    registry.register("details", lambda: HealthResult(HealthStatus.HEALTHY, details=[1]))  # type: ignore[arg-type]
+    registry.register("huge", lambda: HealthResult(HealthStatus.DEGRADED, "x" * 1_000_000))
+    assert run_once(registry) is U
+    checks = registry.report()["checks"]
+    assert checks["truth"]["status"] == "unhealthy"
+    assert checks["details"]["status"] == "unhealthy"
+    assert checks["huge"]["status"] == "degraded"
+    assert len(repr(checks["huge"])) < 2000

@@ -36,12 +36,21 @@ def _error(exc: BaseException, classifier: ErrorClassifier) -> dict[str, str]:
     return {"type": error_type(exc), "category": category, "severity": severity}
 
 
+#: Characters of a check's message kept (it is shown on the endpoints and in reports).
+_MESSAGE_MAX = 512
+
+
 def _interpret(value: Any, duration: float, timeout: float) -> Outcome:
     if duration > timeout:
         return Outcome(HealthStatus.UNHEALTHY, duration, "timed out", None, dict(_TIMEOUT))
-    if isinstance(value, HealthResult):
-        return Outcome(value.status, duration, value.message, dict(value.details))
-    return Outcome(HealthStatus.HEALTHY if value else HealthStatus.UNHEALTHY, duration)
+    try:
+        if isinstance(value, HealthResult):
+            message = str(value.message)[:_MESSAGE_MAX]
+            return Outcome(value.status, duration, message, dict(value.details))
+        return Outcome(HealthStatus.HEALTHY if value else HealthStatus.UNHEALTHY, duration)
+    except Exception as exc:  # junk (a __bool__ raising, details not a mapping): a failure
+        error = {"type": error_type(exc), "category": "unknown", "severity": "medium"}
+        return Outcome(HealthStatus.UNHEALTHY, duration, "invalid check result", None, error)
 
 
 def run_check(
