@@ -148,3 +148,40 @@ def test_a_failing_tracker_never_fails_the_users_call(run, flaky) -> None:
     assert run(pipeline, flaky(ConnectionError("once"))) == "ok"
     err = run.raises(KeyError, pipeline, flaky(KeyError("mine")))
     assert err.args == ("mine",)
+
+
+def test_100k_breadcrumbs_keep_memory_flat_and_no_objects_alive() -> None:
+    """100k breadcrumbs carrying big objects: the trail stays at max_breadcrumbs, holds short
+    strings only (the objects are freed), and a hostile message never raises."""
+    import gc
+    import tracemalloc
+    import weakref
+
+    class Payload:
+        def __init__(self) -> None:
+            self.blob = "y" * 10_000
+
+    class NoStr:
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+    tracker = ErrorTracker(max_breadcrumbs=50)
+    first = Payload()
+    ref = weakref.ref(first)
+    tracker.breadcrumb("start", payload=first)
+    del first
+    tracemalloc.start()
+    try:
+        for i in range(100_000):
+            tracker.breadcrumb(f"step {i}", payload=Payload())
+        gc.collect()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    tracker.breadcrumb(NoStr())  # type: ignore[arg-type]
+    crumbs = tracker.breadcrumbs()
+    assert len(crumbs) == 50
+    assert crumbs[-1].message == "step 99999"
+    assert ref() is None
+    assert peak < 5_000_000
+    assert all(len(c.render()) < 1000 for c in crumbs)

@@ -28,7 +28,7 @@ class Breadcrumb:
         """One line: ``HH:MM:SS.mmm category level: message key=value...``."""
         clock = time.strftime("%H:%M:%S", time.gmtime(self.timestamp))
         millis = int(self.timestamp * 1000) % 1000
-        extra = "".join(f" {k}={_short_repr(v)}" for k, v in self.data.items())
+        extra = "".join(f" {k}={v}" for k, v in self.data.items())
         return f"{clock}.{millis:03d} {self.category} {self.level}: {self.message}{extra}"
 
 
@@ -67,10 +67,20 @@ class Trail:
         self._var.set(())
 
 
+#: Data items kept per breadcrumb.
+_DATA_MAX = 16
+
+
 def make_crumb(category: str, message: str, level: str, data: dict[str, Any]) -> Breadcrumb:
-    """A breadcrumb stamped now, its message cut to a bounded length."""
+    """A breadcrumb stamped now, its message cut to a bounded length and its data turned into
+    short strings now (a trail neither keeps the caller's objects alive nor grows with them)."""
     text = message if len(message) <= _MESSAGE_MAX else message[:_MESSAGE_MAX] + "..."
-    return Breadcrumb(time.time(), category, text, level, data)
+    items = list(data.items())[:_DATA_MAX]
+    kept = {str(k)[:_KEY_MAX]: _short_repr(v) for k, v in items}
+    return Breadcrumb(time.time(), category, text, level, kept)
+
+
+_KEY_MAX = 64
 
 
 class TrailHandler(logging.Handler):
@@ -90,7 +100,7 @@ class TrailHandler(logging.Handler):
                     crumb.category,
                     crumb.message,
                     crumb.level,
-                    {"logger": record.name},
+                    {"logger": _short_repr(record.name)},
                 )
             )
         except Exception:  # a broken record never breaks the caller's logging

@@ -138,8 +138,13 @@ class ErrorTracker:
     def breadcrumb(
         self, message: str, *, category: str = "user", level: str = "info", **data: Any
     ) -> None:
-        """Add a breadcrumb to the current context's trail (attached to its next errors)."""
-        self.trail.add(make_crumb(category, str(message), level, data))
+        """Add a breadcrumb to the current context's trail (attached to its next errors).
+
+        ``data`` values are kept as short ``repr()`` strings; this never raises."""
+        try:
+            self.trail.add(make_crumb(str(category), str(message), str(level), data))
+        except Exception:  # a hostile message or key: the breadcrumb is dropped, not the call
+            _log.debug("otel-resilience: a breadcrumb was dropped", exc_info=True)
 
     def breadcrumbs(self) -> tuple[Breadcrumb, ...]:
         """The current context's trail, oldest first."""
