@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -100,19 +101,29 @@ def test_bearer_token_protects_every_route(server):
 
 
 def test_unknown_paths_methods_and_broken_trackers(server):
-    """404 for unknown paths, 405 for POST, 500 (no details) when the tracker raises."""
+    """404 for unknown paths, 405 for POST; a tracker raising or returning junk empties the
+    error groups only (no details), the rest of /reliability and /status still answers."""
 
     class Broken:
         def groups(self) -> list[dict[str, Any]]:
             raise RuntimeError("tracker internals: password=hunter2")
 
-    with server(tracker=Broken()) as url:
-        assert get(url + "/nope")[0] == 404
-        assert get(url + "/health", method="POST")[0] == 405
-        status, _, body = get(url + "/reliability")
-        assert status == 500
-        assert b"hunter2" not in body
-        assert get(url + "/health")[0] == 200
+    class Junk:
+        def groups(self) -> Any:
+            return [1, "x"]
+
+    registry = HealthRegistry()
+    registry.register_breaker(CircuitBreaker(name="still-shown"))
+    for tracker in (Broken(), Junk()):
+        with server(registry=registry, tracker=tracker) as url:
+            assert get(url + "/nope")[0] == 404
+            assert get(url + "/health", method="POST")[0] == 405
+            status, _, body = get(url + "/reliability")
+            assert status == 200
+            assert b"hunter2" not in body
+            assert json.loads(body)["error_groups"] == []
+            assert "still-shown" in json.loads(body)["checks"]
+            assert get(url + "/status")[0] == 200
 
 
 def test_status_page_is_self_contained_html(server):

@@ -185,3 +185,4 @@ def test_100k_breadcrumbs_keep_memory_flat_and_no_objects_alive() -> None:
     assert ref() is None
     assert peak < 5_000_000
     assert all(len(c.render()) < 1000 for c in crumbs)
+    assert all(isinstance(v, str) for c in crumbs for v in c.data.values())
