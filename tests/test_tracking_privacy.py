@@ -112,7 +112,7 @@ def test_hostile_breadcrumb_data_never_loses_the_error(otel_capture) -> None:
     (record,) = otel_capture.logs(semconv.LOG_EVENT_ERROR)
     (crumb,) = record.log_record.attributes[semconv.ERROR_BREADCRUMBS]
     assert len(crumb) < 2000
-    assert "bad=<unprintable>" in crumb
+    assert "bad='<unprintable>'" in crumb
 
 
 @pytest.mark.parametrize("size", [100_000])
@@ -185,4 +185,4 @@ def test_100k_breadcrumbs_keep_memory_flat_and_no_objects_alive() -> None:
     assert ref() is None
     assert peak < 5_000_000
     assert all(len(c.render()) < 1000 for c in crumbs)
-    assert all(isinstance(v, str) for c in crumbs for v in c.data.values())
+    assert all(isinstance(v, str) and len(v) < 300 for c in crumbs for v in c.data.values())
