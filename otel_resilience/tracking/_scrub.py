@@ -24,27 +24,34 @@ _SECRET_WORD = (
     r"passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|auth(?:orization)?|credential"
     r"|cookie|session|private[_-]?key|access[_-]?key|signature"
 )
-_PATTERN = re.compile(
+_KV = (
     # key=value / key: value / "key": "value" with a secret-looking key: the value goes.
     rf"(?P<kv>(?i:(?<![\w.-])[\w.-]{{0,64}}(?:{_SECRET_WORD})[\w.-]{{0,64}})"
     r"[\"']?\s*(?:=|:(?!//))\s*[\"']?(?:(?i:bearer|basic)\s+)?)[^\s&;,\"'<>]+"
-    r"|(?P<scheme>(?i:\b(?:bearer|basic))\s+)[A-Za-z0-9._~+/=-]+"
+)
+_OTHERS = (
+    r"(?P<scheme>(?i:\b(?:bearer|basic))\s+)[A-Za-z0-9._~+/=-]+"
     r"|(?P<url>(?<=://)[^\s/?#@:]{1,128}:[^\s/?#@]{1,128}(?=@))"
     r"|(?P<email>(?<![\w.+%-])[\w.+%-]{1,64}@[\w-]+(?:\.[\w-]+)+)"
     r"|(?P<prefixed>(?<![\w-])(?:sk-|ghp_|gh[osur]_|xox[abpr]-|AKIA|AIza|eyJ)[\w.-]{8,})"
     r"|(?P<digits>(?<![\w+])\+?\(?\d(?:[().\s-]{0,3}\d){6,})"
     r"|(?P<word>(?<![\w-])(?=[\w-]{16,})[\w-]*\d[\w-]*)"
 )
+# The key=value alternative is the costly one: it only runs when a secret word occurs at all.
+_HAS_SECRET_WORD = re.compile(rf"(?i:{_SECRET_WORD})").search
+_WITH_KV = re.compile(f"{_KV}|{_OTHERS}")
+_WITHOUT_KV = re.compile(_OTHERS)
 
 
 def _replace(match: re.Match[str]) -> str:
-    head = match.group("kv") or match.group("scheme") or ""
-    return head + MASK
+    name = match.lastgroup  # kv and scheme keep their head (the key, "Bearer ")
+    return (match.group(name) if name in ("kv", "scheme") else "") + MASK
 
 
 def core_scrub(text: str) -> str:
     """``text`` with what the core recognises as secret or personal masked."""
-    return _PATTERN.sub(_replace, text)
+    pattern = _WITH_KV if _HAS_SECRET_WORD(text) else _WITHOUT_KV
+    return pattern.sub(_replace, text)
 
 
 def default_scrub() -> Callable[[str], str]:
