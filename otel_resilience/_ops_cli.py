@@ -20,7 +20,7 @@ def add_commands(sub: Any) -> None:
     prof = sub.add_parser("profile", help="run a command, report its slowest start-up imports")
     prof.add_argument("--top", type=int, default=15, help="imports listed (default 15)")
     prof.add_argument("cmd", nargs=argparse.REMAINDER, help="-- python script.py [args]")
-    prof.set_defaults(run=_profile)
+    prof.set_defaults(handler=_profile)
     bundle = sub.add_parser("debug-bundle", help="write a debug bundle (zip) for a bug report")
     bundle.add_argument("-o", "--output", default="debug-bundle.zip", help="the zip to write")
     bundle.add_argument(
@@ -35,7 +35,7 @@ def add_commands(sub: Any) -> None:
         help="environment variable holding the endpoint's bearer token",
     )
     bundle.add_argument("--timeout", type=float, default=10.0, help="seconds for --from")
-    bundle.set_defaults(run=_debug_bundle)
+    bundle.set_defaults(handler=_debug_bundle)
 
 
 def _profile(args: argparse.Namespace, out: TextIO) -> int:

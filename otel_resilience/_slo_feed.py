@@ -11,7 +11,7 @@ import threading
 import weakref
 from typing import Any
 
-__all__ = ["active", "observe", "register"]
+__all__ = ["active", "live", "observe", "register"]
 
 _log = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ def register(slo: Any) -> None:
     with _lock:
         _sinks = (*(ref for ref in _sinks if ref() is not None), weakref.ref(slo))
         active = True
+
+
+def live() -> list[Any]:
+    """The SLOs still referenced, in the order they were made (read by ``/reliability``)."""
+    return [slo for slo in (ref() for ref in _sinks) if slo is not None]
 
 
 def observe(pipeline: str, outcome: str, seconds: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -100,19 +101,29 @@ def test_bearer_token_protects_every_route(server):
 
 
 def test_unknown_paths_methods_and_broken_trackers(server):
-    """404 for unknown paths, 405 for POST, 500 (no details) when the tracker raises."""
+    """404 for unknown paths, 405 for POST; a tracker raising or returning junk empties the
+    error groups only (no details), the rest of /reliability and /status still answers."""
 
     class Broken:
         def groups(self) -> list[dict[str, Any]]:
             raise RuntimeError("tracker internals: password=hunter2")
 
-    with server(tracker=Broken()) as url:
-        assert get(url + "/nope")[0] == 404
-        assert get(url + "/health", method="POST")[0] == 405
-        status, _, body = get(url + "/reliability")
-        assert status == 500
-        assert b"hunter2" not in body
-        assert get(url + "/health")[0] == 200
+    class Junk:
+        def groups(self) -> Any:
+            return [1, "x"]
+
+    registry = HealthRegistry()
+    registry.register_breaker(CircuitBreaker(name="still-shown"))
+    for tracker in (Broken(), Junk()):
+        with server(registry=registry, tracker=tracker) as url:
+            assert get(url + "/nope")[0] == 404
+            assert get(url + "/health", method="POST")[0] == 405
+            status, _, body = get(url + "/reliability")
+            assert status == 200
+            assert b"hunter2" not in body
+            assert json.loads(body)["error_groups"] == []
+            assert "still-shown" in json.loads(body)["checks"]
+            assert get(url + "/status")[0] == 200
 
 
 def test_status_page_is_self_contained_html(server):
@@ -185,3 +196,98 @@ def test_invalid_options_name_the_field(kwargs, field):
 
 def _down() -> None:
     raise ConnectionError
+
+
+def _make_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("README.txt", "bundle")
+    return buffer.getvalue()
+
+
+ZIP = _make_zip()  # made once: a zip stamps the time it is written
+
+
+def _zip() -> bytes:
+    return ZIP
+
+
+def test_debug_bundle_route_needs_the_token_and_serves_a_zip(server):
+    """GET /debug/bundle answers the app's zip to the token holder only, 401 to anyone else."""
+    with server(token="t0k-9", debug_bundle=_zip) as url:
+        assert get(url + "/debug/bundle")[0] == 401
+        assert get(url + "/debug/bundle", token="wrong")[0] == 401
+        status, headers, body = get(url + "/debug/bundle", token="t0k-9")
+    assert status == 200
+    assert headers["content-type"] == "application/zip"
+    assert headers["content-disposition"].startswith("attachment")
+    assert body == ZIP
+
+
+def test_debug_bundle_route_is_404_without_a_bundle_and_500_when_it_fails(server):
+    """No debug_bundle: 404; a bundle callable raising or returning junk: 500, no details."""
+
+    def broken() -> bytes:
+        raise RuntimeError("password=hunter2")
+
+    with server(token="t") as url:
+        assert get(url + "/debug/bundle", token="t")[0] == 404
+    for bad in (broken, lambda: "not bytes"):
+        with server(token="t", debug_bundle=bad) as url:
+            status, _, body = get(url + "/debug/bundle", token="t")
+            assert status == 500
+            assert b"hunter2" not in body
+            assert get(url + "/health", token="t")[0] == 200
+
+
+def test_debug_bundle_is_refused_without_a_token():
+    """A debug bundle is sensitive: giving one without token= is a ValueError."""
+    for make in (asgi_app, wsgi_app, serve):
+        with pytest.raises(ValueError, match="token"):
+            make(debug_bundle=_zip)
+    with pytest.raises(ValueError, match="debug_bundle"):
+        wsgi_app(token="t", debug_bundle=b"zip")
+
+
+def test_reliability_and_status_show_slo_budgets_and_alerts():
+    """A live SLO appears in /reliability (budget left, burn rates, alerts) and on /status,
+    its alert states written as words."""
+    from otel_resilience.endpoints import Endpoints
+    from otel_resilience.endpoints._html import render
+    from otel_resilience.slo import SLO
+
+    clock = FakeClock()
+    slo = SLO("checkout-availability", objective=0.99, window="1d", clock=clock)
+    for i in range(200):
+        slo.record(good=i % 2 == 0)  # half the calls bad: every alert fires
+    data = Endpoints().reliability()
+    (mine,) = [o for o in data["slos"] if o["name"] == "checkout-availability"]
+    assert mine["objective"] == 0.99
+    assert mine["calls"] == 200
+    assert mine["bad"] == 100
+    assert mine["error_budget_remaining"] < 0
+    assert mine["burn_rates"]["1h"] == pytest.approx(50.0)
+    assert mine["alerts"] == {"page": True, "ticket": True}
+    page = render(data, 5)
+    assert "Service-level objectives" in page
+    assert "checkout-availability" in page
+    assert "page firing, ticket firing" in page
+
+
+def test_a_failing_slo_is_listed_without_breaking_the_page(monkeypatch):
+    """An SLO whose status() raises is listed with the error type; /reliability still answers."""
+    from otel_resilience.endpoints import Endpoints
+    from otel_resilience.slo import SLO
+
+    slo = SLO("flaky-slo", clock=FakeClock())
+
+    def broken(self: SLO) -> Any:
+        raise RuntimeError("password=hunter2")
+
+    monkeypatch.setattr(SLO, "status", broken)
+    data = Endpoints().reliability()
+    assert {"name": "flaky-slo", "error": "RuntimeError"} in data["slos"]
+    assert slo.name == "flaky-slo"

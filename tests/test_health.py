@@ -264,3 +264,53 @@ def test_events_are_bounded_by_max_events():
     events = registry.events()
     assert len(events) == 3
     assert events[-1]["status"] == "unhealthy"
+
+
+def test_checks_returning_junk_are_unhealthy_never_raise(run_once):
+    """A result whose truth raises, details that are no mapping: unhealthy, run_once returns;
+    a huge message is cut."""
+
+    class NoTruth:
+        def __bool__(self) -> bool:
+            raise RuntimeError("no truth")
+
+    registry = HealthRegistry(clock=FakeClock())
+    registry.register("truth", NoTruth)
+    registry.register("details", lambda: HealthResult(HealthStatus.HEALTHY, details=[1]))  # type: ignore[arg-type]
+    registry.register("huge", lambda: HealthResult(HealthStatus.DEGRADED, "x" * 1_000_000))
+    assert run_once(registry) is U
+    checks = registry.report()["checks"]
+    assert checks["truth"]["status"] == "unhealthy"
+    assert checks["details"]["status"] == "unhealthy"
+    assert checks["huge"]["status"] == "degraded"
+    assert len(repr(checks["huge"])) < 2000
+
+
+def test_a_hanging_sync_check_never_stalls_a_run(run_once):
+    """A sync check blocked forever: each run gives up after its timeout (real time, the check
+    cannot be interrupted) and, while it still hangs, later runs fail it at once."""
+    import threading
+    import time
+
+    release = threading.Event()
+    calls: list[int] = []
+
+    def hangs() -> bool:
+        calls.append(1)
+        release.wait(60.0)
+        return True
+
+    registry = HealthRegistry()
+    registry.register("hangs", hangs, timeout=0.2)
+    registry.register("fine", lambda: True, critical=False)
+    try:
+        started = time.monotonic()
+        assert run_once(registry) is U
+        assert run_once(registry) is U
+        assert time.monotonic() - started < 30.0
+        checks = registry.report()["checks"]
+        assert checks["hangs"]["last_error"]["type"] == "TimeoutError"
+        assert checks["fine"]["status"] == "healthy"
+        assert len(calls) == 1  # the second run did not start another thread
+    finally:
+        release.set()

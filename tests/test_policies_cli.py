@@ -149,3 +149,15 @@ def test_uv_run_otel_resilience_prints_the_schema():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == schema_text()
+
+
+@pytest.mark.parametrize(
+    "argv", [["profile", "--", "python"], ["debug-bundle"], ["slo", "rules"], ["dashboard"]]
+)
+def test_every_module_subcommand_dispatches_through_handler(argv):
+    """Subcommands added by other modules share one dispatch: a `handler`, never `run`."""
+    from otel_resilience.policies.cli import _parser
+
+    args = _parser().parse_args(argv)
+    assert callable(args.handler)
+    assert not hasattr(args, "run")

@@ -257,9 +257,12 @@ def _merge_remote(zf: zipfile.ZipFile, remote: bytes, redactor: Redactor) -> Non
 
 
 def fetch_debug_bundle(url: str, *, token: str | None = None, timeout: float = 10.0) -> bytes:
-    """GET a running app's debug bundle (``.../debug/bundle``) with a bearer ``token``."""
+    """GET a running app's debug bundle with a bearer ``token``: ``url`` is the endpoint
+    (``.../debug/bundle``) or the base URL the endpoints are served at."""
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"--from: expected an http(s) URL, got {url!r}")
+    if not url.split("?", 1)[0].rstrip("/").endswith("/debug/bundle"):
+        url = url.rstrip("/") + "/debug/bundle"
     request = urllib.request.Request(url, headers={"Accept": "application/zip"})
     if token:
         request.add_header("Authorization", f"Bearer {token}")

@@ -1,12 +1,14 @@
 """HTTP endpoints for health, readiness, reliability data and a live status page.
 
 ``GET /health`` (liveness), ``GET /ready`` (readiness: 503 while unhealthy or while a critical
-check is still unknown), ``GET /reliability`` (JSON) and ``GET /status`` (HTML), as an ASGI app,
-a WSGI app, or a stdlib server of their own. No web framework is needed. See docs/health.md.
+check is still unknown), ``GET /reliability`` (JSON), ``GET /status`` (HTML) and, when the app
+gives one and a token, ``GET /debug/bundle`` (a zip), as an ASGI app, a WSGI app, or a stdlib
+server of their own. No web framework is needed. See docs/health.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from otel_resilience.endpoints._adapters import AsgiApp, WsgiApp
@@ -25,6 +27,7 @@ def asgi_app(
     stats: ReliabilityStats | None = None,
     token: str | None = None,
     refresh: int = 5,
+    debug_bundle: Callable[[], bytes] | None = None,
 ) -> AsgiApp:
     """An ASGI app of the endpoints (mount it in Starlette/FastAPI, or run it with uvicorn).
 
@@ -32,8 +35,20 @@ def asgi_app(
     ``stats``: the aggregation to show (default: the one ``reliability.enable()`` turned on).
     ``token``: when given, every request needs ``Authorization: Bearer <token>``.
     ``refresh``: seconds between reloads of the status page (1 to 10).
+    ``debug_bundle``: serves ``GET /debug/bundle`` (a zip; e.g. ``functools.partial(
+    otel_resilience_exporters.debug_bundle_bytes, collector, tracker=..., health=...)``);
+    it needs ``token`` (ValueError without one), and the route answers 404 when not given.
     """
-    return AsgiApp(Endpoints(registry, tracker=tracker, stats=stats, token=token, refresh=refresh))
+    return AsgiApp(
+        Endpoints(
+            registry,
+            tracker=tracker,
+            stats=stats,
+            token=token,
+            refresh=refresh,
+            debug_bundle=debug_bundle,
+        )
+    )
 
 
 def wsgi_app(
@@ -43,9 +58,19 @@ def wsgi_app(
     stats: ReliabilityStats | None = None,
     token: str | None = None,
     refresh: int = 5,
+    debug_bundle: Callable[[], bytes] | None = None,
 ) -> WsgiApp:
     """A WSGI app of the endpoints (mount it in Flask or Django); options as :func:`asgi_app`."""
-    return WsgiApp(Endpoints(registry, tracker=tracker, stats=stats, token=token, refresh=refresh))
+    return WsgiApp(
+        Endpoints(
+            registry,
+            tracker=tracker,
+            stats=stats,
+            token=token,
+            refresh=refresh,
+            debug_bundle=debug_bundle,
+        )
+    )
 
 
 def serve(
@@ -57,6 +82,7 @@ def serve(
     stats: ReliabilityStats | None = None,
     token: str | None = None,
     refresh: int = 5,
+    debug_bundle: Callable[[], bytes] | None = None,
 ) -> ServerHandle:
     """Serve the endpoints from a daemon thread; returns at once with a handle to ``close()``.
 
@@ -67,5 +93,12 @@ def serve(
         raise ValueError(f"port must be an int in 0..65535, got {port!r}")
     if not isinstance(host, str) or not host:
         raise ValueError(f"host must be a non-empty string, got {host!r}")
-    app = wsgi_app(registry, tracker=tracker, stats=stats, token=token, refresh=refresh)
+    app = wsgi_app(
+        registry,
+        tracker=tracker,
+        stats=stats,
+        token=token,
+        refresh=refresh,
+        debug_bundle=debug_bundle,
+    )
     return serve_wsgi(app, host, port)

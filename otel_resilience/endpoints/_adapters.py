@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from otel_resilience.endpoints._router import Endpoints, Request
+from otel_resilience.endpoints._router import BLOCKING, Endpoints, Request
 
 __all__ = ["AsgiApp", "WsgiApp"]
 
@@ -50,7 +51,11 @@ class AsgiApp:
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
         request = Request(scope.get("method", "GET"), path, headers)
-        response = self.endpoints.handle(request)
+        if path.rstrip("/") in BLOCKING and _on_asyncio():
+            # Building a bundle takes a while: keep the app's event loop serving meanwhile.
+            response = await asyncio.to_thread(self.endpoints.handle, request)
+        else:
+            response = self.endpoints.handle(request)
         await send(
             {
                 "type": "http.response.start",
@@ -59,6 +64,14 @@ class AsgiApp:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # another event loop (trio): answer inline
+        return False
+    return True
 
 
 class WsgiApp:

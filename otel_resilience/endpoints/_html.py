@@ -140,9 +140,36 @@ def _groups(groups: list[dict[str, Any]]) -> str:
     return _table(headers, rows, "No errors tracked.")
 
 
+def _slos(slos: list[dict[str, Any]]) -> str:
+    rows = []
+    for o in slos:
+        if "error" in o:
+            rows.append([escape(str(o["name"])), "-", "-", "-", escape(f"error: {o['error']}")])
+            continue
+        alerts = o.get("alerts") or {}
+        firing = [severity for severity, on in alerts.items() if on]
+        words = ", ".join(f"{severity} firing" for severity in firing) or "no alert firing"
+        rates = o.get("burn_rates") or {}
+        rows.append(
+            [
+                escape(str(o["name"])),
+                _pct(o.get("objective")),
+                _pct(o.get("error_budget_remaining")),
+                escape(" / ".join(f"{w} {float(r):.2f}x" for w, r in rates.items() if w in _BURN)),
+                _badge("unhealthy" if firing else "healthy", words),
+            ]
+        )
+    headers = ["SLO", "Objective", "Error budget left", "Burn rate (5m / 1h / 6h)", "Alerts"]
+    return _table(headers, rows, "")
+
+
+_BURN = ("5m", "1h", "6h")
+
+
 def render(data: dict[str, Any], refresh: int) -> str:
     """The status page for ``data`` (what /reliability returns), refreshing every ``refresh`` s."""
     status = str(data["status"])
+    slos = data.get("slos") or []
     events = data.get("events") or []
     recent = "".join(
         f"<li>{escape(str(e['check']))}: {escape(e['previous'])} &rarr; {escape(e['status'])}"
@@ -162,6 +189,7 @@ refreshes every {int(refresh)} s.</p>
 <h2>Health checks</h2>{_checks(data["checks"])}
 <h2>Circuit breakers</h2>{_breakers(data["breakers"])}
 <h2>Pipelines</h2>{_pipelines(data["pipelines"], str(data["aggregation"]))}
+{f"<h2>Service-level objectives</h2>{_slos(slos)}" if slos else ""}
 <h2>Top error groups</h2>{_groups(data["error_groups"])}
 <h2>Recent changes</h2>{f"<ul>{recent}</ul>" if recent else '<p class="muted">None.</p>'}
 </body></html>

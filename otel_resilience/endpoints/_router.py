@@ -86,6 +86,7 @@ class Endpoints:
         stats: _reliability.ReliabilityStats | None = None,
         token: str | None = None,
         refresh: int = 5,
+        debug_bundle: Callable[[], bytes] | None = None,
     ) -> None:
         if registry is not None and not isinstance(registry, HealthRegistry):
             raise ValueError(f"registry must be a HealthRegistry or None, got {registry!r}")
@@ -95,6 +96,12 @@ class Endpoints:
             raise ValueError("token must be a non-empty string or None")
         if isinstance(refresh, bool) or not isinstance(refresh, int) or not 1 <= refresh <= 10:
             raise ValueError(f"refresh must be an int of seconds in 1..10, got {refresh!r}")
+        if debug_bundle is not None and not callable(debug_bundle):
+            raise ValueError(f"debug_bundle must be callable or None, got {debug_bundle!r}")
+        if debug_bundle is not None and token is None:
+            # A bundle holds recent telemetry and configuration: never served unauthenticated.
+            raise ValueError("debug_bundle needs token= (the bundle is served only with a token)")
+        self.debug_bundle = debug_bundle
         self.registry = registry
         self.tracker = tracker
         self._stats = stats
@@ -171,8 +178,18 @@ class Endpoints:
             "pipelines": stats.pipelines() if stats is not None else {},
             "checks": report["checks"] if report is not None else {},
             "events": report["events"] if report is not None else [],
-            "error_groups": self.groups(),
+            "error_groups": _section(self.groups, []),
+            "slos": _reliability.slos(),
         }
+
+
+def _section(read: Callable[[], Any], empty: Any) -> Any:
+    """One section of the page: a tracker raising or returning junk empties that section
+    only (the breakers and checks stay visible to whoever is on call)."""
+    try:
+        return read()
+    except Exception:
+        return empty
 
 
 def _count(group: Mapping[str, Any]) -> float:
@@ -213,6 +230,24 @@ def status_page(ep: Endpoints, request: Request) -> Response:
     )
 
 
+def bundle(ep: Endpoints, request: Request) -> Response:
+    """The app's debug bundle (a zip), when the app gave one; 404 otherwise."""
+    if ep.debug_bundle is None:
+        return json_response(404, {"error": "no debug bundle configured"})
+    data = ep.debug_bundle()
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"debug_bundle returned {type(data).__name__}, not bytes")
+    return Response(
+        200,
+        bytes(data),
+        "application/zip",
+        {"content-disposition": 'attachment; filename="debug-bundle.zip"'},
+    )
+
+
+#: Routes that may take long (building a zip): the ASGI adapter runs them off the event loop.
+BLOCKING = frozenset({"/debug/bundle"})
+
 #: Path -> route. Endpoints copies it, so an app may add its own routes.
 ROUTES: dict[str, Route] = {
     "/": status_page,
@@ -220,4 +255,5 @@ ROUTES: dict[str, Route] = {
     "/ready": ready,
     "/reliability": reliability,
     "/status": status_page,
+    "/debug/bundle": bundle,
 }

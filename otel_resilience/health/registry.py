@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -20,7 +20,7 @@ from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier
 from otel_resilience.health import _telemetry
 from otel_resilience.health._breakers import breaker_check, breaker_facts
 from otel_resilience.health._model import CheckOptions, HealthStatus, RegistryOptions
-from otel_resilience.health._run import arun_check, run_check
+from otel_resilience.health._run import arun_check, run_check, run_check_bounded
 from otel_resilience.health._state import CheckState, Outcome, Transition, roll_up
 
 __all__ = ["HealthRegistry"]
@@ -32,6 +32,8 @@ class _Entry:
     is_async: bool
     state: CheckState
     breaker: CircuitBreaker | None = None
+    #: Held while a sync run is in flight (see run_check_bounded).
+    busy: threading.Lock = field(default_factory=threading.Lock)
 
 
 class HealthRegistry:
@@ -137,7 +139,8 @@ class HealthRegistry:
     # -- running --------------------------------------------------------------------------------
 
     def run_once(self) -> HealthStatus:
-        """Run every check now, in this thread; the overall status after them."""
+        """Run every check now, one after another, each sync check in a worker thread waited
+        for at most its timeout; the overall status after them."""
         for name, entry in list(self._entries.items()):
             self._record(name, entry, self._run_sync(entry))
         return self.status()
@@ -158,13 +161,22 @@ class HealthRegistry:
             import asyncio
 
             return asyncio.run(self._run_async(entry))
-        return run_check(entry.check, self._clock, opts.timeout, self._classifier)
+        if entry.breaker is not None:  # no I/O: no thread needed
+            return run_check(entry.check, self._clock, opts.timeout, self._classifier)
+        return run_check_bounded(
+            entry.check, self._clock, opts.timeout, self._classifier, entry.busy
+        )
 
     async def _run_async(self, entry: _Entry) -> Outcome:
         if entry.breaker is not None:  # no I/O: no thread needed
             return run_check(entry.check, self._clock, entry.state.opts.timeout, self._classifier)
         return await arun_check(
-            entry.check, entry.is_async, self._clock, entry.state.opts.timeout, self._classifier
+            entry.check,
+            entry.is_async,
+            self._clock,
+            entry.state.opts.timeout,
+            self._classifier,
+            entry.busy,
         )
 
     def _record(self, name: str, entry: _Entry, outcome: Outcome) -> None:

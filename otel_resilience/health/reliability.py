@@ -12,14 +12,14 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from otel_resilience import semconv
+from otel_resilience import _slo_feed, semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._telemetry import set_tap, tracked_breakers
 from otel_resilience._validate import check_clock
 from otel_resilience.health._breakers import breaker_facts
 from otel_resilience.health._buckets import FALLBACKS, RETRIES, Ring, summary
 
-__all__ = ["ReliabilityStats", "current", "disable", "enable"]
+__all__ = ["ReliabilityStats", "current", "disable", "enable", "slos"]
 
 OTHER = "_other"
 _ERRORS = frozenset({semconv.OUTCOME_FAILURE, semconv.OUTCOME_REJECTED})
@@ -162,3 +162,31 @@ def breakers(extra: list[Any] | None = None) -> list[dict[str, Any]]:
     for breaker in [*(extra or []), *tracked_breakers()]:
         seen.setdefault(id(breaker), breaker)
     return sorted((breaker_facts(b) for b in seen.values()), key=lambda f: str(f["name"]))
+
+
+def slos() -> list[dict[str, Any]]:
+    """Every live SLO's state: error budget left, burn rates, alert states (none: ``[]``).
+
+    An SLO whose status fails is listed with the error's type, never taking the page down.
+    """
+    out: list[dict[str, Any]] = []
+    for slo in _slo_feed.live():
+        try:
+            s = slo.status()
+            options = slo.options
+            out.append(
+                {
+                    "name": s.name,
+                    "objective": s.objective,
+                    "pipeline": options.pipeline,
+                    "window_seconds": options.window,
+                    "calls": s.calls,
+                    "bad": s.bad,
+                    "error_budget_remaining": s.error_budget_remaining,
+                    "burn_rates": dict(s.burn_rates),
+                    "alerts": dict(s.alerts),
+                }
+            )
+        except Exception as exc:
+            out.append({"name": str(getattr(slo, "name", "?")), "error": type(exc).__name__})
+    return out

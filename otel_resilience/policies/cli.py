@@ -24,16 +24,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     from otel_resilience.policies._errors import PolicyError
 
     try:
-        if hasattr(args, "run"):  # subcommands of otel_resilience._ops_cli
-            return int(args.run(args, out))
+        if getattr(args, "handler", None) is not None:  # subcommands of other modules
+            return int(args.handler(args, out) or 0)
         if args.command == "schema":
             from otel_resilience.policies._schema import schema_text
 
             out.write(schema_text())
         elif args.command == "check":
             _check(args.file, out)
-        elif getattr(args, "handler", None) is not None:  # subcommands of other modules
-            args.handler(args, out)
         else:
             _simulate(args, out)
     except (PolicyError, ValueError) as exc:

@@ -1,7 +1,7 @@
 """``otel-resilience slo rules [FILE]`` and ``otel-resilience dashboard``: the SLO commands.
 
 Registered in :mod:`otel_resilience.policies.cli` by :func:`add_commands`; each parser sets
-``handler(args, out)``.
+``handler(args, out)`` (returning the exit status, ``None`` meaning 0), the CLI's one dispatch.
 """
 
 from __future__ import annotations

@@ -28,8 +28,26 @@ class Breadcrumb:
         """One line: ``HH:MM:SS.mmm category level: message key=value...``."""
         clock = time.strftime("%H:%M:%S", time.gmtime(self.timestamp))
         millis = int(self.timestamp * 1000) % 1000
-        extra = "".join(f" {k}={v!r}" for k, v in self.data.items())
+        extra = "".join(f" {k}={_short_repr(v)}" for k, v in self.data.items())
         return f"{clock}.{millis:03d} {self.category} {self.level}: {self.message}{extra}"
+
+
+def _short_repr(value: Any) -> str:
+    """``repr(value)`` cut to ``_MESSAGE_MAX`` characters; never raises (hostile objects)."""
+    try:
+        text = repr(value)
+    except Exception:
+        return "<unprintable>"
+    return text if len(text) <= _MESSAGE_MAX else text[:_MESSAGE_MAX] + "..."
+
+
+def _small(value: Any) -> Any:
+    """Numbers, bools and short strings as they are; anything else as its short ``repr()``."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= _MESSAGE_MAX else value[:_MESSAGE_MAX] + "..."
+    return _short_repr(value)
 
 
 class Trail:
@@ -58,10 +76,21 @@ class Trail:
         self._var.set(())
 
 
+#: Data items kept per breadcrumb.
+_DATA_MAX = 16
+
+
 def make_crumb(category: str, message: str, level: str, data: dict[str, Any]) -> Breadcrumb:
-    """A breadcrumb stamped now, its message cut to a bounded length."""
+    """A breadcrumb stamped now, its message cut to a bounded length, its data made small now:
+    numbers and short strings kept, other objects as short ``repr()`` strings (a trail neither
+    keeps the caller's objects alive nor grows with them)."""
     text = message if len(message) <= _MESSAGE_MAX else message[:_MESSAGE_MAX] + "..."
-    return Breadcrumb(time.time(), category, text, level, data)
+    items = list(data.items())[:_DATA_MAX]
+    kept = {str(k)[:_KEY_MAX]: _small(v) for k, v in items}
+    return Breadcrumb(time.time(), category, text, level, kept)
+
+
+_KEY_MAX = 64
 
 
 class TrailHandler(logging.Handler):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from otel_resilience._strategy import CallContext, DecidingStrategy
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
     from ._tracker import ErrorTracker
 
 __all__ = ["TrackErrors"]
+
+_log = logging.getLogger(__name__)
 
 
 class TrackErrors(DecidingStrategy):
@@ -35,8 +38,34 @@ class TrackErrors(DecidingStrategy):
     def __repr__(self) -> str:
         return "TrackErrors()"
 
+    # Each hook is guarded: a failing tracker (a subclass, a broken hook) never fails the call.
+
     def enter(self, ctx: CallContext) -> Any:
         """A new attempt of a call that already failed here leaves a ``retry`` breadcrumb."""
+        try:
+            self._enter(ctx)
+        except Exception:
+            _log.debug("otel-resilience: error tracking failed", exc_info=True)
+        return None
+
+    def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
+        """The call succeeded here: its failures so far were recovered."""
+        try:
+            self._on_success(ctx)
+        except Exception:
+            _log.debug("otel-resilience: error tracking failed", exc_info=True)
+
+    def on_failure(self, ctx: CallContext, state: Any, exc: Exception | None, result: Any) -> None:
+        """Capture ``exc`` once per call (outer instances see it again), then pass it on."""
+        if exc is None:
+            return None
+        try:
+            self._on_failure(ctx, exc)
+        except Exception:
+            _log.debug("otel-resilience: error tracking failed", exc_info=True)
+        return None
+
+    def _enter(self, ctx: CallContext) -> None:
         calls = self.tracker.calls
         record = calls.get(id(ctx)) if calls else None  # empty: the common case, no lookup
         if record is not None and record[0] is ctx:
@@ -45,10 +74,8 @@ class TrackErrors(DecidingStrategy):
                 category="pipeline",
                 level="warning",
             )
-        return None
 
-    def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:
-        """The call succeeded here: its failures so far were recovered."""
+    def _on_success(self, ctx: CallContext) -> None:
         calls = self.tracker.calls
         record = calls.pop(id(ctx), None) if calls else None
         if record is not None and record[0] is ctx and record[1]:
@@ -57,10 +84,7 @@ class TrackErrors(DecidingStrategy):
                 f"{ctx.pipeline}: recovered after {len(record[1])} failure(s)", category="pipeline"
             )
 
-    def on_failure(self, ctx: CallContext, state: Any, exc: Exception | None, result: Any) -> None:
-        """Capture ``exc`` once per call (outer instances see it again), then pass it on."""
-        if exc is None:
-            return None
+    def _on_failure(self, ctx: CallContext, exc: Exception) -> None:
         tracker = self.tracker
         record = tracker.calls.get(id(ctx))
         if record is None or record[0] is not ctx:
@@ -75,4 +99,3 @@ class TrackErrors(DecidingStrategy):
             record[2].add(id(exc))
             if key is not None:
                 record[1].append(key)
-        return None

@@ -24,6 +24,7 @@ from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorClassifier, Severi
 from ._breadcrumbs import Breadcrumb, Trail, TrailHandler, make_crumb
 from ._fingerprint import fingerprint, message_template, type_name
 from ._groups import Group, GroupTable
+from ._scrub import default_scrub, safe_scrub
 
 if TYPE_CHECKING:
     from ._hooks import Hooks
@@ -85,9 +86,10 @@ class ErrorTracker:
     ``capture(exc)`` never raises and returns the group's fingerprint (``None`` when ignored).
     Errors leave the process only through the logger provider (``resilience.error`` log
     events) and the ``resilience.errors`` counter (by category); ``groups()`` reads the local
-    table. ``scrub`` (e.g. ``otel_resilience_exporters.Redactor().scrub_text``) cleans each
-    message before it is templated, kept or exported: group templates mask numbers and ids but
-    are not redacted otherwise. Options are those of :class:`TrackerOptions`.
+    table. ``scrub`` cleans each message, stack trace and breadcrumb before it is templated,
+    kept or exported; by default the exporters' redaction when installed, else the core's
+    masks (``otel_resilience.tracking._scrub``); ``scrub=lambda text: text`` opts out. Options
+    are those of :class:`TrackerOptions`.
     """
 
     def __init__(
@@ -106,7 +108,7 @@ class ErrorTracker:
             raise ValueError(f"classifier must be an ErrorClassifier, got {classifier!r}")
         if scrub is not None and not callable(scrub):
             raise ValueError(f"scrub must be callable, got {scrub!r}")
-        self._scrub = scrub
+        self._scrub = scrub if scrub is not None else default_scrub()
         if not callable(wall_clock):
             raise ValueError(f"wall_clock must be callable, got {wall_clock!r}")
         self._classifier = classifier or DEFAULT_CLASSIFIER
@@ -136,8 +138,13 @@ class ErrorTracker:
     def breadcrumb(
         self, message: str, *, category: str = "user", level: str = "info", **data: Any
     ) -> None:
-        """Add a breadcrumb to the current context's trail (attached to its next errors)."""
-        self.trail.add(make_crumb(category, str(message), level, data))
+        """Add a breadcrumb to the current context's trail (attached to its next errors).
+
+        ``data`` values are kept as short ``repr()`` strings; this never raises."""
+        try:
+            self.trail.add(make_crumb(str(category), str(message), str(level), data))
+        except Exception:  # a hostile message or key: the breadcrumb is dropped, not the call
+            _log.debug("otel-resilience: a breadcrumb was dropped", exc_info=True)
 
     def breadcrumbs(self) -> tuple[Breadcrumb, ...]:
         """The current context's trail, oldest first."""
@@ -161,8 +168,7 @@ class ErrorTracker:
             return None
         name = type_name(exc)
         message = _safe_str(exc)
-        if self._scrub is not None:
-            message = self._scrub(message)
+        message = safe_scrub(self._scrub, message)
         if self._ignore_regex is not None and self._ignore_regex.search(f"{name}: {message}"):
             return None
         template = message_template(message)
@@ -270,12 +276,11 @@ class ErrorTracker:
             stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         except Exception:
             stack = f"{name}: <unprintable traceback>"
-        scrub = self._scrub or _same
-        crumbs = tuple(scrub(c.render()) for c in self.trail.get())
+        crumbs = tuple(safe_scrub(self._scrub, c.render()) for c in self.trail.get())
         attrs: dict[str, Any] = {
             semconv.EXCEPTION_TYPE: name,
             semconv.EXCEPTION_MESSAGE: message,
-            semconv.EXCEPTION_STACKTRACE: scrub(stack[-limit:]),
+            semconv.EXCEPTION_STACKTRACE: safe_scrub(self._scrub, stack[-limit:]),
             semconv.ERROR_FINGERPRINT: key,
             semconv.ERROR_GROUP_COUNT: count,
             semconv.ERROR_CATEGORY: category,
@@ -301,10 +306,6 @@ class ErrorTracker:
 
 #: Characters of an exception message read (the rest is cut: a huge message costs nothing).
 _MESSAGE_MAX = 4096
-
-
-def _same(text: str) -> str:
-    return text
 
 
 def _safe_str(exc: BaseException) -> str:

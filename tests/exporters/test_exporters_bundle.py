@@ -54,8 +54,8 @@ def _run_with_secrets(monkeypatch: pytest.MonkeyPatch) -> tuple[DebugCollector, 
     tp, lp = TracerProvider(), LoggerProvider()
     tp.add_span_processor(collector)
     lp.add_log_record_processor(collector)
-    # Group templates are kept in the process: scrubbed before templating, they hold no secret.
-    tracker = ErrorTracker(tracer_provider=tp, logger_provider=lp, scrub=Redactor().scrub_text)
+    # Group templates are kept in the process: scrubbed (by default) before templating.
+    tracker = ErrorTracker(tracer_provider=tp, logger_provider=lp)
     breaker = CircuitBreaker(name="payments-api")
     pipeline = Pipeline(
         "pay", tracker.strategy(), Retry(max_attempts=2, base_delay=0), breaker,
@@ -162,3 +162,42 @@ def test_collector_export_writes_a_zip(tmp_path: Path) -> None:
     path = tmp_path / "b.zip"
     collector.export(path)
     assert "README.txt" in _bundle_texts(path.read_bytes())
+
+
+def test_cli_fetches_a_bundle_from_a_real_serve_without_leaking(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """End to end: an app with secrets in env, headers and exception messages serves its
+    bundle from serve(); `otel-resilience debug-bundle --from URL`, run as its own process,
+    writes a zip holding the app's telemetry and states and none of the secrets nor the token."""
+    import functools
+    import subprocess
+    import sys
+
+    from otel_resilience import HealthRegistry
+    from otel_resilience.endpoints import serve
+
+    collector, tracker = _run_with_secrets(monkeypatch)
+    registry = HealthRegistry()
+    registry.register("db", lambda: True)
+    registry.run_once()
+    token = "tok-Zq81xVb7Lm"
+    bundle = functools.partial(debug_bundle_bytes, collector, tracker=tracker, health=registry)
+    script = Path(sys.executable).with_name("otel-resilience")
+    out = tmp_path / "bundle.zip"
+    monkeypatch.setenv("OTEL_RESILIENCE_DEBUG_TOKEN", token)
+    with serve(token=token, debug_bundle=bundle) as handle:
+        done = subprocess.run(
+            [str(script), "debug-bundle", "-o", str(out), "--from", handle.url],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    texts = _bundle_texts(out.read_bytes())
+    leaks = [(n, s) for n, t in texts.items() for s in [*_secret_tokens(), token] if s in t]
+    assert leaks == []
+    states = json.loads(texts["app/states.json"])
+    assert {"name": "payments-api", "state": "open"} in states["circuit_breakers"]
+    assert states["health"]["checks"]["db"]["status"] == "healthy"
+    assert "ValueError" in {g["type"] for g in states["error_groups"]}
+    assert json.loads(texts["app/spans.json"])["resourceSpans"]
+    assert json.loads(texts["env.json"])["OTEL_RESILIENCE_DEBUG_TOKEN"] == "[REDACTED]"
