@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.shadow import Shadow
     from otel_resilience.slo import SLO
     from otel_resilience.store import RedisStateStore, StateStore, configure_store
+    from otel_resilience.streams import StreamMetrics, StreamState, monitor_stream
     from otel_resilience.timeout import Timeout
     from otel_resilience.tracking import ErrorTracker
 
@@ -116,6 +117,9 @@ __all__ = [
     "RedisStateStore",
     "StateStore",
     "configure_store",
+    "StreamMetrics",
+    "StreamState",
+    "monitor_stream",
 ]
 
 # Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
@@ -173,6 +177,9 @@ _HOME = {
     "RedisStateStore": "otel_resilience.store",
     "StateStore": "otel_resilience.store",
     "configure_store": "otel_resilience.store",
+    "StreamMetrics": "otel_resilience.streams",
+    "StreamState": "otel_resilience.streams",
+    "monitor_stream": "otel_resilience.streams",
 }
 
 

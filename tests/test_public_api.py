@@ -60,6 +60,9 @@ EXPECTED = {
     "RedisStateStore",
     "StateStore",
     "configure_store",
+    "StreamMetrics",
+    "StreamState",
+    "monitor_stream",
 }
 
 

@@ -30,6 +30,8 @@ ENUMERATED = {
     semconv.RETRY_REASON,
     semconv.HEALTH_PROBE_RESULT,
     semconv.SLO_SEVERITY,
+    semconv.STREAM_STATE,
+    semconv.STREAM_PREVIOUS_STATE,
 }
 
 
@@ -58,6 +60,7 @@ def emitted_names(fake_clock, capture) -> set[str]:
     _budget_and_chaos_scenario(fake_clock, capture)
     _health_scenario(fake_clock, capture)
     slo = _slo_scenario(fake_clock, capture)  # held: SLOs are reported while referenced
+    _stream_scenario(fake_clock, capture)
     names: set[str] = set()
     for span in capture.spans():
         for key, value in span.attributes.items():
@@ -146,6 +149,34 @@ def _slo_scenario(fake_clock, capture) -> object:
     return SLO(
         "names-slo", pipeline="names", clock=fake_clock, meter_provider=capture.meter_provider
     )
+
+
+def _stream_scenario(fake_clock, capture) -> None:
+    """A monitored stream with tokens, paused, resumed, then failing; another one cancelled."""
+    from otel_resilience import monitor_stream
+
+    def chunks():
+        yield "ab"
+        fake_clock.advance(1.0)
+        yield "cd"
+        raise ConnectionError
+
+    stream = monitor_stream(
+        chunks(), name="names", clock=fake_clock, count_tokens=len, **_tp(capture)
+    )
+    next(stream)
+    stream.pause()
+    stream.resume()
+    with pytest.raises(ConnectionError):
+        list(stream)
+    monitor_stream(["x"], name="cancelled", **_tp(capture)).cancel()
+    idle = monitor_stream(["x"], name="cancelled", **_tp(capture))
+    next(idle)
+    idle.cancel()
+
+
+def _tp(capture):
+    return {"tracer_provider": capture.tracer_provider}
 
 
 def test_emitted_names_are_constants(fake_clock, otel_capture):

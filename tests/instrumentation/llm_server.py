@@ -61,6 +61,8 @@ class Behaviour:
     bad_json: bool = False
     #: SSE events sent before the stall, disconnect or bad event; negative counts from the end.
     after: int = 0
+    #: Real seconds between SSE events (a model producing tokens at 1/pace per second).
+    pace: float = 0.0
     #: Close the connection without any answer.
     drop: bool = False
     #: The reply's text (one word per chunk); default ``"Hello from <model>."``.
@@ -124,6 +126,11 @@ def slow_first_byte(seconds: float, **kwargs: Any) -> Behaviour:
 def stall(seconds: float, after: int = 0, **kwargs: Any) -> Behaviour:
     """Stop sending for ``seconds`` after ``after`` SSE events, then go on."""
     return Behaviour(stall=seconds, after=after, **kwargs)
+
+
+def paced(seconds: float, **kwargs: Any) -> Behaviour:
+    """Stream with ``seconds`` between events (JSON answers are not paced)."""
+    return Behaviour(pace=seconds, **kwargs)
 
 
 def disconnect(after: int = 0, **kwargs: Any) -> Behaviour:
@@ -320,6 +327,9 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 if how.bad_json:
                     data = '{"broken": '
+            if how.pace and index and self.server.wait(how.pace):
+                self.close_connection = True
+                return
             frame = (f"event: {name}\n" if name else "") + f"data: {data}\n\n"
             self._chunk(frame.encode())
         self._chunk(b"")

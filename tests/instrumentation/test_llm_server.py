@@ -19,6 +19,7 @@ from llm_server import (
     disconnect,
     ok,
     overloaded,
+    paced,
     rate_limited,
     ratelimit_headers,
     running_llm_server,
@@ -262,6 +263,17 @@ def test_broken_json_bodies_fail_the_call(llm_sdk: Sdk, behaviour: Any) -> None:
     llm_sdk.server.script(behaviour)
     with pytest.raises((openai.APIError, json.JSONDecodeError)):
         llm_sdk.run("openai", lambda c: c.chat.completions.create(**CHAT), max_retries=0)
+
+
+def test_a_paced_stream_spreads_its_events(llm_sdk: Sdk) -> None:
+    """``paced`` waits between SSE events: 6 chat events 20 ms apart take at least 100 ms."""
+    llm_sdk.server.script(paced(0.02))
+    started = time.monotonic()
+    chunks = llm_sdk.run(
+        "openai", lambda c: c.chat.completions.create(**CHAT, stream=True), consume=True
+    )
+    assert time.monotonic() - started >= 0.1  # a lower bound only: never flaky on a slow machine
+    assert len(chunks) == 5  # role, 3 words, finish ([DONE] is not a chunk)
 
 
 def test_traceparent_is_logged(openai_client: openai.OpenAI, llm_server: LLMServer) -> None:

@@ -19,7 +19,7 @@ from servers import InstrServer, closed_port
 from otel_resilience import semconv
 
 APP = Path(__file__).resolve().parents[2] / "examples" / "zero_code_app.py"
-RUN_TIMEOUT = 60.0  # seconds: a hung run fails the test; it normally takes a few
+RUN_TIMEOUT = 180.0  # seconds: a hung run fails the test; it normally takes a few
 
 
 def _imported(path: Path) -> set[str]:
