@@ -306,8 +306,11 @@ class CircuitBreaker(DecidingStrategy):
 
     def _closed_success(self, permit: int) -> None:
         """:meth:`on_success` for a :meth:`_closed_permit` (a failure goes through a pipeline)."""
-        now = self._clock.monotonic() if self._timed else 0.0
-        self._emit(self._core.record_success(permit, now), None)
+        transition = self._core.record_success(
+            permit, self._clock.monotonic() if self._timed else 0.0
+        )
+        if transition is not None:  # a half-open probe's success closes the breaker
+            self._emit(transition, None)
 
     # -- outcomes ----------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 host's pipeline while the breaker is closed, and everything else behaves as through it.
 
 Every client (httpx and httpx2 sync and async, requests, aiohttp) runs each body, with the
-API's no-op providers, so the runner takes its :class:`Fast` path.
+API's no-op providers, so the runner takes its fast path (``hosts.Fast``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from opentelemetry import metrics, trace
 from opentelemetry._logs import NoOpLoggerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from otel_resilience_instrumentation._http import HttpRequest, HttpRunner
-from otel_resilience_instrumentation._http.hosts import Fast
 from otel_resilience_instrumentation._httpx_like import _Adapter
 from otel_resilience_instrumentation.policy import HttpPolicy
 from servers import Reply
 
-from otel_resilience import CircuitOpenError, Pipeline, Timeout
+from otel_resilience import CircuitBreaker, CircuitOpenError, Pipeline, Timeout
 from otel_resilience.testing import FakeClock
 
 OFF = {
@@ -70,15 +69,15 @@ def client(request: pytest.FixtureRequest) -> Client:
 
 @pytest.fixture
 def fast_successes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Permits of the successes counted on the Fast path (the pipeline was skipped)."""
+    """Permits of the successes counted on the fast path (the pipeline was skipped)."""
     seen: list[int] = []
-    original = Fast.succeeded
+    original = CircuitBreaker._closed_success
 
-    def spy(self: Fast, permit: int) -> None:
+    def spy(self: CircuitBreaker, permit: int) -> None:
         seen.append(permit)
         original(self, permit)
 
-    monkeypatch.setattr(Fast, "succeeded", spy)
+    monkeypatch.setattr(CircuitBreaker, "_closed_success", spy)
     return seen
 
 
@@ -189,7 +188,8 @@ def test_a_breaker_opened_meanwhile_returns_the_first_outcome():
     def send(attempt: Any) -> httpx.Response:
         sent.append(attempt.number)
         host = runner._origins[("127.0.0.1", 9, "http")]
-        assert host.fast is not None and host.fast.breaker is not None
+        assert host.fast is not None
+        assert host.fast.breaker is not None
         host.fast.breaker.isolate()  # stands for the other thread's failures
         return httpx.Response(503, request=request)
 

@@ -20,7 +20,7 @@ from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
 from otel_resilience_instrumentation._http.hosts import Fast, Host, Hosts
-from otel_resilience_instrumentation._http.managed import ManagedAttempt, managed_attempt
+from otel_resilience_instrumentation._http.managed import MANAGED_KEY, ManagedAttempt
 from otel_resilience_instrumentation._http.policy import HttpPolicy
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
 from otel_resilience_instrumentation._http.types import (
@@ -52,10 +52,9 @@ except ImportError:  # pragma: no cover - an API that moved them
 __all__ = ["HttpRunner"]
 
 
-def _suppressed() -> bool:
-    """``not is_http_instrumentation_enabled()`` from one context read (that helper's three
-    reads cost more than the rest of a request's plan)."""
-    ctx = otel_context.get_current()
+def _suppressed(ctx: otel_context.Context) -> bool:
+    """``not is_http_instrumentation_enabled()`` on a context already read (that helper's
+    three reads cost more than the rest of a request's plan)."""
     return bool(ctx.get(_SUPPRESS) or ctx.get(_SUPPRESS_PLAIN) or ctx.get(_SUPPRESS_HTTP))
 
 
@@ -65,13 +64,15 @@ R = TypeVar("R")
 class _Call:
     """One logical request: its attempts so far, and its Target once telemetry needs it."""
 
-    __slots__ = ("managed", "n", "request", "target")
+    __slots__ = ("ctx", "managed", "n", "request", "target")
 
     def __init__(self, request: HttpRequest) -> None:
         self.n = 0
         self.request = request
         self.target: Target | None = None
         self.managed: ManagedAttempt | None = None
+        #: The context the request was made in (read once by the plan).
+        self.ctx: otel_context.Context | None = None
 
     def get_target(self) -> Target:
         target = self.target
@@ -98,13 +99,15 @@ def _is_idempotent(policy: HttpPolicy, request: HttpRequest) -> bool:
         return False
 
 
-def _bare(call: _Call, policy: HttpPolicy) -> Attempt:
+def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None = None) -> Attempt:
     """The next attempt when nothing records: no span, but whatever trace context the caller
-    has is still passed on, and the timeout is still capped at the deadline."""
+    has (``current``, else read now) is still passed on, and the timeout is still capped at
+    the deadline."""
     call.n += 1
     remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
     headers: dict[str, str] = {}
-    current = otel_context.get_current()
+    if current is None:
+        current = otel_context.get_current()
     if current:
         propagate.inject(headers, context=current)
     return Attempt(call.n, headers, remaining)
@@ -176,8 +179,13 @@ class HttpRunner(Generic[R]):
     def _plan(self, request: HttpRequest, call: _Call) -> tuple[Pipeline, HttpPolicy, Fast] | None:
         """``None`` to pass the request straight through, else its pipeline, policy and
         :class:`Fast` path."""
-        if _suppressed():
+        ctx = otel_context.get_current()  # read once for suppression, LLM and trace context
+        if _suppressed(ctx):
             return None
+        call.ctx = ctx
+        managed = ctx.get(MANAGED_KEY)
+        if isinstance(managed, ManagedAttempt):
+            call.managed = managed
         host_name, port, scheme = request.host, request.port, request.scheme
         if host_name is not None and scheme is not None:
             origin = (host_name, port, scheme)
@@ -246,23 +254,27 @@ class HttpRunner(Generic[R]):
         if plan is None:
             return send(PASS_THROUGH)
         pipeline, policy, fast = plan
-        managed = managed_attempt()
+        managed = call.managed
         if managed is not None:  # issue 10: the LLM runner retries and breaks; trace only
-            call.n, call.managed = managed.number - 1, managed
+            call.n = managed.number - 1
             return self._attempt(send, call, policy)
-        permit = None if self._telemetry.records() else fast.permit()
+        permit: int | None = None
+        if not self._telemetry.records():
+            breaker = fast.breaker
+            permit = 0 if breaker is None else breaker._closed_permit()
         if permit is None:
             return pipeline.call(self._attempt, send, call, policy)
         # Nothing records and the breaker is closed: the first attempt goes without the
         # pipeline, and only a response that failed or an error is handed to it (Fast).
         first = _First()
         try:
-            response = send(_bare(call, policy))
+            response = send(_bare(call, policy, call.ctx))
         except Exception as exc:
             first.error = exc
         else:
             if not fast.failed(response):
-                fast.succeeded(permit)
+                if fast.breaker is not None:
+                    fast.breaker._closed_success(permit)
                 return response
             first.response = response
         try:
@@ -307,23 +319,27 @@ class HttpRunner(Generic[R]):
         if plan is None:
             return await send(PASS_THROUGH)
         pipeline, policy, fast = plan
-        managed = managed_attempt()
+        managed = call.managed
         if managed is not None:  # issue 10: the LLM runner retries and breaks; trace only
-            call.n, call.managed = managed.number - 1, managed
+            call.n = managed.number - 1
             return await self._aattempt(send, call, policy)
-        permit = None if self._telemetry.records() else fast.permit()
+        permit: int | None = None
+        if not self._telemetry.records():
+            breaker = fast.breaker
+            permit = 0 if breaker is None else breaker._closed_permit()
         if permit is None:
             return await pipeline.acall(self._aattempt, send, call, policy)
         # Nothing records and the breaker is closed: the first attempt goes without the
         # pipeline, and only a response that failed or an error is handed to it (Fast).
         first = _First()
         try:
-            response = await send(_bare(call, policy))
+            response = await send(_bare(call, policy, call.ctx))
         except Exception as exc:
             first.error = exc
         else:
             if not fast.failed(response):
-                fast.succeeded(permit)
+                if fast.breaker is not None:
+                    fast.breaker._closed_success(permit)
                 return response
             first.response = response
         try:
