@@ -293,6 +293,25 @@ class CircuitBreaker(DecidingStrategy):
             raise
         return (permit, now) if self._slow_limit is not None else permit
 
+    # -- a caller that runs the breaker's closed-state bookkeeping itself ------------------------
+
+    def _closed_permit(self) -> int | None:
+        """The permit :meth:`enter` would give while closed with no slow-call timing, else
+        ``None`` (the caller must then go through a pipeline). For the HTTP instrumentation's
+        request path when nothing records: a success then costs no pipeline call."""
+        state, epoch = self._core.snapshot
+        if state is CLOSED and self._slow_limit is None:
+            return epoch
+        return None
+
+    def _closed_success(self, permit: int) -> None:
+        """:meth:`on_success` for a :meth:`_closed_permit` (a failure goes through a pipeline)."""
+        transition = self._core.record_success(
+            permit, self._clock.monotonic() if self._timed else 0.0
+        )
+        if transition is not None:  # a half-open probe's success closes the breaker
+            self._emit(transition, None)
+
     # -- outcomes ----------------------------------------------------------------------------
 
     def on_success(self, ctx: CallContext, state: Any, result: Any) -> None:

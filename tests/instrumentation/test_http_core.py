@@ -363,8 +363,8 @@ def test_suppression_check_agrees_with_the_instrumentation_helper(keys):
         ctx = context.set_value(key, True, ctx)
     token = context.attach(ctx)
     try:
-        assert _suppressed() is (not is_http_instrumentation_enabled())
-        assert _suppressed() is bool(chosen)
+        assert _suppressed(context.get_current()) is (not is_http_instrumentation_enabled())
+        assert _suppressed(context.get_current()) is bool(chosen)
     finally:
         context.detach(token)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from otel_resilience import CircuitBreakerRegistry, Pipeline, Retry
+from otel_resilience import CircuitBreaker, CircuitBreakerRegistry, Pipeline, Retry
 from otel_resilience._clock import Clock
 from otel_resilience._registry import BoundedRegistry
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorCategory
@@ -13,21 +13,42 @@ from otel_resilience_instrumentation._http.config import match
 from otel_resilience_instrumentation._http.policy import HttpPolicy
 from otel_resilience_instrumentation._http.types import ResponseAdapter
 
-__all__ = ["MAX_HOSTS", "Host", "Hosts"]
+__all__ = ["MAX_HOSTS", "Fast", "Host", "Hosts"]
 
 #: Host keys remembered per runner (their policy, pipelines and breaker); LRU beyond.
 MAX_HOSTS = 1024
 
 
-class Host:
-    """A host key's policy and its two pipelines (with and without Retry), built on first use."""
+class Fast:
+    """What a request needs to skip its host's pipeline: the host's breaker (``None`` without
+    one) and the test of a failed response (the pipeline's ``is_failure_result``).
 
-    __slots__ = ("key", "pipelines", "policy")
+    The runner sends a request's first attempt without the pipeline when nothing records and
+    the breaker is closed; a response that is no failure then only counts as the breaker's
+    success. Anything else (an error, a failed response) is handed to the pipeline as its first
+    attempt's outcome, so Retry and the breaker decide exactly as they would have.
+    """
+
+    __slots__ = ("breaker", "failed")
+    # The runner calls the breaker's _closed_permit()/_closed_success() itself: a method of
+    # this class in between costs as much as the rest of a success's bookkeeping.
+
+    def __init__(self, breaker: CircuitBreaker | None, failed: Callable[[Any], bool]) -> None:
+        self.breaker = breaker
+        self.failed = failed
+
+
+class Host:
+    """A host key's policy and its two pipelines (with and without Retry), built on first use,
+    and its :class:`Fast` path (set with the first pipeline)."""
+
+    __slots__ = ("fast", "key", "pipelines", "policy")
 
     def __init__(self, key: str, policy: HttpPolicy) -> None:
         self.key = key
         self.policy = policy
         self.pipelines: dict[bool, Pipeline] = {}
+        self.fast: Fast | None = None
 
 
 class Hosts:
@@ -93,15 +114,23 @@ class Hosts:
                     respect_retry_after=policy.respect_retry_after,
                 )
             )
-        if policy.breaker:
-            strategies.append(self._registry(policy).get(name))
-        return Pipeline(
+        breaker = self._registry(policy).get(name) if policy.breaker else None
+        if breaker is not None:
+            strategies.append(breaker)
+
+        def failed(r: Any) -> bool:
+            return (s := adapter.status(r)) >= 500 or s in statuses
+
+        pipeline = Pipeline(
             f"HTTP {name}",
             *strategies,
             clock=self._clock,
-            is_failure_result=lambda r: (s := adapter.status(r)) >= 500 or s in statuses,
+            is_failure_result=failed,
             **self._providers,
         )
+        if host.fast is None:  # after the Pipeline bound the breaker to its clock
+            host.fast = Fast(breaker, failed)
+        return pipeline
 
     def _registry(self, policy: HttpPolicy) -> CircuitBreakerRegistry:
         """One bounded breaker registry per distinct policy; a breaker is named by its key."""

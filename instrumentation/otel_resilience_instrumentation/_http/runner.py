@@ -19,8 +19,8 @@ from otel_resilience._clock import Clock
 from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
-from otel_resilience_instrumentation._http.hosts import Host, Hosts
-from otel_resilience_instrumentation._http.managed import ManagedAttempt, managed_attempt
+from otel_resilience_instrumentation._http.hosts import Fast, Host, Hosts
+from otel_resilience_instrumentation._http.managed import MANAGED_KEY, ManagedAttempt
 from otel_resilience_instrumentation._http.policy import HttpPolicy
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
 from otel_resilience_instrumentation._http.types import (
@@ -52,10 +52,9 @@ except ImportError:  # pragma: no cover - an API that moved them
 __all__ = ["HttpRunner"]
 
 
-def _suppressed() -> bool:
-    """``not is_http_instrumentation_enabled()`` from one context read (that helper's three
-    reads cost more than the rest of a request's plan)."""
-    ctx = otel_context.get_current()
+def _suppressed(ctx: otel_context.Context) -> bool:
+    """``not is_http_instrumentation_enabled()`` on a context already read (that helper's
+    three reads cost more than the rest of a request's plan)."""
     return bool(ctx.get(_SUPPRESS) or ctx.get(_SUPPRESS_PLAIN) or ctx.get(_SUPPRESS_HTTP))
 
 
@@ -65,13 +64,15 @@ R = TypeVar("R")
 class _Call:
     """One logical request: its attempts so far, and its Target once telemetry needs it."""
 
-    __slots__ = ("managed", "n", "request", "target")
+    __slots__ = ("ctx", "managed", "n", "request", "target")
 
     def __init__(self, request: HttpRequest) -> None:
         self.n = 0
         self.request = request
         self.target: Target | None = None
         self.managed: ManagedAttempt | None = None
+        #: The context the request was made in (read once by the plan).
+        self.ctx: otel_context.Context | None = None
 
     def get_target(self) -> Target:
         target = self.target
@@ -96,6 +97,39 @@ def _is_idempotent(policy: HttpPolicy, request: HttpRequest) -> bool:
         return any(k.lower() == wanted for k in request.headers)
     except Exception:  # an odd mapping: no proof of idempotency, no retry
         return False
+
+
+def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None = None) -> Attempt:
+    """The next attempt when nothing records: no span, but whatever trace context the caller
+    has (``current``, else read now) is still passed on, and the timeout is still capped at
+    the deadline."""
+    call.n += 1
+    remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
+    headers: dict[str, str] = {}
+    if current is None:
+        current = otel_context.get_current()
+    if current:
+        propagate.inject(headers, context=current)
+    return Attempt(call.n, headers, remaining)
+
+
+class _First:
+    """The outcome of a first attempt sent without the pipeline, handed to it as its first
+    attempt's (see :class:`Fast`)."""
+
+    __slots__ = ("error", "pending", "response")
+
+    def __init__(self) -> None:
+        self.pending = True
+        self.response: Any = None
+        self.error: Exception | None = None
+
+    def take(self) -> Any:
+        """The response, or raise the error; once."""
+        self.pending = False
+        if self.error is not None:
+            raise self.error
+        return self.response
 
 
 class HttpRunner(Generic[R]):
@@ -142,10 +176,16 @@ class HttpRunner(Generic[R]):
 
     # -- the decision, shared by send and asend --------------------------------------------------
 
-    def _plan(self, request: HttpRequest, call: _Call) -> tuple[Pipeline, HttpPolicy] | None:
-        """``None`` to pass the request straight through, else its pipeline and policy."""
-        if _suppressed():
+    def _plan(self, request: HttpRequest, call: _Call) -> tuple[Pipeline, HttpPolicy, Fast] | None:
+        """``None`` to pass the request straight through, else its pipeline, policy and
+        :class:`Fast` path."""
+        ctx = otel_context.get_current()  # read once for suppression, LLM and trace context
+        if _suppressed(ctx):
             return None
+        call.ctx = ctx
+        managed = ctx.get(MANAGED_KEY)
+        if isinstance(managed, ManagedAttempt):
+            call.managed = managed
         host_name, port, scheme = request.host, request.port, request.scheme
         if host_name is not None and scheme is not None:
             origin = (host_name, port, scheme)
@@ -163,7 +203,8 @@ class HttpRunner(Generic[R]):
         if not policy.enabled:
             return None
         retry = policy.max_attempts > 1 and request.replayable and _is_idempotent(policy, request)
-        return self._hosts.pipeline(host, retry), policy
+        pipeline = self._hosts.pipeline(host, retry)
+        return pipeline, policy, host.fast  # type: ignore[return-value]  # set with a pipeline
 
     def _start(
         self, call: _Call, policy: HttpPolicy
@@ -173,19 +214,15 @@ class HttpRunner(Generic[R]):
         suppressed, so a contrib instrumentor further in (at the transport) stays quiet.
         When nothing records there is no context to enter (``None``): with no span of ours,
         there is no second span to prevent."""
-        call.n += 1
         telemetry = self._telemetry
-        record = telemetry.start(call.get_target(), call.n - 1) if telemetry.records() else None
-        if record is not None and call.managed is not None:
+        if not telemetry.records():
+            return None, _bare(call, policy), None
+        call.n += 1
+        record = telemetry.start(call.get_target(), call.n - 1)
+        if call.managed is not None:
             with contextlib.suppress(Exception):  # a hostile value: the span goes without it
                 record.span.set_attributes(call.managed.attributes)
         remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
-        if record is None:  # still pass on whatever trace context the caller has
-            headers: dict[str, str] = {}
-            current = otel_context.get_current()
-            if current:
-                propagate.inject(headers, context=current)
-            return None, Attempt(call.n, headers, remaining), None
         ctx = otel_context.set_value(_SUPPRESS_HTTP, True, record.context())
         return record, Attempt(call.n, record.headers(), remaining), ctx
 
@@ -216,12 +253,43 @@ class HttpRunner(Generic[R]):
         plan = self._plan(request, call)
         if plan is None:
             return send(PASS_THROUGH)
-        pipeline, policy = plan
-        managed = managed_attempt()
+        pipeline, policy, fast = plan
+        managed = call.managed
         if managed is not None:  # issue 10: the LLM runner retries and breaks; trace only
-            call.n, call.managed = managed.number - 1, managed
+            call.n = managed.number - 1
             return self._attempt(send, call, policy)
-        return pipeline.call(self._attempt, send, call, policy)
+        permit: int | None = None
+        if not self._telemetry.records():
+            breaker = fast.breaker
+            permit = 0 if breaker is None else breaker._closed_permit()
+        if permit is None:
+            return pipeline.call(self._attempt, send, call, policy)
+        # Nothing records and the breaker is closed: the first attempt goes without the
+        # pipeline, and only a response that failed or an error is handed to it (Fast).
+        first = _First()
+        try:
+            response = send(_bare(call, policy, call.ctx))
+        except Exception as exc:
+            first.error = exc
+        else:
+            if not fast.failed(response):
+                if fast.breaker is not None:
+                    fast.breaker._closed_success(permit)
+                return response
+            first.response = response
+        try:
+            return pipeline.call(self._again, first, send, call, policy)
+        except Exception:
+            if first.pending:  # refused before it took the outcome (the breaker opened)
+                return first.take()  # type: ignore[no-any-return]
+            raise
+
+    def _again(
+        self, first: _First, send: Callable[[Attempt], R], call: _Call, policy: HttpPolicy
+    ) -> R:
+        if first.pending:
+            return first.take()  # type: ignore[no-any-return]
+        return self._attempt(send, call, policy)
 
     def _attempt(self, send: Callable[[Attempt], R], call: _Call, policy: HttpPolicy) -> R:
         record, attempt, ctx = self._start(call, policy)
@@ -250,12 +318,47 @@ class HttpRunner(Generic[R]):
         plan = self._plan(request, call)
         if plan is None:
             return await send(PASS_THROUGH)
-        pipeline, policy = plan
-        managed = managed_attempt()
+        pipeline, policy, fast = plan
+        managed = call.managed
         if managed is not None:  # issue 10: the LLM runner retries and breaks; trace only
-            call.n, call.managed = managed.number - 1, managed
+            call.n = managed.number - 1
             return await self._aattempt(send, call, policy)
-        return await pipeline.acall(self._aattempt, send, call, policy)
+        permit: int | None = None
+        if not self._telemetry.records():
+            breaker = fast.breaker
+            permit = 0 if breaker is None else breaker._closed_permit()
+        if permit is None:
+            return await pipeline.acall(self._aattempt, send, call, policy)
+        # Nothing records and the breaker is closed: the first attempt goes without the
+        # pipeline, and only a response that failed or an error is handed to it (Fast).
+        first = _First()
+        try:
+            response = await send(_bare(call, policy, call.ctx))
+        except Exception as exc:
+            first.error = exc
+        else:
+            if not fast.failed(response):
+                if fast.breaker is not None:
+                    fast.breaker._closed_success(permit)
+                return response
+            first.response = response
+        try:
+            return await pipeline.acall(self._aagain, first, send, call, policy)
+        except Exception:
+            if first.pending:  # refused before it took the outcome (the breaker opened)
+                return first.take()  # type: ignore[no-any-return]
+            raise
+
+    async def _aagain(
+        self,
+        first: _First,
+        send: Callable[[Attempt], Awaitable[R]],
+        call: _Call,
+        policy: HttpPolicy,
+    ) -> R:
+        if first.pending:
+            return first.take()  # type: ignore[no-any-return]
+        return await self._aattempt(send, call, policy)
 
     async def _aattempt(
         self, send: Callable[[Attempt], Awaitable[R]], call: _Call, policy: HttpPolicy

@@ -19,6 +19,7 @@ from otel_resilience_instrumentation._http.attrs import Target, dup_old_names
 __all__ = ["AttemptRecord", "HttpTelemetry"]
 
 _log = logging.getLogger(__name__)
+_UNSET = object()
 
 
 class HttpTelemetry:
@@ -30,11 +31,14 @@ class HttpTelemetry:
     ``None``, so a request costs no span and no measurement then.
     """
 
-    __slots__ = ("_key", "_providers", "dup", "duration", "tracer")
+    __slots__ = ("_key", "_providers", "_records", "dup", "duration", "tracer")
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         self._providers = (tracer_provider, meter_provider)
-        self._key: tuple[object, object] | None = None
+        #: The global (tracer, meter) providers resolved last (``None`` while no global one
+        #: was set); the first read never matches it.
+        self._key: tuple[object, object] = (_UNSET, _UNSET)
+        self._records = False
         self.tracer: trace.Tracer | None = None
         self.duration: metrics.Histogram | None = None
         #: Old attribute names too (OTEL_SEMCONV_STABILITY_OPT_IN=http/dup), read once.
@@ -64,15 +68,18 @@ class HttpTelemetry:
                     explicit_bucket_boundaries_advisory=list(semconv.HTTP_DURATION_BUCKETS),
                 )
         self.tracer, self.duration, self._key = tracer, duration, key
+        self._records = tracer is not None or duration is not None
 
     def records(self) -> bool:
         """Whether a span or a measurement would be recorded now (a broken provider: no)."""
-        try:
-            self._resolve()
-        except Exception:  # a broken provider: no telemetry, the request still goes
-            _log.debug("otel-resilience: resolving the HTTP instruments failed", exc_info=True)
-            return False
-        return self.tracer is not None or self.duration is not None
+        current = _globals()
+        if current[0] is not self._key[0] or current[1] is not self._key[1]:
+            try:
+                self._resolve()
+            except Exception:  # a broken provider: no telemetry, the request still goes
+                _log.debug("otel-resilience: resolving the HTTP instruments failed", exc_info=True)
+                return False
+        return self._records
 
     def start(self, target: Target, resend_count: int) -> AttemptRecord:
         """Start the attempt's CLIENT span (under the current span) and its stopwatch; call it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 __all__ = ["PASS_THROUGH", "Attempt", "BodyDone", "HttpRequest", "ResponseAdapter"]
 
@@ -36,8 +36,7 @@ class HttpRequest:
     scheme: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """What the adapter applies to the outgoing request of one attempt.
 
     ``number`` is 1-based. ``headers`` (``traceparent``, ``tracestate``, baggage) must be set
