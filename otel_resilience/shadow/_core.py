@@ -145,7 +145,7 @@ def score_of(compare: Any, primary: Any, candidate: Any) -> tuple[float | None, 
     try:
         value = compare(primary, candidate)
         score = float(value)
-    except Exception:
+    except BaseException:  # runs in the background: nothing may leave its slot taken
         _log.debug("otel-resilience: a shadow compare function raised", exc_info=True)
         return None, True
     if math.isnan(score):  # no verdict

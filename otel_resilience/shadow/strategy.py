@@ -197,7 +197,7 @@ class Shadow(Strategy):
             value = self.options.candidate(*job.args, **job.kwargs)
             if inspect.isawaitable(value):
                 value = asyncio.run(_bounded(value, timeout))
-        except Exception as exc:
+        except BaseException as exc:  # even a BaseException: the slot must be given back
             error = exc
         latency = clock.monotonic() - started
         timed_out = isinstance(error, _ShadowTimeout) or latency > timeout
@@ -224,11 +224,13 @@ class Shadow(Strategy):
         except asyncio.CancelledError as exc:  # the loop is closing: record, then go
             self._finish(job, span, token, None, exc, clock.monotonic() - started, False)
             raise
-        except Exception as exc:
+        except BaseException as exc:  # even a BaseException: the slot must be given back
             error = exc
         latency = clock.monotonic() - started
         timed_out = isinstance(error, (TimeoutError, _ShadowTimeout)) and latency >= timeout
         self._finish(job, span, token, value, error, latency, timed_out)
+        if isinstance(error, KeyboardInterrupt):
+            raise error
         if error is None:
             await aclose_dropped(value)
 
