@@ -60,6 +60,11 @@ class Slots:
             self.counts = dict.fromkeys(ShadowStats.__dataclass_fields__, 0)
             self.counts["agreement_sum"] = 0.0
 
+    def after_fork(self) -> None:
+        """In a forked child: no call is in flight (the parent's threads stayed behind)."""
+        self._cond = threading.Condition()
+        self.in_flight = 0
+
     def take(self) -> bool:
         """Count a sampled call and take a slot; ``False`` (counted as dropped) when full."""
         with self._cond:

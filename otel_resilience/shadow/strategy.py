@@ -6,6 +6,8 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -32,6 +34,18 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+_SHADOWS: weakref.WeakSet[Shadow] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for shadow in list(_SHADOWS):
+        shadow._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _ShadowTimeout(Exception):
     """A sync pipeline's async candidate ran out of time."""
 
@@ -51,7 +65,17 @@ class Shadow(Strategy):
     Each shadow call is its own span, linked to the call's span, never its child.
     """
 
-    __slots__ = ("_async", "_compare", "_metrics", "_pool", "_slots", "_tasks", "name", "options")
+    __slots__ = (
+        "__weakref__",
+        "_async",
+        "_compare",
+        "_metrics",
+        "_pool",
+        "_slots",
+        "_tasks",
+        "name",
+        "options",
+    )
 
     strategy_name = semconv.STRATEGY_SHADOW
 
@@ -84,6 +108,14 @@ class Shadow(Strategy):
         self._async = inspect.iscoroutinefunction(candidate)
         self._tasks: set[asyncio.Task[None]] = set()
         self._metrics = VariantMetrics()
+        _SHADOWS.add(self)
+
+    def _forked(self) -> None:
+        # The parent's worker threads, tasks and calls in flight did not come along: without
+        # this the child queues shadow calls no thread takes, and every slot stays taken.
+        self._slots.after_fork()
+        self._pool = WorkerPool(self.options.max_in_flight, self._pool.name)
+        self._tasks = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(candidate={self.name}, percent={self.options.percent:g})"
