@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Job", "ShadowStats", "Slots", "score_of"]
+__all__ = ["Job", "ShadowStats", "Slots", "score_of", "verdict_of"]
 
 _log = logging.getLogger(__name__)
 
@@ -156,3 +156,20 @@ def score_of(compare: Any, primary: Any, candidate: Any) -> tuple[float | None, 
     if math.isnan(score):  # no verdict
         return None, True
     return min(1.0, max(0.0, score)), False
+
+
+def verdict_of(
+    compare: Any, job: Job, value: Any, error: BaseException | None, timed_out: bool
+) -> tuple[bool, float | None, bool]:
+    """``(failed, score, compare raised)`` of one shadow call: runs the user's result predicate
+    and compare function, which never raise out of here."""
+    failed = timed_out or error is not None
+    if not failed:
+        try:
+            failed = bool(job.is_failure(value))
+        except BaseException:  # runs in the background: nothing may leave its slot taken
+            failed = False
+    if failed or job.primary_failed:
+        return failed, None, False
+    score, errored = score_of(compare, job.primary, value)
+    return False, score, errored

@@ -8,13 +8,31 @@ reserves a slot before submitting), so the queue never holds more than the pool 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerPool", "renew_after_fork"]
 
 _log = logging.getLogger(__name__)
+_OWNERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def renew_after_fork(owner: Any) -> None:
+    """Call ``owner._forked()`` in a forked child: the parent's worker threads stay behind."""
+    _OWNERS.add(owner)
+
+
+def _after_fork_in_child() -> None:
+    for owner in list(_OWNERS):
+        owner._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class WorkerPool:

@@ -6,8 +6,6 @@ import asyncio
 import functools
 import inspect
 import logging
-import os
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,8 +21,8 @@ from otel_resilience._strategy import CallContext, Strategy
 from otel_resilience._util import error_type
 from otel_resilience._variants import VariantMetrics, draw, meter_provider_of
 from otel_resilience.fallback._core import name_of
-from otel_resilience.shadow._core import Job, ShadowStats, Slots, score_of
-from otel_resilience.shadow._pool import WorkerPool
+from otel_resilience.shadow._core import Job, ShadowStats, Slots, verdict_of
+from otel_resilience.shadow._pool import WorkerPool, renew_after_fork
 from otel_resilience.shadow.compare import equal
 from otel_resilience.shadow.options import ShadowOptions
 
@@ -32,18 +30,6 @@ __all__ = ["Shadow", "ShadowStats"]
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-_SHADOWS: weakref.WeakSet[Shadow] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for shadow in list(_SHADOWS):
-        shadow._forked()
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _ShadowTimeout(Exception):
@@ -108,7 +94,7 @@ class Shadow(Strategy):
         self._async = inspect.iscoroutinefunction(candidate)
         self._tasks: set[asyncio.Task[None]] = set()
         self._metrics = VariantMetrics()
-        _SHADOWS.add(self)
+        renew_after_fork(self)
 
     def _forked(self) -> None:
         # The parent's worker threads, tasks and calls in flight did not come along: without
@@ -260,7 +246,16 @@ class Shadow(Strategy):
             error = exc
         latency = clock.monotonic() - started
         timed_out = isinstance(error, (TimeoutError, _ShadowTimeout)) and latency >= timeout
-        self._finish(job, span, token, value, error, latency, timed_out)
+        try:
+            # A compare function may take seconds (text_similarity on long answers): it runs
+            # on a thread, never on the loop that serves the primaries.
+            verdict = await asyncio.to_thread(
+                verdict_of, self._compare, job, value, error, timed_out
+            )
+        except BaseException:  # cancelled meanwhile (the loop is closing): record, then go
+            self._finish(job, span, token, value, error, latency, timed_out, (True, None, False))
+            raise
+        self._finish(job, span, token, value, error, latency, timed_out, verdict)
         if isinstance(error, KeyboardInterrupt):
             raise error
         if error is None:
@@ -277,16 +272,17 @@ class Shadow(Strategy):
         error: BaseException | None,
         latency: float,
         timed_out: bool,
+        verdict: tuple[bool, float | None, bool] | None = None,
     ) -> None:
-        """Score, count and report one shadow call, then give its slot back."""
+        """Score (unless ``verdict`` has), count and report one shadow call, then give its slot
+        back."""
         failed = timed_out or error is not None
         score: float | None = None
         errored = False
         try:
-            if not failed:
-                failed = _failed(job.is_failure, value)
-            if not failed and not job.primary_failed:
-                score, errored = score_of(self._compare, job.primary, value)
+            if verdict is None:
+                verdict = verdict_of(self._compare, job, value, error, timed_out)
+            failed, score, errored = verdict
             self._observe(job, failed, latency, score)
             self._report(job, span, error, failed, timed_out, latency, score)
         except Exception:
@@ -396,10 +392,3 @@ async def _bounded(awaitable: Awaitable[Any], timeout: float) -> Any:
         return await asyncio.wait_for(awaitable, timeout)
     except asyncio.TimeoutError:  # distinct from TimeoutError on 3.10
         raise _ShadowTimeout from None
-
-
-def _failed(predicate: Callable[[Any], bool], value: Any) -> bool:
-    try:
-        return bool(predicate(value))
-    except Exception:
-        return False
