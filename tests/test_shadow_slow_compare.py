@@ -1,12 +1,17 @@
-"""A slow compare function (text_similarity on long answers) never blocks the event loop."""
+"""Slow compares: never on the event loop; text_similarity stays cheap on long answers."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
+import random
 import threading
 
+import pytest
+
 from otel_resilience import Pipeline
-from otel_resilience.shadow import Shadow
+from otel_resilience.shadow import Shadow, text_similarity
+from otel_resilience.shadow.compare import WORD_LIMIT
 
 
 def test_async_compare_runs_off_the_event_loop():
@@ -36,3 +41,29 @@ def test_async_compare_runs_off_the_event_loop():
     asyncio.run(main())
     stats = shadow.stats
     assert (stats.compared, stats.agreed) == (2, 2)
+
+
+def _words(seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        rng.choice(["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]) for _ in range(count)
+    ]
+
+
+def test_long_texts_are_compared_by_words():
+    """Past CHAR_LIMIT characters the ratio is over words (the character ratio is quadratic)."""
+    a, b = _words(1, 800), _words(2, 800)
+    expected = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    assert text_similarity(" ".join(a), " ".join(b)) == pytest.approx(expected)
+    short_a, short_b = "the cat sat", "the cat sat down"
+    assert text_similarity(short_a, short_b) == pytest.approx(
+        difflib.SequenceMatcher(None, short_a, short_b, autojunk=False).ratio()
+    )
+
+
+def test_huge_texts_share_of_common_words():
+    """Past WORD_LIMIT words: the share of words in common, in any order."""
+    a = _words(3, WORD_LIMIT)
+    b = list(reversed(a[: WORD_LIMIT // 2])) + ["omega"] * (WORD_LIMIT // 2)
+    # a has WORD_LIMIT words, b shares half of them: 2 * (WORD_LIMIT / 2) / (2 * WORD_LIMIT).
+    assert text_similarity(" ".join(a), " ".join(b)) == pytest.approx(0.5)
