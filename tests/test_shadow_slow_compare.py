@@ -43,6 +43,34 @@ def test_async_compare_runs_off_the_event_loop():
     assert (stats.compared, stats.agreed) == (2, 2)
 
 
+def test_a_hung_compare_does_not_hold_up_asyncio_run_at_exit():
+    """asyncio.run returns while a compare function still runs (its thread is a daemon)."""
+    entered, gate, done = threading.Event(), threading.Event(), threading.Event()
+
+    def compare(primary: int, candidate: int) -> bool:
+        entered.set()
+        gate.wait(5)
+        done.set()
+        return True
+
+    async def same(x: int) -> int:
+        return x
+
+    shadow = Shadow(candidate=same, compare=compare)
+    pipeline = Pipeline("p", shadow)
+
+    async def main() -> None:
+        assert await pipeline.acall(same, 1) == 1
+        assert await asyncio.to_thread(entered.wait, 5)
+
+    try:
+        asyncio.run(main())
+        assert not done.is_set()  # asyncio.run did not wait for the compare
+    finally:
+        gate.set()
+    assert shadow.drain(10)
+
+
 def _words(seed: int, count: int) -> list[str]:
     rng = random.Random(seed)
     return [

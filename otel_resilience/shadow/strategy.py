@@ -22,7 +22,7 @@ from otel_resilience._util import error_type
 from otel_resilience._variants import VariantMetrics, draw, meter_provider_of
 from otel_resilience.fallback._core import name_of
 from otel_resilience.shadow._core import Job, ShadowStats, Slots, verdict_of
-from otel_resilience.shadow._pool import WorkerPool, renew_after_fork
+from otel_resilience.shadow._pool import WorkerPool, off_loop, renew_after_fork
 from otel_resilience.shadow.compare import equal
 from otel_resilience.shadow.options import ShadowOptions
 
@@ -249,8 +249,8 @@ class Shadow(Strategy):
         try:
             # A compare function may take seconds (text_similarity on long answers): it runs
             # on a thread, never on the loop that serves the primaries.
-            verdict = await asyncio.to_thread(
-                verdict_of, self._compare, job, value, error, timed_out
+            verdict = await off_loop(
+                self._pool, verdict_of, self._compare, job, value, error, timed_out
             )
         except BaseException:  # cancelled meanwhile (the loop is closing): record, then go
             self._finish(job, span, token, value, error, latency, timed_out, (True, None, False))
