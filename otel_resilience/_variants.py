@@ -5,6 +5,7 @@ All I/O-free but the metric recording, which never raises.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -20,6 +21,7 @@ from otel_resilience import semconv
 from otel_resilience._version import __version__ as _VERSION
 
 __all__ = [
+    "PASS_THROUGH",
     "ArmWindow",
     "VariantMetrics",
     "WindowTotals",
@@ -32,6 +34,11 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 _SCALE = float(1 << 64)
+
+#: What user code (a candidate, key, compare or metric) may raise through us: the user's own
+#: interrupt and the caller's cancellation. Anything else, even a BaseException, is that code's
+#: failure and must not fail the call.
+PASS_THROUGH: tuple[type[BaseException], ...] = (KeyboardInterrupt, asyncio.CancelledError)
 
 
 def bucket_of(salt: str, key: object) -> float:
@@ -60,7 +67,9 @@ def draw(
     if key_fn is not None:
         try:
             return bucket_of(salt, key_fn(*args, **kwargs))
-        except Exception:
+        except BaseException as exc:
+            if isinstance(exc, PASS_THROUGH):
+                raise
             _log.debug("otel-resilience: the key function raised", exc_info=True)
     return random.random()
 

@@ -23,6 +23,7 @@ from otel_resilience._special import normal_sf2, t_isf2, t_sf2
 __all__ = ["TTestResult", "ZTestResult", "two_proportion_z_test", "welch_t_test"]
 
 _NORMAL = NormalDist()
+_MAX_COUNT = 1 << 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,10 @@ class TTestResult:
 def _check_count(field: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{field} must be an integer >= {minimum}, got {value!r}")
+    if value > _MAX_COUNT:  # the rates are floats: a count past float range has no rate
+        raise ValueError(
+            f"{field} must be at most 2**1000, got an integer of {value.bit_length()} bits"
+        )
     return value
 
 
@@ -168,6 +173,13 @@ def _sample(field: str, values: Iterable[float]) -> list[float]:
     return out
 
 
+def _scale_of(values: list[float]) -> float:
+    """A power of two near the largest magnitude (1 for all zeros): dividing by it is exact
+    and keeps squares of the values and of their variances within float range."""
+    largest = max(abs(v) for v in values)
+    return math.ldexp(1.0, math.frexp(largest)[1] - 1) if largest > 0.0 else 1.0
+
+
 def _mean_var(values: list[float]) -> tuple[float, float]:
     n = len(values)
     mean = math.fsum(values) / n
@@ -194,8 +206,11 @@ def welch_t_test(
     power = _check_level("power", power)
     wanted = _check_effect(effect)
     n_a, n_b = len(a), len(b)
-    mean_a, var_a = _mean_var(a)
-    mean_b, var_b = _mean_var(b)
+    # Statistic, p-value and df do not depend on the unit: compute on values scaled into
+    # (-2, 2) so that 1e-300 or 1e300 samples neither underflow nor overflow, then scale back.
+    scale = _scale_of(a + b)
+    mean_a, var_a = _mean_var([v / scale for v in a])
+    mean_b, var_b = _mean_var([v / scale for v in b])
     diff = mean_a - mean_b
     se_a, se_b = var_a / n_a, var_b / n_b
     se2 = se_a + se_b
@@ -210,17 +225,17 @@ def welch_t_test(
         statistic = diff / se
         p_value = t_sf2(statistic, df)
         half = t_isf2(1.0 - confidence, df) * se
-    target = abs(diff) if wanted is None else wanted
+    target = abs(diff) if wanted is None else wanted / scale
     size, more = _needed(var_a + var_b, target, confidence, power, n_a, n_b)
     return TTestResult(
         statistic=statistic,
         p_value=p_value,
         df=df,
-        mean_a=mean_a,
-        mean_b=mean_b,
-        difference=diff,
-        ci_low=diff - half,
-        ci_high=diff + half,
+        mean_a=mean_a * scale,
+        mean_b=mean_b * scale,
+        difference=diff * scale,
+        ci_low=(diff - half) * scale,
+        ci_high=(diff + half) * scale,
         confidence=confidence,
         sample_size_per_group=size,
         additional_samples=more,

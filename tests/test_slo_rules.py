@@ -149,7 +149,10 @@ def _alert(name: str, severity: str, pipeline: str) -> dict[str, object]:
             "severity": severity,
             "resilience_pipeline_name": pipeline,
         },
-        "exp_annotations": rule["annotations"],
+        "exp_annotations": {  # the summary template names the SLO by its label
+            k: v.replace("{{ $labels.slo }}", "availability")
+            for k, v in rule["annotations"].items()
+        },
     }
 
 
@@ -282,7 +285,10 @@ def test_promtool_latency_slo_counts_calls_above_the_bucket(promtool, tmp_path):
                                     "severity": "page",
                                     "resilience_pipeline_name": "checkout",
                                 },
-                                "exp_annotations": page["annotations"],
+                                "exp_annotations": {
+                                    k: v.replace("{{ $labels.slo }}", "lat")
+                                    for k, v in page["annotations"].items()
+                                },
                             }
                         ],
                     }

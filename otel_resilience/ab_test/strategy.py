@@ -13,7 +13,7 @@ from otel_resilience import semconv
 from otel_resilience._clock import Clock
 from otel_resilience._strategy import CallContext, Strategy
 from otel_resilience._telemetry import Telemetry
-from otel_resilience._variants import VariantMetrics, draw, meter_provider_of
+from otel_resilience._variants import PASS_THROUGH, VariantMetrics, draw, meter_provider_of
 from otel_resilience.ab_test._core import ABReport, ArmRecord, Assigner, compare, summary
 from otel_resilience.ab_test.options import ABTestOptions
 
@@ -153,7 +153,9 @@ class ABTest(Strategy):
                 value = float(metric(result))
                 if not math.isfinite(value):
                     value = None
-            except Exception:  # a metric that cannot score this result records nothing
+            except BaseException as exc:  # a metric that cannot score this result records nothing
+                if isinstance(exc, PASS_THROUGH):
+                    raise
                 _log.debug("otel-resilience: an A/B metric function raised", exc_info=True)
         with self._lock:
             self._records[index].add(failed, latency, value)

@@ -16,7 +16,7 @@ from otel_resilience._clock import Clock
 from otel_resilience._responses import aclose_dropped, close_dropped
 from otel_resilience._strategy import CallContext, Strategy
 from otel_resilience._telemetry import Telemetry, _StateGauges
-from otel_resilience._variants import VariantMetrics, draw, meter_provider_of
+from otel_resilience._variants import PASS_THROUGH, VariantMetrics, draw, meter_provider_of
 from otel_resilience.fallback._core import name_of
 from otel_resilience.rollout._core import RollbackVerdict, RolloutCore
 from otel_resilience.rollout.options import RolloutOptions, normalise_schedule
@@ -163,7 +163,9 @@ class Rollout(Strategy):
             try:
                 result = self._candidate(*ctx.args, **ctx.kwargs)
                 failed = bool(ctx.result_failed(result))
-            except Exception:
+            except BaseException as exc:  # the candidate's failure, served by the primary
+                if isinstance(exc, PASS_THROUGH):
+                    raise
                 result, failed = _NOTHING, True
             self._record(ctx, True, failed, started)
             if not failed:
@@ -192,7 +194,9 @@ class Rollout(Strategy):
                 if inspect.isawaitable(result):
                     result = await result
                 failed = bool(ctx.result_failed(result))
-            except Exception:
+            except BaseException as exc:  # the candidate's failure, served by the primary
+                if isinstance(exc, PASS_THROUGH):
+                    raise
                 result, failed = _NOTHING, True
             self._record(ctx, True, failed, started)
             if not failed:

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Job", "ShadowStats", "Slots", "score_of"]
+__all__ = ["Job", "ShadowStats", "Slots", "score_of", "verdict_of"]
 
 _log = logging.getLogger(__name__)
 
@@ -59,6 +59,11 @@ class Slots:
         with self._cond:
             self.counts = dict.fromkeys(ShadowStats.__dataclass_fields__, 0)
             self.counts["agreement_sum"] = 0.0
+
+    def after_fork(self) -> None:
+        """In a forked child: no call is in flight (the parent's threads stayed behind)."""
+        self._cond = threading.Condition()
+        self.in_flight = 0
 
     def take(self) -> bool:
         """Count a sampled call and take a slot; ``False`` (counted as dropped) when full."""
@@ -145,9 +150,26 @@ def score_of(compare: Any, primary: Any, candidate: Any) -> tuple[float | None, 
     try:
         value = compare(primary, candidate)
         score = float(value)
-    except Exception:
+    except BaseException:  # runs in the background: nothing may leave its slot taken
         _log.debug("otel-resilience: a shadow compare function raised", exc_info=True)
         return None, True
     if math.isnan(score):  # no verdict
         return None, True
     return min(1.0, max(0.0, score)), False
+
+
+def verdict_of(
+    compare: Any, job: Job, value: Any, error: BaseException | None, timed_out: bool
+) -> tuple[bool, float | None, bool]:
+    """``(failed, score, compare raised)`` of one shadow call: runs the user's result predicate
+    and compare function, which never raise out of here."""
+    failed = timed_out or error is not None
+    if not failed:
+        try:
+            failed = bool(job.is_failure(value))
+        except BaseException:  # runs in the background: nothing may leave its slot taken
+            failed = False
+    if failed or job.primary_failed:
+        return failed, None, False
+    score, errored = score_of(compare, job.primary, value)
+    return False, score, errored

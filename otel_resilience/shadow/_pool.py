@@ -7,14 +7,36 @@ reserves a slot before submitting), so the queue never holds more than the pool 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import queue
 import threading
+import weakref
 from collections.abc import Callable
+from typing import Any, TypeVar
 
-__all__ = ["WorkerPool"]
+__all__ = ["WorkerPool", "off_loop", "renew_after_fork"]
+
+T = TypeVar("T")
 
 _log = logging.getLogger(__name__)
+_OWNERS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def renew_after_fork(owner: Any) -> None:
+    """Call ``owner._forked()`` in a forked child: the parent's worker threads stay behind."""
+    _OWNERS.add(owner)
+
+
+def _after_fork_in_child() -> None:
+    for owner in list(_OWNERS):
+        owner._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class WorkerPool:
@@ -69,3 +91,25 @@ class WorkerPool:
                 _log.debug("otel-resilience: a shadow job raised", exc_info=True)
             with self._lock:
                 self._idle += 1
+
+
+async def off_loop(pool: WorkerPool, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` (which must not raise) on one of ``pool``'s daemon threads, awaited.
+
+    Not ``asyncio.to_thread``: ``asyncio.run`` waits for the default executor's threads at
+    exit, so a compare function that hangs would hang the program's exit.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: T) -> None:
+        if not future.done():  # the awaiting task may have been cancelled
+            future.set_result(value)
+
+    def job() -> None:
+        value = fn(*args)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, value)
+
+    pool.submit(job)
+    return await future

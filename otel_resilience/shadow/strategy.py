@@ -21,8 +21,8 @@ from otel_resilience._strategy import CallContext, Strategy
 from otel_resilience._util import error_type
 from otel_resilience._variants import VariantMetrics, draw, meter_provider_of
 from otel_resilience.fallback._core import name_of
-from otel_resilience.shadow._core import Job, ShadowStats, Slots, score_of
-from otel_resilience.shadow._pool import WorkerPool
+from otel_resilience.shadow._core import Job, ShadowStats, Slots, verdict_of
+from otel_resilience.shadow._pool import WorkerPool, off_loop, renew_after_fork
 from otel_resilience.shadow.compare import equal
 from otel_resilience.shadow.options import ShadowOptions
 
@@ -51,7 +51,17 @@ class Shadow(Strategy):
     Each shadow call is its own span, linked to the call's span, never its child.
     """
 
-    __slots__ = ("_async", "_compare", "_metrics", "_pool", "_slots", "_tasks", "name", "options")
+    __slots__ = (
+        "__weakref__",
+        "_async",
+        "_compare",
+        "_metrics",
+        "_pool",
+        "_slots",
+        "_tasks",
+        "name",
+        "options",
+    )
 
     strategy_name = semconv.STRATEGY_SHADOW
 
@@ -84,6 +94,14 @@ class Shadow(Strategy):
         self._async = inspect.iscoroutinefunction(candidate)
         self._tasks: set[asyncio.Task[None]] = set()
         self._metrics = VariantMetrics()
+        renew_after_fork(self)
+
+    def _forked(self) -> None:
+        # The parent's worker threads, tasks and calls in flight did not come along: without
+        # this the child queues shadow calls no thread takes, and every slot stays taken.
+        self._slots.after_fork()
+        self._pool = WorkerPool(self.options.max_in_flight, self._pool.name)
+        self._tasks = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(candidate={self.name}, percent={self.options.percent:g})"
@@ -197,7 +215,7 @@ class Shadow(Strategy):
             value = self.options.candidate(*job.args, **job.kwargs)
             if inspect.isawaitable(value):
                 value = asyncio.run(_bounded(value, timeout))
-        except Exception as exc:
+        except BaseException as exc:  # even a BaseException: the slot must be given back
             error = exc
         latency = clock.monotonic() - started
         timed_out = isinstance(error, _ShadowTimeout) or latency > timeout
@@ -224,11 +242,22 @@ class Shadow(Strategy):
         except asyncio.CancelledError as exc:  # the loop is closing: record, then go
             self._finish(job, span, token, None, exc, clock.monotonic() - started, False)
             raise
-        except Exception as exc:
+        except BaseException as exc:  # even a BaseException: the slot must be given back
             error = exc
         latency = clock.monotonic() - started
         timed_out = isinstance(error, (TimeoutError, _ShadowTimeout)) and latency >= timeout
-        self._finish(job, span, token, value, error, latency, timed_out)
+        try:
+            # A compare function may take seconds (text_similarity on long answers): it runs
+            # on a thread, never on the loop that serves the primaries.
+            verdict = await off_loop(
+                self._pool, verdict_of, self._compare, job, value, error, timed_out
+            )
+        except BaseException:  # cancelled meanwhile (the loop is closing): record, then go
+            self._finish(job, span, token, value, error, latency, timed_out, (True, None, False))
+            raise
+        self._finish(job, span, token, value, error, latency, timed_out, verdict)
+        if isinstance(error, KeyboardInterrupt):
+            raise error
         if error is None:
             await aclose_dropped(value)
 
@@ -243,16 +272,17 @@ class Shadow(Strategy):
         error: BaseException | None,
         latency: float,
         timed_out: bool,
+        verdict: tuple[bool, float | None, bool] | None = None,
     ) -> None:
-        """Score, count and report one shadow call, then give its slot back."""
+        """Score (unless ``verdict`` has), count and report one shadow call, then give its slot
+        back."""
         failed = timed_out or error is not None
         score: float | None = None
         errored = False
         try:
-            if not failed:
-                failed = _failed(job.is_failure, value)
-            if not failed and not job.primary_failed:
-                score, errored = score_of(self._compare, job.primary, value)
+            if verdict is None:
+                verdict = verdict_of(self._compare, job, value, error, timed_out)
+            failed, score, errored = verdict
             self._observe(job, failed, latency, score)
             self._report(job, span, error, failed, timed_out, latency, score)
         except Exception:
@@ -362,10 +392,3 @@ async def _bounded(awaitable: Awaitable[Any], timeout: float) -> Any:
         return await asyncio.wait_for(awaitable, timeout)
     except asyncio.TimeoutError:  # distinct from TimeoutError on 3.10
         raise _ShadowTimeout from None
-
-
-def _failed(predicate: Callable[[Any], bool], value: Any) -> bool:
-    try:
-        return bool(predicate(value))
-    except Exception:
-        return False

@@ -41,6 +41,8 @@ class Ring:
         """Count ``total`` calls, ``bad`` of them bad, ending at ``now``."""
         tick = int(now // self.width)
         i = tick % self.count
+        if self._stamp[i] > tick:  # older than this ring holds: it must not erase newer calls
+            return
         if self._stamp[i] != tick:  # a slot last used a full turn ago: start it afresh
             self._stamp[i] = tick
             self._total[i] = 0

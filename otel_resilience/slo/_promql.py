@@ -7,6 +7,8 @@ the same way. Rules and dashboards are built from these, never from hand-typed n
 
 from __future__ import annotations
 
+import json
+
 from otel_resilience import semconv
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "label",
     "le_value",
     "metric",
+    "quote",
 ]
 
 
@@ -27,6 +30,18 @@ def metric(name: str, suffix: str = "") -> str:
 def label(key: str) -> str:
     """The Prometheus label of attribute ``key``."""
     return key.replace(".", "_")
+
+
+def quote(text: str) -> str:
+    """``text`` as a double-quoted string both PromQL and YAML read back unchanged.
+
+    JSON quoting, except that characters beyond the BMP stay as they are: JSON would write
+    them as surrogate pairs (``\\ud83d\\ude00``), which Go's PromQL and YAML parsers refuse.
+    Other non-ASCII characters keep their ``\\uXXXX`` escape (a raw U+2028 or U+0085 would be a
+    line break to YAML).
+    """
+    quoted = json.dumps(text, ensure_ascii=False)
+    return "".join(c if " " <= c <= "~" or ord(c) > 0xFFFF else f"\\u{ord(c):04x}" for c in quoted)
 
 
 def le_value(seconds: float) -> str:

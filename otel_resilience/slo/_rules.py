@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from otel_resilience import semconv
-from otel_resilience.slo._promql import BAD_OUTCOMES, DURATION, label, le_value
+from otel_resilience.slo._promql import BAD_OUTCOMES, DURATION, label, le_value, quote
 from otel_resilience.slo.options import BURN_ALERTS, BURN_WINDOWS, SLOOptions, format_window
 
 __all__ = [
@@ -47,7 +47,7 @@ BUDGET_RECORD = "resilience:slo_error_budget:remaining"
 def _selector(slo: SLOOptions, *extra: str) -> str:
     matchers = list(extra)
     if slo.pipeline is not None:
-        matchers.insert(0, f"{_PIPELINE}={json.dumps(slo.pipeline)}")
+        matchers.insert(0, f"{_PIPELINE}={quote(slo.pipeline)}")
     return "{" + ", ".join(matchers) + "}" if matchers else ""
 
 
@@ -75,6 +75,11 @@ def _check(slo: SLOOptions) -> None:
         )
 
 
+def _literal(text: str) -> str:
+    """``text`` as a Go template that renders it verbatim (alert labels are templates)."""
+    return f"{{{{ {quote(text)} }}}}" if "{{" in text else text
+
+
 def _group(slo: SLOOptions) -> dict[str, Any]:
     _check(slo)
     labels = {"slo": slo.name}
@@ -87,14 +92,14 @@ def _group(slo: SLOOptions) -> dict[str, Any]:
     records.append(
         {
             "record": BUDGET_RECORD,
-            "expr": f"1 - {ratio_record(long_window)}{{slo={json.dumps(slo.name)}}} / {budget}",
+            "expr": f"1 - {ratio_record(long_window)}{{slo={quote(slo.name)}}} / {budget}",
             "labels": labels,
         }
     )
     alerts = []
     for name, severity in ((ALERT_FAST, "page"), (ALERT_SLOW, "ticket")):
         pairs = [a for a in BURN_ALERTS if a.severity == severity]
-        sel = f"{{slo={json.dumps(slo.name)}}}"
+        sel = f"{{slo={quote(slo.name)}}}"
         expr = " or ".join(
             f"({ratio_record(a.long)}{sel} > ({a.factor!r} * {budget}) and "
             f"{ratio_record(a.short)}{sel} > ({a.factor!r} * {budget}))"
@@ -106,9 +111,11 @@ def _group(slo: SLOOptions) -> dict[str, Any]:
                 "alert": name,
                 "expr": expr,
                 "for": _FOR[severity],
-                "labels": {**labels, "severity": severity},
+                "labels": {"slo": _literal(slo.name), "severity": severity},
                 "annotations": {
-                    "summary": f"SLO {slo.name} is burning its error budget "
+                    # The label, not the name: annotations are Go templates, and a name
+                    # holding "{{" would be parsed as one.
+                    "summary": "SLO {{ $labels.slo }} is burning its error budget "
                     f"{'fast' if severity == 'page' else 'slowly'}",
                     "description": f"Objective {slo.objective * 100:g} % over {long_window}; "
                     f"burn rate {windows} (multi-window, multi-burn-rate).",
@@ -141,7 +148,8 @@ def _yaml(value: Any, indent: int) -> Iterable[str]:
                 yield f"{sep}{pad}{key}:"
                 yield from _yaml(item, indent + 1)
             else:
-                yield f"{sep}{pad}{key}: {json.dumps(item)}"
+                text = quote(item) if isinstance(item, str) else json.dumps(item)
+                yield f"{sep}{pad}{key}: {text}"
     else:
         for item in value:
             inner = "".join(_yaml(item, indent + 1)).lstrip("\n")

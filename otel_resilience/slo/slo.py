@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -112,7 +113,12 @@ class SLO:
 
     def record(self, good: bool, *, at: float | None = None) -> None:
         """Count one call by hand (``at``: its end on the SLO's clock, default now)."""
-        now = self._clock.monotonic() if at is None else at
+        if at is None:
+            now = self._clock.monotonic()
+        elif isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at):
+            now = float(at)
+        else:
+            raise ValueError(f"at must be a finite time on the SLO's clock or None, got {at!r}")
         with self._lock:
             self._core.add(now, not good)
 

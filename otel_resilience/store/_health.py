@@ -102,6 +102,14 @@ class StoreHealth:
                 SeverityNumber.WARN,
             )
 
+    def key_error(self, exc: BaseException, name: str) -> None:
+        """The server refused one key's data: count it; no back-off, no outage."""
+        _log.debug("otel-resilience: state store refused key %s: %s", name, type(exc).__name__)
+        attrs = {semconv.STATE_STORE_PREFIX: self.prefix}
+        self.telemetry.instruments().count(
+            name, semconv.STRATEGY_STATE_STORE, semconv.EVENT_STATE_STORE_ERROR, attrs
+        )
+
     def succeeded(self) -> None:
         """A command answered: end the outage (logged once) and the back-off."""
         if self.connected is True:  # the common case: no lock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ __all__ = ["MAX_TIMEOUT", "RedisStoreOptions"]
 
 #: Upper bound of the connect and command timeouts: a store slower than this is worse than none.
 MAX_TIMEOUT = 5.0
+_QUERY_SECRET = re.compile(r"(?i)((?:^|&)(?:password|username)=)[^&#]*")
 _PREFIX_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/")
 
 
@@ -91,6 +93,9 @@ def _safe(url: object) -> str:
     if not isinstance(url, str):
         return repr(url)
     scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        rest = "***@" + rest.split("@", 1)[1]
-    return scheme + sep + rest
+    rest, query_sep, query = rest.partition("?")
+    if "@" in rest:  # up to the last '@': a password may hold '@' or '/' unencoded
+        rest = "***@" + rest.rpartition("@")[2]
+    # redis-py also takes the password as a query parameter.
+    query = _QUERY_SECRET.sub(r"\1***", query)
+    return scheme + sep + rest + query_sep + query

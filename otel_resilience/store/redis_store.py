@@ -210,7 +210,7 @@ class RedisStateStore:
             client, scripts = self._sync_client()
             result = fn(client, scripts)
         except Exception as exc:  # whatever Redis does, the call goes on
-            self.health.failed(exc, name)
+            self._failed(exc, name)
             return None
         self.health.succeeded()
         return result
@@ -225,10 +225,16 @@ class RedisStateStore:
             limit = self.options.connect_timeout + self.options.command_timeout
             result = await asyncio.wait_for(fn(client, scripts), limit)
         except Exception as exc:
-            self.health.failed(exc, name)
+            self._failed(exc, name)
             return None
         self.health.succeeded()
         return result
+
+    def _failed(self, exc: Exception, name: str) -> None:
+        if _key_error(exc):  # the server answered: only this key decides locally
+            self.health.key_error(exc, name)
+        else:
+            self.health.failed(exc, name)
 
     # -- breakers -------------------------------------------------------------------------------
 
@@ -290,7 +296,12 @@ class RedisStateStore:
             pipe = client.pipeline(transaction=False)
             for link, args in sent:
                 scripts[link.script](keys=link.keys, args=args, client=pipe)
-            return list(pipe.execute())
+            # One corrupted key must not stop the others: its error stays in its place.
+            answers = list(pipe.execute(raise_on_error=False))
+            for answer in answers:
+                if isinstance(answer, Exception) and not _key_error(answer):
+                    raise answer  # the server refuses everything: fail open
+            return answers
 
         # While backing off, run() answers None at once: counts are folded in locally.
         replies = self.run("sync", send) if sent else []
@@ -299,8 +310,12 @@ class RedisStateStore:
                 link.requeue([args])
             return
         now = self._clock.monotonic()
-        for (link, _), reply in zip(sent, replies, strict=True):
-            link.apply(reply, now)
+        for (link, args), reply in zip(sent, replies, strict=True):
+            if isinstance(reply, Exception):
+                link.requeue([args])
+                self.health.key_error(reply, "sync")
+            else:
+                link.apply(reply, now)
 
     # -- rate limiters and retry budgets ----------------------------------------------------------
 
@@ -324,6 +339,24 @@ class RedisStateStore:
         args = self._gcra_args(per_second, burst, max_wait, n)
         result = await self.arun(key, lambda c, s: s["gcra"](keys=keys, args=args))
         return None if result is None else _grant(int(result))
+
+
+#: Errors that refuse every command, not one key's data.
+_SERVER_WIDE = ("READONLY", "OOM", "NOPERM", "MASTERDOWN", "MISCONF", "BUSY", "LOADING", "CLUSTER")
+
+
+def _key_error(exc: BaseException) -> bool:
+    """Whether Redis refused the command for its key's data: a wrong type, or a script error on
+    what it read (someone else's value under our prefix). Other errors mean the server is
+    unusable for now."""
+    from redis.exceptions import ResponseError
+
+    if not isinstance(exc, ResponseError):
+        return False
+    text = str(exc)
+    if any(word in text for word in _SERVER_WIDE):
+        return False
+    return text.startswith(("WRONGTYPE", "user_script:", "ERR user_script", "ERR Error running"))
 
 
 def _register(client: Any) -> dict[str, Any]:
