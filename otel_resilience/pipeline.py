@@ -52,6 +52,10 @@ class Pipeline:
     httpx2, requests and aiohttp (:func:`~otel_resilience.classify.is_http_failure`).
     """
 
+    #: Private hook (issue 10): when set, each recorded call records onto the span this returns
+    #: (a span of the caller's, or ``None`` for no span) instead of starting and ending its own.
+    _span_source: Callable[[], Any] | None = None
+
     def __init__(
         self,
         name: str,
@@ -222,6 +226,8 @@ class Pipeline:
         """Start the call's span and make it current; a failing SDK means no span, not no call."""
         if inst.tracer is None:
             return None, None
+        if self._span_source is not None:  # the caller's span, already current: borrowed
+            return self._span_source(), None
         try:
             span = inst.tracer.start_span(
                 self.name, kind=SpanKind.INTERNAL, attributes=self._span_attrs
@@ -249,7 +255,7 @@ class Pipeline:
         except Exception:  # telemetry must not turn a success into an error, or mask one
             _log.debug("otel-resilience: recording telemetry failed", exc_info=True)
         finally:
-            if span is not None:
+            if span is not None and self._span_source is None:
                 try:
                     span.end()  # always: a span left open leaks and never exports
                 except Exception:

@@ -254,6 +254,83 @@ HEALTH_PROBE_FAILED: Final = "failed"
 #: Observable gauge (attribute resilience.circuit_breaker.name): an adaptive breaker's ratio.
 METRIC_CIRCUIT_BREAKER_THRESHOLD: Final = "resilience.circuit_breaker.threshold"
 
+# --- LLM instrumentation (issue 10) ---
+# GenAI semantic conventions (development status) emitted by the openai and anthropic
+# instrumentors of otel_resilience_instrumentation, and their resilience additions.
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+#: Opt-in content (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true): JSON strings.
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+#: Attribute of gen_ai.client.token.usage: "input" or "output".
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+GEN_AI_TOKEN_TYPE_INPUT: Final = "input"
+GEN_AI_TOKEN_TYPE_OUTPUT: Final = "output"
+#: Values of gen_ai.operation.name (count_tokens: anthropic's token counting, no semconv value).
+GEN_AI_OPERATION_CHAT: Final = "chat"
+GEN_AI_OPERATION_EMBEDDINGS: Final = "embeddings"
+GEN_AI_OPERATION_COUNT_TOKENS: Final = "count_tokens"
+#: Values of gen_ai.provider.name.
+GEN_AI_PROVIDER_OPENAI: Final = "openai"
+GEN_AI_PROVIDER_ANTHROPIC: Final = "anthropic"
+#: Histogram (s): one per logical LLM operation (retries and fallbacks included).
+METRIC_GEN_AI_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
+#: Histogram ({token}): tokens the provider reported, per attempt, by gen_ai.token.type.
+METRIC_GEN_AI_TOKEN_USAGE: Final = "gen_ai.client.token.usage"
+#: Histograms (s) of streamed operations.
+METRIC_GEN_AI_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+METRIC_GEN_AI_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.operation.time_per_output_chunk"
+#: The semconv bucket advice of the histograms above.
+GEN_AI_DURATION_BUCKETS: Final = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+GEN_AI_TOKEN_BUCKETS: Final = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+GEN_AI_CHUNK_BUCKETS: Final = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+)  # fmt: skip
+#: Logical span: input + output tokens the provider reported over every attempt and fallback.
+LLM_TOKENS_TOTAL: Final = "resilience.llm.tokens.total"
+#: Logical span: the part of resilience.llm.tokens.total spent by attempts that did not serve.
+LLM_TOKENS_WASTED: Final = "resilience.llm.tokens.wasted"
+#: Logical span: the models tried, in order, the last one being the one that served (or failed).
+FALLBACK_CHAIN: Final = "resilience.fallback.chain"
+#: Span event, one per fallback hop, with resilience.fallback.from/.to/.reason.
+SPAN_EVENT_FALLBACK: Final = "resilience.fallback"
+FALLBACK_FROM: Final = "resilience.fallback.from"
+FALLBACK_TO: Final = "resilience.fallback.to"
+#: Why a hop happened: "circuit_open" or the error category that exhausted the retries.
+FALLBACK_REASON: Final = "resilience.fallback.reason"
+#: Logical span of a stream: how it ended: completed, closed (the caller stopped early),
+#: consumer_error (the caller's code raised), failed (mid-stream error), abandoned (collected).
+LLM_STREAM_END: Final = "resilience.llm.stream.end"
+#: Observable gauge: what a provider's rate-limit headers said remains, per provider + model.
+METRIC_LLM_RATE_LIMIT_REMAINING: Final = "resilience.llm.rate_limit.remaining"
+#: Attribute of resilience.llm.rate_limit.remaining: "requests", "tokens", "input-tokens"...
+LLM_RATE_LIMIT_KIND: Final = "resilience.llm.rate_limit.kind"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

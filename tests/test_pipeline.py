@@ -223,3 +223,18 @@ def test_broken_telemetry_never_reaches_the_caller(run, fake_clock):
 
 def _raise_key_error() -> None:
     raise KeyError("mine")
+
+
+def test_span_source_hook_records_onto_a_borrowed_span(run, fake_clock, otel_capture):
+    """With the private _span_source hook the pipeline records onto that span, never ends it."""
+    tracer = otel_capture.providers["tracer_provider"].get_tracer("t")
+    pipeline = Pipeline("p", Retry(max_attempts=2), clock=fake_clock, **otel_capture.providers)
+    outer = tracer.start_span("outer")
+    pipeline._span_source = lambda: outer
+    assert run(pipeline, lambda: 7) == 7
+    assert [s.name for s in otel_capture.spans()] == []  # no span of its own, outer not ended
+    outer.end()
+    (span,) = otel_capture.spans()
+    assert span.name == "outer"
+    assert span.attributes[semconv.OUTCOME] == "success"
+    assert span.attributes[semconv.ATTEMPTS] == 1

@@ -172,6 +172,9 @@ _CODES: dict[str, ErrorCategory] = {
     "not_found_error": _C.NOT_FOUND,
     "model_not_found": _C.NOT_FOUND,
     "timeout_error": _C.TIMEOUT,
+    # Mid-stream SSE error events carry no status: their type is all there is (issue 10).
+    "server_error": _C.SERVER_ERROR,
+    "api_error": _C.SERVER_ERROR,
 }
 
 # Phrases of provider error bodies that carry no code for these cases; consulted only for

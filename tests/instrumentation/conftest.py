@@ -29,6 +29,8 @@ INSTRUMENTORS = {
         "ResilienceAiohttpClientInstrumentor",
     ),
     "requests": ("otel_resilience_instrumentation.requests", "ResilienceRequestsInstrumentor"),
+    "openai": ("otel_resilience_instrumentation.openai", "OpenAIInstrumentor"),
+    "anthropic": ("otel_resilience_instrumentation.anthropic", "AnthropicInstrumentor"),
 }
 
 

@@ -7,6 +7,7 @@ and async twins that carry them out.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -19,6 +20,7 @@ from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
 from otel_resilience_instrumentation._http.hosts import Host, Hosts
+from otel_resilience_instrumentation._http.managed import ManagedAttempt, managed_attempt
 from otel_resilience_instrumentation._http.policy import HttpPolicy
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
 from otel_resilience_instrumentation._http.types import (
@@ -63,12 +65,13 @@ R = TypeVar("R")
 class _Call:
     """One logical request: its attempts so far, and its Target once telemetry needs it."""
 
-    __slots__ = ("n", "request", "target")
+    __slots__ = ("managed", "n", "request", "target")
 
     def __init__(self, request: HttpRequest) -> None:
         self.n = 0
         self.request = request
         self.target: Target | None = None
+        self.managed: ManagedAttempt | None = None
 
     def get_target(self) -> Target:
         target = self.target
@@ -173,6 +176,9 @@ class HttpRunner(Generic[R]):
         call.n += 1
         telemetry = self._telemetry
         record = telemetry.start(call.get_target(), call.n - 1) if telemetry.records() else None
+        if record is not None and call.managed is not None:
+            with contextlib.suppress(Exception):  # a hostile value: the span goes without it
+                record.span.set_attributes(call.managed.attributes)
         remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
         if record is None:  # still pass on whatever trace context the caller has
             headers: dict[str, str] = {}
@@ -183,8 +189,15 @@ class HttpRunner(Generic[R]):
         ctx = otel_context.set_value(_SUPPRESS_HTTP, True, record.context())
         return record, Attempt(call.n, record.headers(), remaining), ctx
 
-    def _responded(self, record: AttemptRecord | None, response: R) -> R:
+    def _responded(self, record: AttemptRecord | None, response: R, call: _Call) -> R:
         if record is None:
+            return response
+        if call.managed is not None:  # the LLM runner ends the span once it parsed the body
+            try:
+                adapter = self.adapter
+                record.responded(adapter.status(response), adapter.protocol_version(response))
+            finally:
+                call.managed.sent(record, response)
             return response
         adapter = self.adapter
         try:
@@ -204,12 +217,20 @@ class HttpRunner(Generic[R]):
         if plan is None:
             return send(PASS_THROUGH)
         pipeline, policy = plan
+        managed = managed_attempt()
+        if managed is not None:  # issue 10: the LLM runner retries and breaks; trace only
+            call.n, call.managed = managed.number - 1, managed
+            return self._attempt(send, call, policy)
         return pipeline.call(self._attempt, send, call, policy)
 
     def _attempt(self, send: Callable[[Attempt], R], call: _Call, policy: HttpPolicy) -> R:
         record, attempt, ctx = self._start(call, policy)
         if ctx is None:
-            return send(attempt)
+            if call.managed is None:
+                return send(attempt)
+            response = send(attempt)
+            call.managed.sent(None, response)  # its headers feed the LLM rate-limit gauges
+            return response
         token = otel_context.attach(ctx)
         try:
             response = send(attempt)
@@ -219,7 +240,7 @@ class HttpRunner(Generic[R]):
             raise
         finally:
             otel_context.detach(token)
-        return self._responded(record, response)
+        return self._responded(record, response, call)
 
     # -- async -----------------------------------------------------------------------------------
 
@@ -230,6 +251,10 @@ class HttpRunner(Generic[R]):
         if plan is None:
             return await send(PASS_THROUGH)
         pipeline, policy = plan
+        managed = managed_attempt()
+        if managed is not None:  # issue 10: the LLM runner retries and breaks; trace only
+            call.n, call.managed = managed.number - 1, managed
+            return await self._aattempt(send, call, policy)
         return await pipeline.acall(self._aattempt, send, call, policy)
 
     async def _aattempt(
@@ -237,7 +262,11 @@ class HttpRunner(Generic[R]):
     ) -> R:
         record, attempt, ctx = self._start(call, policy)
         if ctx is None:
-            return await send(attempt)
+            if call.managed is None:
+                return await send(attempt)
+            response = await send(attempt)
+            call.managed.sent(None, response)  # its headers feed the LLM rate-limit gauges
+            return response
         token = otel_context.attach(ctx)
         try:
             response = await send(attempt)
@@ -247,4 +276,4 @@ class HttpRunner(Generic[R]):
             raise
         finally:
             otel_context.detach(token)
-        return self._responded(record, response)
+        return self._responded(record, response, call)

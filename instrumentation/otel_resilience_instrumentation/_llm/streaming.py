@@ -1,0 +1,142 @@
+"""Managed streams: the first chunk is pulled inside the attempt (so a failure before it is
+retried or falls back like any other), then the SDK stream is handed to the stream proxy of
+:mod:`._llm.stream` (``wrap_stream``) with the hooks below, which end the call's span and
+record its metrics exactly once, however the stream ends."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from otel_resilience import semconv
+from otel_resilience_instrumentation._http.managed import ManagedAttempt
+from otel_resilience_instrumentation._llm.request import Reported
+
+if TYPE_CHECKING:
+    from otel_resilience_instrumentation._llm.call import LlmCall
+    from otel_resilience_instrumentation._llm.runner import LlmRunner
+
+__all__ = ["EMPTY", "Hooks", "Started", "afirst_chunk", "first_chunk", "wrapper"]
+
+_log = logging.getLogger(__name__)
+
+#: The first chunk of a stream that had none.
+EMPTY = object()
+_ERROR_ENDS = frozenset({"failed", "consumer_error"})
+
+
+class Started:
+    """A stream whose first chunk arrived inside its attempt (what the attempt returns)."""
+
+    __slots__ = ("first", "managed", "model", "stream")
+
+    def __init__(self, stream: Any, first: Any, model: str, managed: ManagedAttempt) -> None:
+        self.stream = stream
+        self.first = first
+        self.model = model
+        self.managed = managed
+
+
+def wrapper() -> Any:
+    """``wrap_stream`` of the stream proxy, or ``None`` while that module is absent (streams then
+    pass through unmanaged)."""
+    try:
+        from otel_resilience_instrumentation._llm.stream import (  # type: ignore[import-not-found,unused-ignore]
+            wrap_stream,
+        )
+    except ImportError:
+        return None
+    return wrap_stream
+
+
+class Hooks:
+    """The stream proxy's hooks for one managed call (``StreamHooks`` of ``_llm.stream``)."""
+
+    __slots__ = ("_call", "_hide", "_runner", "_started", "reported")
+
+    def __init__(self, runner: LlmRunner, call: LlmCall, started: Started, hide: bool) -> None:
+        self._runner = runner
+        self._call = call
+        self._started = started
+        self._hide = hide
+        self.reported = Reported()
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """Fold the chunk into what the response reported; hide the usage chunk we asked for."""
+        try:
+            self._runner.provider.chunk(self.reported, chunk)
+            return not (self._hide and self._runner.provider.usage_only(chunk))
+        except Exception:
+            _log.debug("otel-resilience: reading a stream chunk failed", exc_info=True)
+            return True
+
+    def on_state_change(self, previous: str, state: str) -> None:
+        """The proxy records transitions itself; nothing to add."""
+
+    def convert_error(self, error: BaseException) -> BaseException:
+        """A mid-stream error reaches the caller as the SDK raised it: the classifier knows
+        both the SDKs' errors and the raw httpx2 ones (never retried: the caller has data)."""
+        return error
+
+    def on_end(self, outcome: str, error: BaseException | None, metrics: Any) -> None:
+        """End the attempt's and the call's spans; record the stream metrics (once)."""
+        runner, call, started = self._runner, self._call, self._started
+        try:
+            call.attempted(started.model, started.managed, self.reported)
+            inst = call.inst
+            attrs = dict(call.base)
+            if self.reported.model:
+                attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.reported.model
+            ttfc = getattr(metrics, "time_to_first_chunk", None)
+            if inst.ttfc is not None and ttfc is not None:
+                inst.ttfc.record(ttfc, attrs)
+            gap = getattr(metrics, "mean_gap", None)
+            if inst.tpoc is not None and gap is not None:
+                inst.tpoc.record(gap, attrs)
+            if call.span is not None and call.span.is_recording():
+                call.span.set_attribute(semconv.LLM_STREAM_END, outcome)
+        except Exception:
+            _log.debug("otel-resilience: recording the stream failed", exc_info=True)
+        if outcome in _ERROR_ENDS and error is not None:
+            call.finish(runner.clock.monotonic(), self.reported, error)
+        else:
+            call.finish(runner.clock.monotonic(), self.reported, None)
+
+
+def first_chunk(stream: Any, model: str, managed: ManagedAttempt) -> Any:
+    """Pull the first chunk inside the attempt: a failure before it is retried."""
+    if not hasattr(stream, "__next__"):  # a raw response (with_raw_response): no chunks
+        return stream
+    try:
+        first = next(stream)
+    except StopIteration:
+        first = EMPTY
+    except BaseException:
+        _close(stream)
+        raise
+    return Started(stream, first, model, managed)
+
+
+async def afirst_chunk(stream: Any, model: str, managed: ManagedAttempt) -> Any:
+    """Async twin of :func:`first_chunk`."""
+    if not hasattr(stream, "__anext__"):
+        return stream
+    try:
+        first = await stream.__anext__()
+    except StopAsyncIteration:
+        first = EMPTY
+    except BaseException:
+        await _aclose(stream)
+        raise
+    return Started(stream, first, model, managed)
+
+
+def _close(stream: Any) -> None:
+    with contextlib.suppress(Exception):  # the attempt's error is what matters
+        stream.close()
+
+
+async def _aclose(stream: Any) -> None:
+    with contextlib.suppress(Exception):
+        await stream.close()

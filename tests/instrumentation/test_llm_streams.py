@@ -1,0 +1,172 @@
+"""Managed streams through the real SDKs (sync and async) against the local LLM server: the first
+chunk is read inside the attempt, the span and metrics end exactly once however the stream ends.
+
+Needs the stream proxy (``_llm/stream.py``, branch i10-streams): skipped until it is merged.
+"""
+
+from __future__ import annotations
+
+import pytest
+from llm_server import disconnect, server_error, stall
+from llm_support import CHAT, MESSAGE, OPENAI_FALLBACK
+from opentelemetry.trace import StatusCode
+
+from otel_resilience import semconv
+
+pytest.importorskip(
+    "otel_resilience_instrumentation._llm.stream", reason="stream proxy of i10-streams not merged"
+)
+
+
+def spans_named(otel_capture, name):
+    """Finished spans called ``name``."""
+    return otel_capture.spans(name)
+
+
+def test_stream_retried_before_first_chunk(llm_sdk, llm_server, instrument, otel_capture):
+    """503 then a stream: 2 server requests, every text chunk delivered, the usage chunk we
+    asked for hidden, and one span ended once with the stream's usage and TTFC."""
+    instrument("openai")
+    llm_server.script(server_error(503))
+    chunks = llm_sdk.run("openai", lambda c: c.chat.completions.create(**CHAT, stream=True), True)
+    assert llm_server.count == 2
+    assert llm_server.requests[-1].json["stream_options"] == {"include_usage": True}
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Hello from gpt-4o."
+    assert all(c.choices for c in chunks)  # no usage-only chunk reached the caller
+    (span,) = spans_named(otel_capture, "chat gpt-4o")
+    assert span.attributes[semconv.LLM_STREAM_END] == "completed"
+    assert span.attributes[semconv.ATTEMPTS] == 2
+    assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 3
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    (ttfc,) = otel_capture.metric_points(semconv.METRIC_GEN_AI_TIME_TO_FIRST_CHUNK)
+    assert ttfc.count == 1
+    (duration,) = otel_capture.metric_points(semconv.METRIC_GEN_AI_OPERATION_DURATION)
+    assert duration.count == 1
+
+
+def test_caller_asked_usage_keeps_its_chunk(llm_sdk, llm_server, instrument):
+    """A caller who asked include_usage gets the usage chunk."""
+    instrument("openai")
+    chunks = llm_sdk.run(
+        "openai",
+        lambda c: c.chat.completions.create(
+            **CHAT, stream=True, stream_options={"include_usage": True}
+        ),
+        True,
+    )
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.completion_tokens == 3
+
+
+def test_break_ends_the_span_once(llm_sdk, llm_server, instrument, otel_capture):
+    """Leaving the stream after one chunk (close) ends the span once: stream.end closed."""
+    instrument("openai")
+
+    def first_only(c):
+        stream = c.chat.completions.create(**CHAT, stream=True)
+        if not llm_sdk.is_async:
+            with stream:
+                return next(iter(stream))
+
+        async def go():
+            s = await stream
+            async with s:
+                async for chunk in s:
+                    return chunk
+
+        return go()
+
+    assert llm_sdk.run("openai", first_only) is not None
+    (span,) = spans_named(otel_capture, "chat gpt-4o")
+    assert span.attributes[semconv.LLM_STREAM_END] == "closed"
+    assert span.status.status_code is StatusCode.UNSET
+    assert len(otel_capture.metric_points(semconv.METRIC_GEN_AI_OPERATION_DURATION)) == 1
+
+
+def test_disconnect_after_first_chunk_is_raised_not_retried(
+    llm_sdk, llm_server, instrument, otel_capture
+):
+    """A hang-up after data reached the caller is raised (classified connection), never
+    retried: 1 server request, the span failed with the partial usage recorded."""
+    from otel_resilience.classify import DEFAULT_CLASSIFIER
+
+    instrument("openai")
+    llm_server.script(disconnect(after=2))
+    with pytest.raises(Exception) as info:
+        llm_sdk.run("openai", lambda c: c.chat.completions.create(**CHAT, stream=True), True)
+    assert DEFAULT_CLASSIFIER.classify(info.value).category.value == "connection"
+    assert llm_server.count == 1
+    (span,) = spans_named(otel_capture, "chat gpt-4o")
+    assert span.attributes[semconv.LLM_STREAM_END] == "failed"
+    assert span.status.status_code is StatusCode.ERROR
+
+
+def test_disconnect_before_first_chunk_is_retried(llm_sdk, llm_server, instrument):
+    """A hang-up before any chunk is retried like a failed request: 2 server requests."""
+    instrument("openai")
+    llm_server.script(disconnect(after=0))
+    chunks = llm_sdk.run("openai", lambda c: c.chat.completions.create(**CHAT, stream=True), True)
+    assert chunks
+    assert llm_server.count == 2
+
+
+def test_stall_before_first_chunk_times_out_and_retries(llm_sdk, llm_server, instrument):
+    """No chunk within stall_timeout (0.3 s here) before the first: retried, then served."""
+    instrument("openai", stall_timeout=0.3)
+    llm_server.script(stall(5.0, after=0))
+    chunks = llm_sdk.run("openai", lambda c: c.chat.completions.create(**CHAT, stream=True), True)
+    assert chunks
+    assert llm_server.count == 2
+
+
+def test_stream_falls_back(llm_sdk, llm_server, instrument, otel_capture):
+    """gpt-4o always 503: the stream comes from the fallback model, span named as asked."""
+    instrument("openai", fallbacks={"gpt-4o": [OPENAI_FALLBACK]})
+    llm_server.script(*[server_error(503)] * 3, model="gpt-4o")
+    chunks = llm_sdk.run("openai", lambda c: c.chat.completions.create(**CHAT, stream=True), True)
+    assert chunks[0].model == OPENAI_FALLBACK
+    (span,) = spans_named(otel_capture, "chat gpt-4o")
+    assert span.attributes[semconv.OUTCOME] == "fallback"
+    assert span.attributes[semconv.GEN_AI_RESPONSE_MODEL] == OPENAI_FALLBACK
+
+
+def test_anthropic_stream_helper(llm_sdk, llm_server, instrument, otel_capture):
+    """messages.stream() works through the proxy (final message), one span with usage."""
+    instrument("anthropic")
+    events, final = llm_sdk.helper("anthropic", lambda c: c.messages.stream(**MESSAGE))
+    assert events
+    assert final.content[0].text
+    (span,) = spans_named(otel_capture, "chat " + MESSAGE["model"])
+    assert span.attributes[semconv.LLM_STREAM_END] == "completed"
+    assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == final.usage.output_tokens
+
+
+def test_openai_stream_helper(llm_sdk, llm_server, instrument, otel_capture):
+    """chat.completions.stream() works through the proxy (final completion)."""
+    instrument("openai")
+    events, final = llm_sdk.helper("openai", lambda c: c.chat.completions.stream(**CHAT))
+    assert events
+    assert final.choices[0].message.content == "Hello from gpt-4o."
+    (span,) = spans_named(otel_capture, "chat gpt-4o")
+    assert span.attributes[semconv.LLM_STREAM_END] == "completed"
+
+
+def test_partial_usage_of_a_broken_stream_is_recorded(
+    llm_sdk, llm_server, instrument, otel_capture
+):
+    """anthropic stream broken after message_start: the input tokens it reported are on the
+    span and in the token metric, and count as spent (total) but did not serve (wasted)."""
+    instrument("anthropic")
+    llm_server.script(disconnect(after=2))
+    with pytest.raises(Exception):  # the SDK's or httpx2's error, classified above
+        llm_sdk.run("anthropic", lambda c: c.messages.create(**MESSAGE, stream=True), True)
+    (span,) = spans_named(otel_capture, "chat " + MESSAGE["model"])
+    spent = span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS]
+    assert spent > 0
+    assert span.attributes[semconv.LLM_TOKENS_TOTAL] >= spent
+    assert span.attributes[semconv.LLM_TOKENS_WASTED] == span.attributes[semconv.LLM_TOKENS_TOTAL]
+    points = otel_capture.metric_points(
+        semconv.METRIC_GEN_AI_TOKEN_USAGE, **{semconv.GEN_AI_TOKEN_TYPE: "input"}
+    )
+    assert [p.sum for p in points] == [spent]
