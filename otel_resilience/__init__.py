@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time each name is imported o
     from otel_resilience.rate_limiter import RateLimiter, RateLimiterRegistry
     from otel_resilience.retry import Retry, RetryPolicy, attempts_of
     from otel_resilience.retry_budget import RetryBudget
+    from otel_resilience.streams import StreamMetrics, StreamState, monitor_stream
     from otel_resilience.timeout import Timeout
 
 __version__ = "0.1.0"
@@ -90,6 +91,9 @@ __all__ = [
     "deadline",
     "fallback_errors_of",
     "semconv",
+    "StreamMetrics",
+    "StreamState",
+    "monitor_stream",
 ]
 
 # Public name -> the module that defines it. `import otel_resilience` stays cheap (a library may
@@ -131,6 +135,9 @@ _HOME = {
     "Retry": "otel_resilience.retry",
     "RetryPolicy": "otel_resilience.retry",
     "attempts_of": "otel_resilience.retry",
+    "StreamMetrics": "otel_resilience.streams",
+    "StreamState": "otel_resilience.streams",
+    "monitor_stream": "otel_resilience.streams",
 }
 
 

@@ -331,6 +331,35 @@ METRIC_LLM_RATE_LIMIT_REMAINING: Final = "resilience.llm.rate_limit.remaining"
 #: Attribute of resilience.llm.rate_limit.remaining: "requests", "tokens", "input-tokens"...
 LLM_RATE_LIMIT_KIND: Final = "resilience.llm.rate_limit.kind"
 
+# --- Streams (issue 10) ---
+#: Span (kind INTERNAL) of one monitored stream, from its first read to its end: ``stream {name}``.
+SPAN_STREAM: Final = "stream"
+#: Attribute: the name given to monitor_stream.
+STREAM_NAME: Final = "resilience.stream.name"
+#: Attribute: the stream's state (final state on the span; new state on a transition event).
+STREAM_STATE: Final = "resilience.stream.state"
+#: Attribute of resilience.stream.state_change: the state before the transition.
+STREAM_PREVIOUS_STATE: Final = "resilience.stream.previous_state"
+#: Values of resilience.stream.state.
+STREAM_STATE_IDLE: Final = "idle"
+STREAM_STATE_STREAMING: Final = "streaming"
+STREAM_STATE_PAUSED: Final = "paused"
+STREAM_STATE_COMPLETED: Final = "completed"
+STREAM_STATE_CANCELLED: Final = "cancelled"
+STREAM_STATE_FAILED: Final = "failed"
+#: Span event, one per state transition, with resilience.stream.state and .previous_state.
+SPAN_EVENT_STREAM_STATE_CHANGE: Final = "resilience.stream.state_change"
+#: Span attributes at the end: chunks, bytes and tokens delivered, seconds to the first chunk,
+#: the longest gap between chunks, seconds paused, and tokens per second (average and peak).
+STREAM_CHUNKS: Final = "resilience.stream.chunks"
+STREAM_BYTES: Final = "resilience.stream.bytes"
+STREAM_TOKENS: Final = "resilience.stream.tokens"
+STREAM_TIME_TO_FIRST_CHUNK: Final = "resilience.stream.time_to_first_chunk"
+STREAM_MAX_GAP: Final = "resilience.stream.max_gap"
+STREAM_PAUSED: Final = "resilience.stream.paused"
+STREAM_TOKENS_PER_SECOND_AVG: Final = "resilience.stream.tokens_per_second.avg"
+STREAM_TOKENS_PER_SECOND_PEAK: Final = "resilience.stream.tokens_per_second.peak"
+
 # --- Exporters distribution (otel-resilience-exporters) ---------------------------------------
 # Names emitted only by otel_resilience_exporters, not by the core.
 

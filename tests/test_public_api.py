@@ -44,6 +44,9 @@ EXPECTED = {
     "deadline",
     "fallback_errors_of",
     "semconv",
+    "StreamMetrics",
+    "StreamState",
+    "monitor_stream",
 }
 
 

@@ -29,6 +29,8 @@ ENUMERATED = {
     semconv.CHAOS_KIND,
     semconv.RETRY_REASON,
     semconv.HEALTH_PROBE_RESULT,
+    semconv.STREAM_STATE,
+    semconv.STREAM_PREVIOUS_STATE,
 }
 
 
@@ -56,6 +58,7 @@ def emitted_names(fake_clock, capture) -> set[str]:
     _timeout_scenario(fake_clock, capture)
     _budget_and_chaos_scenario(fake_clock, capture)
     _health_scenario(fake_clock, capture)
+    _stream_scenario(fake_clock, capture)
     names: set[str] = set()
     for span in capture.spans():
         for key, value in span.attributes.items():
@@ -134,6 +137,34 @@ def _health_scenario(fake_clock, capture) -> None:
         with suppress(CircuitOpenError):
             probed.call(lambda: "ok")
     assert answers == []
+
+
+def _stream_scenario(fake_clock, capture) -> None:
+    """A monitored stream with tokens, paused, resumed, then failing; another one cancelled."""
+    from otel_resilience import monitor_stream
+
+    def chunks():
+        yield "ab"
+        fake_clock.advance(1.0)
+        yield "cd"
+        raise ConnectionError
+
+    stream = monitor_stream(
+        chunks(), name="names", clock=fake_clock, count_tokens=len, **_tp(capture)
+    )
+    next(stream)
+    stream.pause()
+    stream.resume()
+    with pytest.raises(ConnectionError):
+        list(stream)
+    monitor_stream(["x"], name="cancelled", **_tp(capture)).cancel()
+    idle = monitor_stream(["x"], name="cancelled", **_tp(capture))
+    next(idle)
+    idle.cancel()
+
+
+def _tp(capture):
+    return {"tracer_provider": capture.tracer_provider}
 
 
 def test_emitted_names_are_constants(fake_clock, otel_capture):
