@@ -63,6 +63,7 @@ bench: sync
 	$(RUN) python benchmarks/bench_strategies.py $(BENCH_FLAGS)
 	$(RUN) python benchmarks/bench_budget.py $(BENCH_FLAGS)
 	$(RUN) python benchmarks/bench_http.py $(BENCH_FLAGS)
+	$(RUN) python benchmarks/bench_llm.py $(BENCH_FLAGS)
 	$(RUN) python benchmarks/bench_import.py $(BENCH_FLAGS)
 	$(RUN) python benchmarks/bench_store.py $(BENCH_FLAGS)
 	$(RUN) python benchmarks/bench_streams.py $(BENCH_FLAGS)

@@ -63,6 +63,9 @@ class Behaviour:
     after: int = 0
     #: Real seconds between SSE events (a model producing tokens at 1/pace per second).
     pace: float = 0.0
+    #: Send all SSE events in one write (benchmarks: client costs, not the server's flushes);
+    #: ignored with a stall, disconnect, bad event or pace.
+    burst: bool = False
     #: Close the connection without any answer.
     drop: bool = False
     #: The reply's text (one word per chunk); default ``"Hello from <model>."``.
@@ -316,6 +319,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         at = how.after if how.after >= 0 else len(events) + how.after
+        if how.burst and not (how.stall or how.disconnect or how.bad_json or how.pace):
+            frames = "".join((f"event: {n}\n" if n else "") + f"data: {d}\n\n" for n, d in events)
+            self._chunk(frames.encode())
+            self._chunk(b"")
+            return
         for index, (name, event) in enumerate(events):
             data = event
             if index == at:

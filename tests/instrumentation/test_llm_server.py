@@ -276,6 +276,19 @@ def test_a_paced_stream_spreads_its_events(llm_sdk: Sdk) -> None:
     assert len(chunks) == 5  # role, 3 words, finish ([DONE] is not a chunk)
 
 
+def test_a_burst_stream_parses_like_a_flushed_one(llm_sdk: Sdk) -> None:
+    """``burst`` sends every event in one write: the SDK still reads the same chunks and usage."""
+    llm_sdk.server.script(ok(burst=True))
+    extra = {"stream_options": {"include_usage": True}}
+    chunks = llm_sdk.run(
+        "openai", lambda c: c.chat.completions.create(**CHAT, stream=True, **extra), consume=True
+    )
+    assert "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices) == (
+        "Hello from gpt-4o."
+    )
+    assert chunks[-1].usage.completion_tokens == 3
+
+
 def test_traceparent_is_logged(openai_client: openai.OpenAI, llm_server: LLMServer) -> None:
     """The request log keeps the headers a test needs (traceparent of each attempt)."""
     parent = "00-" + "1" * 32 + "-" + "2" * 16 + "-01"
