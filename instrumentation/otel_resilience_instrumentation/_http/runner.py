@@ -8,6 +8,7 @@ and async twins that carry them out.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -110,7 +111,13 @@ def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None 
         current = otel_context.get_current()
     if current:
         propagate.inject(headers, context=current)
-    return Attempt(call.n, headers, remaining)
+    return _new_attempt((call.n, headers, remaining))
+
+
+#: ``Attempt(n, headers, timeout)`` without the named tuple's Python-level ``__new__``.
+_new_attempt: Callable[[tuple[int, Mapping[str, str], float | None]], Attempt] = functools.partial(
+    tuple.__new__, Attempt
+)
 
 
 class _First:
@@ -180,8 +187,8 @@ class HttpRunner(Generic[R]):
         """``None`` to pass the request straight through, else its pipeline, policy and
         :class:`Fast` path."""
         ctx = otel_context.get_current()  # read once for suppression, LLM and trace context
-        if _suppressed(ctx):
-            return None
+        if ctx and (ctx.get(_SUPPRESS) or ctx.get(_SUPPRESS_PLAIN) or ctx.get(_SUPPRESS_HTTP)):
+            return None  # _suppressed(ctx), inline: this runs for every request
         call.ctx = ctx
         managed = ctx.get(MANAGED_KEY)
         if isinstance(managed, ManagedAttempt):
@@ -202,8 +209,12 @@ class HttpRunner(Generic[R]):
         policy = host.policy
         if not policy.enabled:
             return None
-        retry = policy.max_attempts > 1 and request.replayable and _is_idempotent(policy, request)
-        pipeline = self._hosts.pipeline(host, retry)
+        retry = (
+            policy.max_attempts > 1
+            and request.replayable
+            and (request.method in policy.retry_methods or _is_idempotent(policy, request))
+        )
+        pipeline = host.pipelines.get(retry) or self._hosts.pipeline(host, retry)
         return pipeline, policy, host.fast  # type: ignore[return-value]  # set with a pipeline
 
     def _start(

@@ -12,9 +12,18 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode
 
 from otel_resilience import semconv
-from otel_resilience._telemetry import _NOOP_METER_PROVIDERS, _NOOP_TRACER_PROVIDERS, _globals
+from otel_resilience._telemetry import (
+    _FAST_GLOBALS,
+    _NOOP_METER_PROVIDERS,
+    _NOOP_TRACER_PROVIDERS,
+    _globals,
+)
 from otel_resilience._util import error_type
 from otel_resilience_instrumentation._http.attrs import Target, dup_old_names
+
+if _FAST_GLOBALS:  # the API modules holding the global providers
+    import opentelemetry.metrics._internal as _metrics_state
+    import opentelemetry.trace as _trace_state
 
 __all__ = ["AttemptRecord", "HttpTelemetry"]
 
@@ -72,8 +81,16 @@ class HttpTelemetry:
 
     def records(self) -> bool:
         """Whether a span or a measurement would be recorded now (a broken provider: no)."""
-        current = _globals()
-        if current[0] is not self._key[0] or current[1] is not self._key[1]:
+        key = self._key
+        if _FAST_GLOBALS:  # _globals()'s first two, inline: this runs for every request
+            changed = (
+                _trace_state._TRACER_PROVIDER is not key[0]
+                or _metrics_state._METER_PROVIDER is not key[1]
+            )
+        else:  # pragma: no cover - an API without the module globals
+            current = _globals()
+            changed = current[0] is not key[0] or current[1] is not key[1]
+        if changed:
             try:
                 self._resolve()
             except Exception:  # a broken provider: no telemetry, the request still goes
