@@ -170,9 +170,10 @@ class L2:
         if code == 1:
             try:
                 lease.value = self.codec.decode(reply[1])
-            except Exception:  # written by an other codec: a miss, overwritten later
+            except Exception:  # written by another codec: a miss, called without the lock
                 lease.value = _MISSING
-                return False
+                self.misses += 1
+                return True
             self.hits += 1
             return True
         if code == 2:
