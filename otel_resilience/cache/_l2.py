@@ -12,16 +12,17 @@ open ``run``: Redis slow or down means "L1 only", never a failed call.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import threading
 import time
 import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from otel_resilience import deadline, semconv
+from otel_resilience.cache._stable import stable_call_key, stable_key
 from otel_resilience.cache.codec import Codec
 
 __all__ = ["L2", "L2Stats", "Lease"]
@@ -81,6 +82,11 @@ class Lease:
     fence: int = 0
     keep: Any = _MISSING  # the value to write once the call succeeded
     counts: list[str] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        """Whether Redis held the entry (``value``)."""
+        return self.value is not _MISSING
 
 
 class _Renewer:
@@ -147,6 +153,17 @@ class L2:
             self.waits,
         )
 
+    def digest(
+        self,
+        custom: bool,
+        key: Hashable,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> str | None:
+        """The call's cross-process key (of ``key`` if the user's), or None: not shared."""
+        return stable_key(key) if custom else stable_call_key(fn, args, kwargs)
+
     def keys(self, digest: str) -> list[str]:
         """Entry, lock and fence keys of a call's digest (one hash tag: one cluster slot)."""
         base = f"{self.store.options.prefix}:cache:{{{self.name}:{digest}}}"
@@ -204,6 +221,8 @@ class L2:
 
     async def aobtain(self, digest: str) -> Lease:
         """:meth:`obtain` without blocking the event loop."""
+        import asyncio  # here: sync-only programs never import asyncio for a cache
+
         lease, poll, waited = Lease(self.keys(digest)), _POLL_MIN, False
         while True:
             reply = await self.store.arun(

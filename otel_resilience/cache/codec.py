@@ -9,8 +9,6 @@ process writing to the Redis is trusted.
 
 from __future__ import annotations
 
-import json
-import pickle
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["JSON_CODEC", "Codec", "JsonCodec", "PickleCodec"]
@@ -57,11 +55,15 @@ class JsonCodec:
 
     def encode(self, value: Any) -> bytes:
         """Compact JSON; TypeError for tuples, sets, objects, non-str keys, subclasses."""
+        import json  # here: a cache without a shared level never imports it
+
         _check(value)
         return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
     def decode(self, data: bytes) -> Any:
         """The value back."""
+        import json
+
         return json.loads(data)
 
     def __repr__(self) -> str:
@@ -73,15 +75,21 @@ class PickleCodec:
 
     __slots__ = ("protocol",)
 
-    def __init__(self, protocol: int = pickle.HIGHEST_PROTOCOL) -> None:
-        self.protocol = protocol
+    def __init__(self, protocol: int | None = None) -> None:
+        import pickle
+
+        self.protocol = pickle.HIGHEST_PROTOCOL if protocol is None else protocol
 
     def encode(self, value: Any) -> bytes:
         """``pickle.dumps(value)``."""
+        import pickle
+
         return pickle.dumps(value, self.protocol)
 
     def decode(self, data: bytes) -> Any:
         """``pickle.loads(data)``."""
+        import pickle
+
         return pickle.loads(data)  # opted into explicitly: see the class docstring
 
     def __repr__(self) -> str:

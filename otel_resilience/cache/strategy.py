@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from types import CoroutineType, FunctionType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import Observation
 
@@ -15,13 +15,13 @@ from otel_resilience import semconv
 from otel_resilience._clock import Clock
 from otel_resilience._strategy import NO_ANSWER, CallContext, Strategy, UsageError
 from otel_resilience._telemetry import Telemetry, track_cache
-from otel_resilience.cache import _l2
 from otel_resilience.cache._core import _MISSING, CacheCore, CacheStats, Flight, Miss
 from otel_resilience.cache._keys import CALL_KEY, call_key, frozen_call_key, key_matcher
-from otel_resilience.cache._stable import stable_call_key, stable_key
-from otel_resilience.cache.codec import JSON_CODEC, Codec
+from otel_resilience.cache.codec import Codec
 from otel_resilience.cache.options import CacheOptions
-from otel_resilience.store.config import default_store, resolve_store
+
+if TYPE_CHECKING:  # the shared level is imported only by caches that use one
+    from otel_resilience.cache import _l2
 
 __all__ = ["ResponseCache"]
 
@@ -246,7 +246,7 @@ class ResponseCache(Strategy):
     def _lead(self, nxt: Callable[[], T], ctx: CallContext, key: Hashable, flight: Flight) -> T:
         digest = self._digest(ctx, key)
         lease = None if digest is None else self._l2.obtain(digest)  # type: ignore[union-attr]
-        if lease is not None and lease.value is not _l2._MISSING:
+        if lease is not None and lease.found:
             return self._l2_hit(ctx, key, flight, lease)  # type: ignore[no-any-return]
         try:
             try:
@@ -269,7 +269,7 @@ class ResponseCache(Strategy):
     ) -> T:
         digest = self._digest(ctx, key)
         lease = None if digest is None else await self._l2.aobtain(digest)  # type: ignore[union-attr]
-        if lease is not None and lease.value is not _l2._MISSING:
+        if lease is not None and lease.found:
             return self._l2_hit(ctx, key, flight, lease)  # type: ignore[no-any-return]
         try:
             try:
@@ -288,9 +288,7 @@ class ResponseCache(Strategy):
         """The call's cross-process key, or None (no shared level, or no stable key)."""
         if self._l2 is None:
             return None
-        if self._custom_key is not None:
-            return stable_key(key)
-        return stable_call_key(ctx.fn, ctx.args, ctx.kwargs)
+        return self._l2.digest(self._custom_key is not None, key, ctx.fn, ctx.args, ctx.kwargs)
 
     def _l2_hit(self, ctx: CallContext, key: Hashable, flight: Flight, lease: _l2.Lease) -> Any:
         """Another process's entry: kept in L1 too, and a hit."""
@@ -385,6 +383,10 @@ def _shared_level(options: CacheOptions, store: Any) -> _l2.L2 | None:
     """The L2 of ``store=``: None/False local only, True the default store, or that store."""
     if store is None or store is False:
         return None
+    from otel_resilience.cache import _l2
+    from otel_resilience.cache.codec import JSON_CODEC
+    from otel_resilience.store.config import default_store, resolve_store
+
     shared = resolve_store("store", default_store() if store is True else store)
     if shared is None:  # the in-memory store: nothing to share
         return None
