@@ -200,6 +200,13 @@ class L2:
             return True
         return False
 
+    def _got(self, lease: Lease, data: bytes | None) -> bool:
+        """Apply a GET reply: True on a hit (or undecodable bytes: no lock, no wait)."""
+        if data is None or not self._answer(lease, (1, data)):
+            return False
+        self._waited(lease, False)
+        return True
+
     def _give_up(self, poll: float) -> bool:
         left = deadline.remaining()
         return left is not None and left <= poll + self.store.options.command_timeout
@@ -207,6 +214,10 @@ class L2:
     def obtain(self, digest: str) -> Lease:
         """The entry, or the lock (``fence``), or neither (call without the fleet)."""
         lease, poll, waited = Lease(self.keys(digest)), _POLL_MIN, False
+        # A plain GET first: a hit costs one cheap round trip, a miss one more (the script).
+        got = self.store.run(self.name, lambda c, _: (c.get(lease.keys[0]),))
+        if got is None or self._got(lease, got[0]):  # None: Redis down or skipped, L1 only
+            return lease
         while True:
             reply = self.store.run(
                 self.name, lambda c, _: self._s(c)["fetch"](lease.keys, self._args)
@@ -224,6 +235,13 @@ class L2:
         import asyncio  # here: sync-only programs never import asyncio for a cache
 
         lease, poll, waited = Lease(self.keys(digest)), _POLL_MIN, False
+
+        async def get(client: Any, _: Any) -> tuple[Any]:
+            return (await client.get(lease.keys[0]),)
+
+        got = await self.store.arun(self.name, get)
+        if got is None or self._got(lease, got[0]):
+            return lease
         while True:
             reply = await self.store.arun(
                 self.name, lambda c, _: self._s(c)["fetch"](lease.keys, self._args)
