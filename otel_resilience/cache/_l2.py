@@ -23,9 +23,11 @@ from typing import Any
 
 from otel_resilience import deadline, semconv
 from otel_resilience.cache._stable import stable_call_key, stable_key
-from otel_resilience.cache.codec import Codec
+from otel_resilience.cache.codec import JSON_CODEC, Codec
+from otel_resilience.cache.options import CacheOptions
+from otel_resilience.store.config import default_store, resolve_store
 
-__all__ = ["L2", "L2Stats", "Lease"]
+__all__ = ["L2", "L2Stats", "Lease", "shared_level"]
 
 _MISSING: Any = object()
 _POLL_MIN, _POLL_MAX = 0.005, 0.05
@@ -323,3 +325,16 @@ class L2:
             return pipe.execute()
 
         self.store.run(self.name, send)
+
+
+def shared_level(options: CacheOptions, store: Any) -> L2 | None:
+    """The L2 of ``store=``: None/False local only, True the default store, or that store."""
+    shared = resolve_store("store", default_store() if store is True else store)
+    if shared is None:  # the in-memory store: nothing to share
+        return None
+    if not all(hasattr(shared, a) for a in ("run", "arun", "options")):
+        raise ValueError(f"store must be a RedisStateStore to back a cache, got {shared!r}")
+    ttl = options.l2_ttl or options.ttl or 300.0
+    codec = options.codec or JSON_CODEC
+    name = options.name or "cache"
+    return L2(shared, name, codec, options.max_value_bytes, ttl, options.lock_lease)

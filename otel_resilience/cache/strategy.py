@@ -80,7 +80,11 @@ class ResponseCache(Strategy):
             l2_ttl=l2_ttl,
             lock_lease=lock_lease,
         )
-        self._l2 = _shared_level(self.options, store)
+        self._l2 = None
+        if store is not None and store is not False:
+            from otel_resilience.cache._l2 import shared_level
+
+            self._l2 = shared_level(self.options, store)
         super().__init__(clock=clock)
         self._core = CacheCore(self.options, self._clock)
         self._custom_key = key
@@ -244,11 +248,13 @@ class ResponseCache(Strategy):
         return found
 
     def _lead(self, nxt: Callable[[], T], ctx: CallContext, key: Hashable, flight: Flight) -> T:
-        digest = self._digest(ctx, key)
-        lease = None if digest is None else self._l2.obtain(digest)  # type: ignore[union-attr]
-        if lease is not None and lease.found:
-            return self._l2_hit(ctx, key, flight, lease)  # type: ignore[no-any-return]
-        try:
+        lease = None
+        try:  # the finally also covers an interrupted L2 lookup: followers are never stranded
+            digest = self._digest(ctx, key)
+            if digest is not None:
+                lease = self._l2.obtain(digest)  # type: ignore[union-attr]
+                if lease.found:
+                    return self._l2_hit(ctx, key, flight, lease)  # type: ignore[no-any-return]
             try:
                 result = nxt()
             except Exception as exc:
@@ -267,11 +273,13 @@ class ResponseCache(Strategy):
     async def _alead(
         self, nxt: Callable[[], Awaitable[T]], ctx: CallContext, key: Hashable, flight: Flight
     ) -> T:
-        digest = self._digest(ctx, key)
-        lease = None if digest is None else await self._l2.aobtain(digest)  # type: ignore[union-attr]
-        if lease is not None and lease.found:
-            return self._l2_hit(ctx, key, flight, lease)  # type: ignore[no-any-return]
+        lease = None
         try:
+            digest = self._digest(ctx, key)
+            if digest is not None:
+                lease = await self._l2.aobtain(digest)  # type: ignore[union-attr]
+                if lease.found:
+                    return self._l2_hit(ctx, key, flight, lease)  # type: ignore[no-any-return]
             try:
                 result = await nxt()
             except Exception as exc:
@@ -377,22 +385,3 @@ def _running_loop() -> Any:
     """The event loop running in this thread, or ``None`` (without importing asyncio)."""
     asyncio = sys.modules.get("asyncio")
     return None if asyncio is None else asyncio._get_running_loop()
-
-
-def _shared_level(options: CacheOptions, store: Any) -> _l2.L2 | None:
-    """The L2 of ``store=``: None/False local only, True the default store, or that store."""
-    if store is None or store is False:
-        return None
-    from otel_resilience.cache import _l2
-    from otel_resilience.cache.codec import JSON_CODEC
-    from otel_resilience.store.config import default_store, resolve_store
-
-    shared = resolve_store("store", default_store() if store is True else store)
-    if shared is None:  # the in-memory store: nothing to share
-        return None
-    if not all(hasattr(shared, a) for a in ("run", "arun", "options")):
-        raise ValueError(f"store must be a RedisStateStore to back a cache, got {shared!r}")
-    ttl = options.l2_ttl or options.ttl or 300.0
-    codec = options.codec or JSON_CODEC
-    name = options.name or "cache"
-    return _l2.L2(shared, name, codec, options.max_value_bytes, ttl, options.lock_lease)
