@@ -320,3 +320,51 @@ def test_invalid_options_name_the_field(kwargs, field):
     """Invalid shared-level options fail fast with a ValueError naming the field."""
     with pytest.raises(ValueError, match=field):
         ResponseCache(**kwargs)
+
+
+def test_two_processes_share_one_entry(redis_server):
+    """A call cached here is a hit in another Python process (other hash seed): stable keys."""
+    import os
+    import subprocess
+    import sys
+
+    store = _store(redis_server)
+    Pipeline("a", ResponseCache(name="fn", store=store)).call(_square, 4, scale={"k": {1, 2}})
+    child = (
+        "from otel_resilience import Pipeline, ResponseCache\n"
+        "from otel_resilience.store import RedisStateStore\n"
+        f"from {_square.__module__} import _square\n"  # as pytest named this module
+        f"s = RedisStateStore({redis_server.url!r}, prefix='t', sync_interval=60)\n"
+        "p = Pipeline('b', ResponseCache(name='fn', store=s))\n"
+        "assert p.call(_square, 4, scale={'k': {2, 1}}) == 16\n"
+        "print(p.strategies[0].l2_stats().hits)\n"
+    )
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join([os.path.dirname(here), here, os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": path}
+    out = subprocess.run(
+        [sys.executable, "-c", child],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout.strip() == "1", (_square.__module__, out.stderr)
+    store.close()
+
+
+def test_interrupted_l2_lookup_leaves_no_flight(redis_server, monkeypatch):
+    """An interrupt while asking Redis ends the local flight: followers are not stranded."""
+    store = _store(redis_server)
+    cache = ResponseCache(name="i", store=store, key=lambda x=0: x)
+    pipeline = Pipeline("i", cache)
+
+    def interrupted(digest: str) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache._l2, "obtain", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.call(Dep(), 1)
+    assert cache._core.in_flight() == 0
+    store.close()
