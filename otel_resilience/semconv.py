@@ -385,6 +385,13 @@ STATE_STORE_PREFIX: Final = "resilience.state_store.prefix"
 #: Log events (one each, not one per call): the store lost its server / reached it again.
 LOG_EVENT_STATE_STORE_DISCONNECTED: Final = "resilience.state_store.disconnected"
 LOG_EVENT_STATE_STORE_RECONNECTED: Final = "resilience.state_store.reconnected"
+#: Counter events of a ResponseCache with a shared (Redis) level, strategy ``cache``: a local
+#: miss answered by Redis; a miss that waited for another process's call; a value kept local
+#: because the codec refused it / because it exceeds ``max_value_bytes``.
+EVENT_CACHE_L2_HIT: Final = "cache_l2_hit"
+EVENT_CACHE_L2_WAIT: Final = "cache_l2_wait"
+EVENT_CACHE_L2_UNENCODABLE: Final = "cache_l2_unencodable"
+EVENT_CACHE_L2_TOO_LARGE: Final = "cache_l2_too_large"
 # --- LLM instrumentation (issue 10) ---
 # GenAI semantic conventions (development status) emitted by the openai and anthropic
 # instrumentors of otel_resilience_instrumentation, and their resilience additions.

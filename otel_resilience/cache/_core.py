@@ -216,6 +216,7 @@ class CacheCore:
         error: BaseException | None = None,
         store: bool = False,
         stale: bool = False,
+        hit: bool = False,
     ) -> None:
         """End ``flight`` with its outcome (storing ``value`` if asked); wake its followers."""
         with self._lock:
@@ -226,7 +227,10 @@ class CacheCore:
                     assert self._fresh is not None
                     self._cache[key] = (value, self._clock[0].monotonic() + self._fresh)
                 self.sets += 1
-            self.misses += 1
+            if hit:  # found in the shared level
+                self.hits += 1
+            else:
+                self.misses += 1
             if stale:
                 self.stale_served += 1
             flight.value, flight.error, flight.stale = value, error, stale

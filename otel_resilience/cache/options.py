@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_resilience._validate import check_callable, check_choice, check_count, check_seconds
+from otel_resilience.cache.codec import Codec
 
 __all__ = ["POLICIES", "CacheOptions"]
 
@@ -25,6 +26,12 @@ class CacheOptions:
     cache_if: Callable[[Any], bool] | None = None
     stale_if_error: float | None = None
     name: str | None = None
+    #: Shared level (with ``store=``): how values become bytes, the largest value shared,
+    #: how long entries live in Redis (default: ``ttl``, else 300 s), the lock's lease.
+    codec: Codec | None = None
+    max_value_bytes: int = 512 * 1024
+    l2_ttl: float | None = None
+    lock_lease: float = 2.0
 
     def __post_init__(self) -> None:
         check_choice("policy", self.policy, POLICIES)
@@ -47,3 +54,8 @@ class CacheOptions:
         check_callable("cache_if", self.cache_if)
         if self.name is not None and (not isinstance(self.name, str) or not self.name):
             raise ValueError(f"name must be a non-empty string or None, got {self.name!r}")
+        if self.codec is not None and not isinstance(self.codec, Codec):
+            raise ValueError(f"codec must have encode() and decode() (a Codec), got {self.codec!r}")
+        check_count("max_value_bytes", self.max_value_bytes)
+        check_seconds("l2_ttl", self.l2_ttl, positive=True, optional=True)
+        check_seconds("lock_lease", self.lock_lease, positive=True)

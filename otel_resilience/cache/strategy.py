@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from types import CoroutineType, FunctionType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry.metrics import Observation
 
@@ -17,7 +17,11 @@ from otel_resilience._strategy import NO_ANSWER, CallContext, Strategy, UsageErr
 from otel_resilience._telemetry import Telemetry, track_cache
 from otel_resilience.cache._core import _MISSING, CacheCore, CacheStats, Flight, Miss
 from otel_resilience.cache._keys import CALL_KEY, call_key, frozen_call_key, key_matcher
+from otel_resilience.cache.codec import Codec
 from otel_resilience.cache.options import CacheOptions
+
+if TYPE_CHECKING:  # the shared level is imported only by caches that use one
+    from otel_resilience.cache import _l2
 
 __all__ = ["ResponseCache"]
 
@@ -36,9 +40,13 @@ class ResponseCache(Strategy):
     "do not cache this call". Only successful results are stored, and only those ``cache_if``
     accepts. With ``stale_if_error`` (``policy="ttl"``) an entry expired less than that many
     seconds ago is served when the call fails (outcome ``fallback``).
+
+    With ``store=`` (a :class:`~otel_resilience.store.RedisStateStore`, or ``True`` for the
+    default of :func:`~otel_resilience.store.configure_store`) the local cache is backed by a
+    shared one in Redis: see docs/shared-state.md (values leave the process only then).
     """
 
-    __slots__ = ("__weakref__", "_cache_if", "_core", "_custom_key", "_name", "options")
+    __slots__ = ("__weakref__", "_cache_if", "_core", "_custom_key", "_l2", "_name", "options")
 
     strategy_name = semconv.STRATEGY_CACHE
 
@@ -52,6 +60,11 @@ class ResponseCache(Strategy):
         cache_if: Callable[[Any], bool] | None = None,
         stale_if_error: float | None = None,
         name: str | None = None,
+        store: Any = None,
+        codec: Codec | None = None,
+        max_value_bytes: int = 512 * 1024,
+        l2_ttl: float | None = None,
+        lock_lease: float = 2.0,
         clock: Clock | None = None,
     ) -> None:
         self.options = CacheOptions(
@@ -62,7 +75,16 @@ class ResponseCache(Strategy):
             cache_if=cache_if,
             stale_if_error=stale_if_error,
             name=name,
+            codec=codec,
+            max_value_bytes=max_value_bytes,
+            l2_ttl=l2_ttl,
+            lock_lease=lock_lease,
         )
+        self._l2 = None
+        if store is not None and store is not False:
+            from otel_resilience.cache._l2 import shared_level
+
+            self._l2 = shared_level(self.options, store)
         super().__init__(clock=clock)
         self._core = CacheCore(self.options, self._clock)
         self._custom_key = key
@@ -97,6 +119,10 @@ class ResponseCache(Strategy):
         """Size, max_size, hits, misses, hit_rate, sets, evictions and stale_served."""
         return self._core.stats(self.options.max_size)
 
+    def l2_stats(self) -> _l2.L2Stats | None:
+        """Counters of the shared level (None without ``store=``)."""
+        return None if self._l2 is None else self._l2.stats()
+
     def size_observations(self) -> Iterator[Observation]:
         """The observation of the ``resilience.cache.size`` gauge."""
         yield Observation(self._core.size(), {semconv.CACHE_NAME: self.name})
@@ -111,6 +137,8 @@ class ResponseCache(Strategy):
         self._core.set_clock(self._clock)
         if self._name is None:
             self._name = pipeline_name
+        if self._l2 is not None:
+            self._l2.name = self.name
         track_cache(telemetry.providers[1], self)
         return True
 
@@ -220,7 +248,13 @@ class ResponseCache(Strategy):
         return found
 
     def _lead(self, nxt: Callable[[], T], ctx: CallContext, key: Hashable, flight: Flight) -> T:
-        try:
+        lease = None
+        try:  # the finally also covers an interrupted L2 lookup: followers are never stranded
+            digest = self._digest(ctx, key)
+            if digest is not None:
+                lease = self._l2.obtain(digest)  # type: ignore[union-attr]
+                if lease.found:
+                    return self._l2_hit(ctx, key, flight, lease)  # type: ignore[no-any-return]
             try:
                 result = nxt()
             except Exception as exc:
@@ -228,31 +262,71 @@ class ResponseCache(Strategy):
             if type(result) is CoroutineType:  # an async function through call(): refused later
                 self._core.abandon(key, flight)
                 return result
-            return self._succeeded(ctx, key, flight, result)  # type: ignore[no-any-return]
+            return self._succeeded(ctx, key, flight, result, lease)  # type: ignore[no-any-return]
         finally:
             if not flight.done:  # cancelled, interrupted, or a hook raised: wake the followers
                 self._core.abandon(key, flight)
+            if lease is not None:
+                self._l2.settle(lease)  # type: ignore[union-attr]
+                self._count_l2(ctx, lease)
 
     async def _alead(
         self, nxt: Callable[[], Awaitable[T]], ctx: CallContext, key: Hashable, flight: Flight
     ) -> T:
+        lease = None
         try:
+            digest = self._digest(ctx, key)
+            if digest is not None:
+                lease = await self._l2.aobtain(digest)  # type: ignore[union-attr]
+                if lease.found:
+                    return self._l2_hit(ctx, key, flight, lease)  # type: ignore[no-any-return]
             try:
                 result = await nxt()
             except Exception as exc:
                 return self._failed(ctx, key, flight, exc)  # type: ignore[no-any-return]
-            return self._succeeded(ctx, key, flight, result)  # type: ignore[no-any-return]
+            return self._succeeded(ctx, key, flight, result, lease)  # type: ignore[no-any-return]
         finally:
             if not flight.done:
                 self._core.abandon(key, flight)
+            if lease is not None:
+                await self._l2.asettle(lease)  # type: ignore[union-attr]
+                self._count_l2(ctx, lease)
 
-    def _succeeded(self, ctx: CallContext, key: Hashable, flight: Flight, result: Any) -> Any:
+    def _digest(self, ctx: CallContext, key: Hashable) -> str | None:
+        """The call's cross-process key, or None (no shared level, or no stable key)."""
+        if self._l2 is None:
+            return None
+        return self._l2.digest(self._custom_key is not None, key, ctx.fn, ctx.args, ctx.kwargs)
+
+    def _l2_hit(self, ctx: CallContext, key: Hashable, flight: Flight, lease: _l2.Lease) -> Any:
+        """Another process's entry: kept in L1 too, and a hit."""
+        self._core.resolve(key, flight, value=lease.value, store=True, hit=True)
+        self._report(ctx, semconv.CACHE_STATUS_HIT, semconv.EVENT_CACHE_HIT)
+        self._count_l2(ctx, lease)
+        return lease.value
+
+    def _count_l2(self, ctx: CallContext, lease: _l2.Lease) -> None:
+        if ctx.inst.events is not None:
+            for event in lease.counts:
+                ctx.inst.count(ctx.pipeline, self.strategy_name, event)
+        lease.counts.clear()
+
+    def _succeeded(
+        self,
+        ctx: CallContext,
+        key: Hashable,
+        flight: Flight,
+        result: Any,
+        lease: _l2.Lease | None = None,
+    ) -> Any:
         failed = ctx.result_failed(result)
         if failed:  # an error response: never stored, and a reason to serve stale
             stale = self._core.stale(key)
             if stale is not _MISSING:
                 return self._serve_stale(ctx, key, flight, stale)
         store = failed is False and self._accepts(result)
+        if store and lease is not None:
+            lease.keep = result
         self._core.resolve(key, flight, value=result, store=store)
         self._report(ctx, semconv.CACHE_STATUS_MISS, semconv.EVENT_CACHE_MISS)
         return result
