@@ -12,7 +12,7 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from opentelemetry.metrics import Observation
@@ -110,6 +110,8 @@ class RedisStateStore:
         self._aclients: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, Any]]] = (
             weakref.WeakKeyDictionary()
         )
+        #: Per loop, the async generator that closes its client when the loop shuts down.
+        self._closers: dict[Any, AsyncIterator[None]] = {}
         self._kick = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -181,7 +183,7 @@ class RedisStateStore:
                     self._client = client
         return client, self._scripts
 
-    def _async_client(self) -> tuple[Any, dict[str, Any]]:
+    async def _async_client(self) -> tuple[Any, dict[str, Any]]:
         loop = asyncio.get_running_loop()
         pair = self._aclients.get(loop)
         if pair is None:
@@ -193,7 +195,22 @@ class RedisStateStore:
                 self.options.url, retry=Retry(NoBackoff(), 0), **self.options.client_kwargs()
             )
             pair = self._aclients[loop] = (client, _register(client))
+            # An async generator the loop tracks: its shutdown (asyncio.run's end) finishes
+            # it, which closes this loop's client. Without it every asyncio.run() that used
+            # the store left a connection open (the client also kept its loop alive).
+            closer = self._close_with_loop(loop, client)
+            await closer.__anext__()
+            self._closers[loop] = closer  # the loop holds its generators weakly
         return pair
+
+    async def _close_with_loop(self, loop: Any, client: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            self._aclients.pop(loop, None)
+            self._closers.pop(loop, None)
+            with contextlib.suppress(Exception):  # a dead connection may fail to close
+                await client.aclose()
 
     def _usable(self) -> bool:
         if self._closed or not self.health.usable():
@@ -220,7 +237,7 @@ class RedisStateStore:
         if not self._usable():
             return None
         try:
-            client, scripts = self._async_client()
+            client, scripts = await self._async_client()
             # socket timeouts bound each read; this bounds a connect that hangs in between.
             limit = self.options.connect_timeout + self.options.command_timeout
             result = await asyncio.wait_for(fn(client, scripts), limit)
