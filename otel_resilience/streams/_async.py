@@ -225,8 +225,17 @@ async def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on p
         if core.state is not _STREAMING and core.final:  # cancelled while reading
             await shared.close_source()
             return
-        # Meter.chunk() and the core's chunk() inlined (keep them alike): once per chunk.
+        # The core's chunk() and Meter.chunk() inlined (keep them alike): once per chunk.
         at = now()
+        if on_chunk is not None:
+            try:
+                visible = on_chunk(item) is not False
+            except Exception:
+                _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
+                visible = True
+            if not visible:  # hidden: no chunk, but its tokens count
+                meter.count(at, item)
+                continue
         count = meter.chunks
         if count:
             gap = meter.last_gap = at - meter.last_at
@@ -238,16 +247,7 @@ async def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on p
         meter.chunks = count + 1
         if meter._extra:
             meter._measure(at, item, count)
-        if on_chunk is None:
-            yield item
-            continue
-        try:
-            visible = on_chunk(item) is not False
-        except Exception:
-            _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
-            visible = True
-        if visible:
-            yield item
+        yield item
 
 
 class AsyncMonitoredStream(Generic[_T]):

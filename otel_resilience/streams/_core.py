@@ -166,16 +166,21 @@ class StreamCore:
         self._move(StreamState.STREAMING)
 
     def chunk(self, now: float, item: Any) -> bool:
-        """One chunk read at ``now``; whether the consumer sees it (a raising hook: yes)."""
-        self.meter.chunk(now, item)
+        """One chunk read at ``now``; whether the consumer sees it (a raising hook: yes).
+
+        The hook decides first: a hidden chunk is not counted as one (only its tokens are)."""
         on_chunk = self.on_chunk
-        if on_chunk is None:
-            return True
-        try:
-            return on_chunk(item) is not False
-        except Exception:
-            _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
-            return True
+        if on_chunk is not None:
+            try:
+                visible = on_chunk(item) is not False
+            except Exception:
+                _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
+                visible = True
+            if not visible:
+                self.meter.count(now, item)
+                return False
+        self.meter.chunk(now, item)
+        return True
 
     def convert(self, error: BaseException) -> BaseException:
         """What a source error becomes for the consumer (the observer decides; never raises)."""

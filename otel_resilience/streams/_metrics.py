@@ -128,12 +128,18 @@ class Meter:
                 self.bytes += len(item)
         elif sized:
             self.bytes += sized(item)
+        if self._count is not None:
+            self.count(now, item, not before)
+
+    def count(self, now: float, item: Any, first: bool = False) -> None:
+        """Add ``item``'s tokens at ``now``; also for a chunk hidden from the consumer, which
+        is no chunk but may carry tokens (an LLM's usage-only chunk corrects the estimate)."""
         count = self._count
         if count is not None:
             tokens = count(item)
             if tokens:
                 self.tokens += tokens
-                if not before:
+                if first:
                     self.first_tokens = tokens
                 self._roll(now)
 

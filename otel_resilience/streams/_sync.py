@@ -195,9 +195,19 @@ class MonitoredStream(Generic[_T]):
             if core.state is not _STREAMING and core.final:  # cancelled while reading
                 shared.close_source()
                 raise StopIteration
-            # Meter.chunk() and the core's chunk() inlined (keep them alike): once per chunk.
+            # The core's chunk() and Meter.chunk() inlined (keep them alike): once per chunk.
             meter = core.meter
             now = core.now()
+            on_chunk = core.on_chunk
+            if on_chunk is not None:
+                try:
+                    visible = on_chunk(item) is not False
+                except Exception:
+                    _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
+                    visible = True
+                if not visible:  # hidden: no chunk, but its tokens count
+                    meter.count(now, item)
+                    continue
             count = meter.chunks
             if count:
                 gap = meter.last_gap = now - meter.last_at
@@ -209,15 +219,7 @@ class MonitoredStream(Generic[_T]):
             meter.chunks = count + 1
             if meter._extra:
                 meter._measure(now, item, count)
-            on_chunk = core.on_chunk
-            if on_chunk is None:
-                return item  # type: ignore[no-any-return]
-            try:
-                if on_chunk(item) is not False:
-                    return item  # type: ignore[no-any-return]
-            except Exception:
-                _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
-                return item  # type: ignore[no-any-return]
+            return item  # type: ignore[no-any-return]
 
     def _begin(self) -> None:
         """Idle to streaming: open the source, start the reader thread if buffered."""

@@ -268,6 +268,7 @@ def test_hidden_chunk_is_not_delivered(mode: str) -> None:
     llm.shutdown()
     assert all(item.choices for item in items)
     assert len(hooks.chunks) == len(items) + 1
+    assert hooks.ends[0][2].chunks == len(items)  # the hidden chunk is no chunk
 
 
 def test_pause_reads_nothing_until_resume(llm: Llm) -> None:

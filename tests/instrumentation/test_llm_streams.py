@@ -7,7 +7,7 @@ Needs the stream proxy (``_llm/stream.py``, branch i10-streams): skipped until i
 from __future__ import annotations
 
 import pytest
-from llm_server import disconnect, server_error, stall
+from llm_server import disconnect, ok, server_error, stall
 from llm_support import CHAT, MESSAGE, OPENAI_FALLBACK
 from opentelemetry.trace import StatusCode
 
@@ -170,3 +170,59 @@ def test_partial_usage_of_a_broken_stream_is_recorded(
         semconv.METRIC_GEN_AI_TOKEN_USAGE, **{semconv.GEN_AI_TOKEN_TYPE: "input"}
     )
     assert [p.sum for p in points] == [spent]
+
+
+def _read_counting(llm_sdk, provider, create, clock):
+    """Read a managed stream item by item (the FakeClock advancing 0.5 s per item): the items,
+    ``metrics.tokens`` after each, and the final metrics."""
+
+    def sync(client):
+        stream = create(client)
+        items, tokens = [], []
+        for item in stream:
+            items.append(item)
+            tokens.append(stream.metrics.tokens)
+            clock.advance(0.5)
+        return items, tokens, stream.metrics
+
+    async def go(client):
+        stream = await create(client)
+        items, tokens = [], []
+        async for item in stream:
+            items.append(item)
+            tokens.append(stream.metrics.tokens)
+            clock.advance(0.5)
+        return items, tokens, stream.metrics
+
+    return llm_sdk.run(provider, go if llm_sdk.is_async else sync)
+
+
+def test_stream_metrics_count_output_tokens_not_hidden_chunks(
+    llm_sdk, llm_server, instrument, fake_clock
+):
+    """Output tokens per chunk: one per content delta until the provider reports its count,
+    which then wins (7 here, for 3 words); openai's hidden usage chunk is not a chunk."""
+    instrument("openai")
+    instrument("anthropic")
+    llm_server.script(ok(text="one two three", output_tokens=7))
+    items, tokens, m = _read_counting(
+        llm_sdk, "openai", lambda c: c.chat.completions.create(**CHAT, stream=True), fake_clock
+    )
+    assert all(c.choices for c in items)  # role, 3 words, finish: the usage chunk is hidden
+    assert m.chunks == len(items) == 5
+    assert tokens == [0, 1, 2, 3, 3]  # the estimate while streaming
+    assert m.tokens == 7  # the usage chunk's count, though hidden
+    assert m.tokens_per_second_avg == 7 / 2.0  # 7 tokens after the first chunk, over 4 gaps
+    assert m.tokens_per_second_peak is not None
+
+    llm_server.script(ok(text="one two three", output_tokens=7))
+    items, tokens, m = _read_counting(
+        llm_sdk, "anthropic", lambda c: c.messages.create(**MESSAGE, stream=True), fake_clock
+    )
+    assert m.chunks == len(items)
+    # message_start reports 1, each text delta adds one, message_delta reports 7.
+    kinds = [e.type for e in items]
+    assert tokens[kinds.index("message_start")] == 1
+    assert tokens[kinds.index("content_block_stop")] == 4
+    assert tokens[kinds.index("message_delta")] == m.tokens == 7
+    assert m.tokens_per_second is not None

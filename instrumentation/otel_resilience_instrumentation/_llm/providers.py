@@ -116,6 +116,11 @@ class Provider:
         """Whether ``chunk`` is the usage-only chunk :meth:`stream_body` asked for."""
         return False
 
+    def content_delta(self, chunk: Any) -> bool:
+        """Whether ``chunk`` carries generated output (text, tool arguments, reasoning): the
+        stream counts it as one output token until the provider reports the real count."""
+        raise NotImplementedError
+
 
 _LIST_ATTRS = frozenset({s.GEN_AI_REQUEST_STOP_SEQUENCES, s.GEN_AI_REQUEST_ENCODING_FORMATS})
 
@@ -212,6 +217,21 @@ class _OpenAI(Provider):
     def usage_only(self, chunk: Any) -> bool:
         return _get(chunk, "choices") == [] and _get(chunk, "usage") is not None
 
+    def content_delta(self, chunk: Any) -> bool:
+        kind = _get(chunk, "type")
+        if isinstance(kind, str):  # responses API: response.output_text.delta and the like
+            return kind.startswith("response.") and kind.endswith(".delta")
+        choices = _get(chunk, "choices")
+        if not choices:
+            return False
+        for choice in choices:
+            delta = _get(choice, "delta")
+            if delta is not None and (
+                _get(delta, "content") or _get(delta, "tool_calls") or _get(delta, "refusal")
+            ):
+                return True
+        return False
+
 
 class _Anthropic(Provider):
     name = s.GEN_AI_PROVIDER_ANTHROPIC
@@ -267,6 +287,9 @@ class _Anthropic(Provider):
             out = _int(_get(usage, "output_tokens")) if usage is not None else None
             if out is not None:  # cumulative, per the API
                 reported.usage.output = out
+
+    def content_delta(self, chunk: Any) -> bool:
+        return bool(_get(chunk, "type") == "content_block_delta")
 
 
 OPENAI = _OpenAI()

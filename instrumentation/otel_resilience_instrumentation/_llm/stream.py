@@ -60,7 +60,11 @@ class StreamHooks(Protocol):
     """
 
     def on_chunk(self, chunk: Any) -> bool:
-        """Look at one chunk (usage, model, finish reasons); False hides it from the caller."""
+        """Look at one chunk (usage, model, finish reasons); False hides it from the caller.
+
+        Hooks may also have ``count_tokens(chunk) -> int``: the output tokens the chunk adds,
+        asked right after ``on_chunk`` (also for a hidden chunk, which is not counted as one).
+        """
         ...
 
     def on_state_change(self, previous: str, state: str) -> None:
@@ -99,7 +103,12 @@ def wrap_stream(
     """
     observer = _Observer(hooks)
     options = StreamOptions(
-        name="llm", buffer=buffer, clock=clock, on_state_change=observer.state_change
+        name="llm",
+        buffer=buffer,
+        clock=clock,
+        on_state_change=observer.state_change,
+        # Output tokens per chunk, when the hooks count them (``on_chunk`` sees the chunk first).
+        count_tokens=getattr(hooks, "count_tokens", None),
     )
     core = StreamCore(options, observer, None)  # the runner's GenAI span carries the figures
     core.meter.sizes(False)  # SDK chunks are objects: no byte sizes

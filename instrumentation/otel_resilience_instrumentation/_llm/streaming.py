@@ -6,6 +6,7 @@ record its metrics exactly once, however the stream ends."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -50,10 +51,28 @@ def wrapper() -> Any:
     return wrap_stream
 
 
-class Hooks:
-    """The stream proxy's hooks for one managed call (``StreamHooks`` of ``_llm.stream``)."""
+class _Tally:
+    """Output tokens of a stream so far, and what the last chunk added."""
 
-    __slots__ = ("_call", "_hide", "_runner", "_started", "reported")
+    __slots__ = ("delta", "reported", "tokens")
+
+    def __init__(self) -> None:
+        self.delta = 0
+        self.tokens = 0
+        self.reported: int | None = None
+
+
+class Hooks:
+    """The stream proxy's hooks for one managed call (``StreamHooks`` of ``_llm.stream``).
+
+    Output tokens per chunk: the provider's cumulative count whenever a chunk reports one
+    (anthropic's ``message_start`` / ``message_delta``, openai's usage chunk at the end, the
+    responses API's final event), plus one per content delta since (an estimate: deltas are
+    usually one token each). So the stream's token figures move live, and end on the count
+    the provider reported.
+    """
+
+    __slots__ = ("_call", "_hide", "_runner", "_started", "_tally", "count_tokens", "reported")
 
     def __init__(self, runner: LlmRunner, call: LlmCall, started: Started, hide: bool) -> None:
         self._runner = runner
@@ -61,12 +80,28 @@ class Hooks:
         self._started = started
         self._hide = hide
         self.reported = Reported()
+        self._tally = tally = _Tally()
+        # count_tokens(chunk) -> tally.delta, set by on_chunk just before: getattr(tally,
+        # "delta", chunk) in C, no Python frame per chunk.
+        self.count_tokens = functools.partial(getattr, tally, "delta")
 
     def on_chunk(self, chunk: Any) -> bool:
-        """Fold the chunk into what the response reported; hide the usage chunk we asked for."""
+        """Fold the chunk into what the response reported and its output tokens into the
+        tally; hide the usage chunk we asked for."""
+        tally = self._tally
+        tally.delta = 0
         try:
-            self._runner.provider.chunk(self.reported, chunk)
-            return not (self._hide and self._runner.provider.usage_only(chunk))
+            provider = self._runner.provider
+            reported = self.reported
+            provider.chunk(reported, chunk)
+            before = tally.tokens
+            out = reported.usage.output
+            if out is not None and out != tally.reported:
+                tally.reported = tally.tokens = out
+            elif provider.content_delta(chunk):
+                tally.tokens = before + 1
+            tally.delta = tally.tokens - before
+            return not (self._hide and provider.usage_only(chunk))
         except Exception:
             _log.debug("otel-resilience: reading a stream chunk failed", exc_info=True)
             return True
