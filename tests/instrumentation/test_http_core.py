@@ -343,14 +343,18 @@ def test_bad_policy_file_is_logged_and_ignored(tmp_path, caplog, bad, logged):
 
 @pytest.mark.parametrize("keys", range(8))
 def test_suppression_check_agrees_with_the_instrumentation_helper(keys):
-    """The runner's one-read suppression check says what is_http_instrumentation_enabled
-    says, for every combination of the three suppression keys."""
+    """The runner's plan passes a request straight through exactly when
+    is_http_instrumentation_enabled says no, for every combination of the three keys (the
+    plan reads the context once instead of calling that helper)."""
     from opentelemetry import context
     from opentelemetry.instrumentation.utils import (
         _SUPPRESS_INSTRUMENTATION_KEY_PLAIN,
         is_http_instrumentation_enabled,
     )
-    from otel_resilience_instrumentation._http.runner import _suppressed
+    from otel_resilience_instrumentation._http.runner import _Call
+
+    runner = HttpRunner(FakeAdapter(), environ={})
+    request = HttpRequest("GET", "http://h.test/", {}, True, "h.test", None, "http")
 
     all_keys = (
         context._SUPPRESS_INSTRUMENTATION_KEY,
@@ -363,8 +367,9 @@ def test_suppression_check_agrees_with_the_instrumentation_helper(keys):
         ctx = context.set_value(key, True, ctx)
     token = context.attach(ctx)
     try:
-        assert _suppressed(context.get_current()) is (not is_http_instrumentation_enabled())
-        assert _suppressed(context.get_current()) is bool(chosen)
+        passed_through = runner._plan(request, _Call(request)) is None
+        assert passed_through is (not is_http_instrumentation_enabled())
+        assert passed_through is bool(chosen)
     finally:
         context.detach(token)
 

@@ -53,12 +53,6 @@ except ImportError:  # pragma: no cover - an API that moved them
 __all__ = ["HttpRunner"]
 
 
-def _suppressed(ctx: otel_context.Context) -> bool:
-    """``not is_http_instrumentation_enabled()`` on a context already read (that helper's
-    three reads cost more than the rest of a request's plan)."""
-    return bool(ctx.get(_SUPPRESS) or ctx.get(_SUPPRESS_PLAIN) or ctx.get(_SUPPRESS_HTTP))
-
-
 R = TypeVar("R")
 
 
@@ -187,8 +181,9 @@ class HttpRunner(Generic[R]):
         """``None`` to pass the request straight through, else its pipeline, policy and
         :class:`Fast` path."""
         ctx = otel_context.get_current()  # read once for suppression, LLM and trace context
+        # not is_http_instrumentation_enabled(), from this one read (that helper reads thrice)
         if ctx and (ctx.get(_SUPPRESS) or ctx.get(_SUPPRESS_PLAIN) or ctx.get(_SUPPRESS_HTTP)):
-            return None  # _suppressed(ctx), inline: this runs for every request
+            return None
         call.ctx = ctx
         managed = ctx.get(MANAGED_KEY)
         if isinstance(managed, ManagedAttempt):
