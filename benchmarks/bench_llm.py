@@ -29,12 +29,20 @@ Sections: a chat completion (per request), and streamed chat completions of 1 an
 most 0.5 us above plain, ours recording at most 1.1x the official instrumentor's per-chunk
 overhead. Times are the calling thread's CPU time (``thread_time_ns``): the server runs in
 another process. ``--quick`` for a short run, ``--check`` to exit 1 on a missed target.
+
+``--callgrind {plain,official,off,sdk} --chunks N [--async] [--requests R]`` sends R (10)
+streamed requests of N words through one variant, untimed, inside one ``functools.reduce``
+call, for ``valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce``
+(the server's process is not traced). Per chunk: the difference between two N over R times
+their difference (the per-request part cancels out).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
+import functools
 import multiprocessing
 import platform
 import sys
@@ -51,8 +59,8 @@ import time
 import openai
 import wrapt
 from _harness import Section, Stats, Variant, run_section
-from openai._base_client import SyncAPIClient
-from openai.resources.chat.completions import Completions
+from openai._base_client import AsyncAPIClient, SyncAPIClient
+from openai.resources.chat.completions import AsyncCompletions, Completions
 from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OfficialInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -99,21 +107,23 @@ class _DropSpans(SpanExporter):
 
 
 _ORIGINAL_REQUEST = SyncAPIClient.request
+_ORIGINAL_AREQUEST = AsyncAPIClient.request
 
 
-def _client(url: str, providers: dict[str, Any] | None) -> openai.OpenAI:
+def _client(url: str, providers: dict[str, Any] | None, use_async: bool = False) -> Any:
     """A client; with ``providers`` (``{}`` for telemetry off) wrapped the way ours does."""
-    http_cls: type[Any] = openai.DefaultHttpxClient
-    cls: type[Any] = type("PlainOpenAI", (openai.OpenAI,), {"request": _ORIGINAL_REQUEST})
+    base: type[Any] = openai.AsyncOpenAI if use_async else openai.OpenAI
+    http_cls: type[Any] = openai.DefaultAsyncHttpxClient if use_async else openai.DefaultHttpxClient
+    request = _ORIGINAL_AREQUEST if use_async else _ORIGINAL_REQUEST
+    cls: type[Any] = type("PlainOpenAI", (base,), {"request": request})
     if providers is not None:
         runner = LlmRunner(OPENAI, LlmOptions(), **providers)
-        sync_request, _ = _wrappers(runner, _Client(OPENAI))
-        wrapped = wrapt.FunctionWrapper(_ORIGINAL_REQUEST, sync_request)
-        cls = type("OursOpenAI", (openai.OpenAI,), {"request": wrapped})
-        gate, _ = llm_http._gates("httpx2", __import__("httpx2"), providers)
+        ours = _wrappers(runner, _Client(OPENAI))[use_async]
+        cls = type("OursOpenAI", (base,), {"request": wrapt.FunctionWrapper(request, ours)})
+        gate = llm_http._gates("httpx2", __import__("httpx2"), providers)[use_async]
         send = wrapt.FunctionWrapper(http_cls._send_single_request, gate)
         http_cls = type("OursHttpx", (http_cls,), {"_send_single_request": send})
-    return cls(base_url=url, api_key="sk-bench", http_client=http_cls(verify=False))  # type: ignore[no-any-return]
+    return cls(base_url=url, api_key="sk-bench", http_client=http_cls(verify=False))
 
 
 def _clients(url: str, sdk: dict[str, Any]) -> dict[str, openai.OpenAI]:
@@ -200,12 +210,51 @@ def _table(title: str, stats: dict[str, Stats], per: int = 1) -> dict[str, float
     return over
 
 
+CALLGRIND = {"plain": PLAIN, "official": OFFICIAL, "off": OFF, "sdk": ON}
+
+
+def _callgrind(label: str, url: str, sdk: dict[str, Any], use_async: bool, requests: int) -> None:
+    """Untimed: ``requests`` streams of the long model through one variant, drained, in one
+    ``functools.reduce`` (after a warm-up request outside it)."""
+    providers = {PLAIN: None, OFFICIAL: None, OFF: {}, ON: sdk}[label]
+    client = _client(url, providers, use_async)
+    if not use_async:
+        create = _callers({label: client})[label]
+        drain = collections.deque(maxlen=0).extend
+
+        def step(_: Any, __: Any) -> None:
+            drain(create(model=LONG, messages=MESSAGES, stream=True))
+    else:
+        resource = client.chat.completions
+        original = AsyncCompletions.create.__wrapped__
+        acreate = resource.create if label == OFFICIAL else functools.partial(original, resource)
+        loop = asyncio.new_event_loop()
+
+        async def one() -> None:
+            async for _ in await acreate(model=LONG, messages=MESSAGES, stream=True):
+                pass
+
+        def step(_: Any, __: Any) -> None:
+            loop.run_until_complete(one())
+
+    step(None, None)
+    functools.reduce(step, range(requests), None)
+    if use_async:
+        loop.run_until_complete(client.close())
+        loop.close()
+    else:
+        client.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Start the server, check the variants, measure the sections, print tables and targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--chunks", type=int, default=100, help="words in the long stream")
+    parser.add_argument("--callgrind", choices=sorted(CALLGRIND), help="one variant, untimed")
+    parser.add_argument("--async", dest="use_async", action="store_true", help="with --callgrind")
+    parser.add_argument("--requests", type=int, default=10, help="with --callgrind")
     args = parser.parse_args(argv)
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -222,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         if not parent.poll(30):
             raise SystemExit("the benchmark server did not start")
         url = parent.recv()
+        if args.callgrind:
+            _callgrind(CALLGRIND[args.callgrind], url, sdk, args.use_async, args.requests)
+            return 0
         clients = _clients(url, sdk)
         callers = _callers(clients)
         _check(callers, sink)

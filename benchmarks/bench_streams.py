@@ -32,6 +32,8 @@ PLAIN = "plain generator"
 MONITORED = "monitor_stream"
 PROXY_FOR = "wrap_stream, for-loop iterator"
 PROXY_NEXT = "wrap_stream, next()"
+PROXY_AFOR = "wrap_stream, async-for iterator"
+PROXY_ANEXT = "wrap_stream, __anext__()"
 CHUNK = object()
 
 
@@ -104,6 +106,7 @@ def _async_namespace() -> dict[str, Any]:
     return {
         "plain": aendless(),
         "monitored": monitor_stream(aendless(), name="bench"),
+        "proxy_for": wrap_stream(AsyncSdkStream(aendless()), CHUNK, NoHooks()).__aiter__(),
         "proxy": wrap_stream(AsyncSdkStream(aendless()), CHUNK, NoHooks()),
     }
 
@@ -127,7 +130,8 @@ def _sections(budget: float) -> list[Section]:
             [
                 Variant(PLAIN, "await plain.__anext__()", ans),
                 Variant(MONITORED, "await monitored.__anext__()", ans),
-                Variant(PROXY_NEXT, "await proxy.__anext__()", ans),
+                Variant(PROXY_AFOR, "await proxy_for.__anext__()", ans),
+                Variant(PROXY_ANEXT, "await proxy.__anext__()", ans),
             ],
             budget,
             is_async=True,
@@ -173,6 +177,8 @@ def _untimed(variant: str, chunks: int, use_async: bool) -> None:
             "proxy": lambda: wrap_stream(AsyncSdkStream(aendless()), CHUNK, NoHooks()),
             "proxy_next": lambda: wrap_stream(AsyncSdkStream(aendless()), CHUNK, NoHooks()),
         }[variant]()
+        if variant == "proxy":  # what ``async for`` reads: the proxy's own iteration
+            astream = astream.__aiter__()
         for _ in range(chunks):
             await astream.__anext__()
 

@@ -155,6 +155,31 @@ def test_source_error_fails_the_stream_and_keeps_the_figures(io: Driver, otel_ca
     assert io.next(stream) is StopIteration
 
 
+def test_raising_count_tokens_fails_the_stream_once(io: Driver) -> None:
+    """A raising count_tokens reaches the consumer and ends the stream failed, never stuck
+    streaming with no more items; the chunks before it keep their figures."""
+
+    def count(chunk: str) -> int:
+        if chunk == "b":
+            raise LookupError("no tokenizer for b")
+        return 1
+
+    ends: list[StreamState] = []
+    stream = monitor_stream(
+        Source(["a", "b", "c"], io.mode),
+        name="s",
+        count_tokens=count,
+        on_state_change=lambda _, state: ends.append(state),
+    )
+    assert io.next(stream) == "a"
+    with pytest.raises(LookupError):
+        io.next(stream)
+    assert stream.state is StreamState.FAILED
+    assert ends.count(StreamState.FAILED) == 1
+    assert stream.metrics.tokens == 1
+    assert io.next(stream) is StopIteration
+
+
 def test_read_ahead_stops_at_the_buffer_size(io: Driver) -> None:
     """With buffer=3 the reader stays three chunks ahead and stops there (backpressure)."""
     source = Source(list(range(10)), io.mode)

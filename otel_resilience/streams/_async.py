@@ -13,8 +13,7 @@ import contextlib
 import logging
 import weakref
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
-from operator import attrgetter
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -182,36 +181,70 @@ async def _take(shared: _Shared) -> Any:
         await shared.wait()
 
 
-async def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on purpose
-    shared: _Shared, started_at: float | None
+async def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame
+    shared: _Shared, started_at: float | None, on_close: Callable[[], None] | None = None
 ) -> AsyncGenerator[Any, None]:
     """The stream's items. An async generator, so a read costs no coroutine object of ours,
     and what each read needs stays in its locals; it refers to the shared state only, never to
-    the stream object (which stays collectable)."""
+    the stream object (which stays collectable). ``on_close`` runs if the iteration is closed
+    before its end (the LLM proxy's ``async for`` loops get their own iteration)."""
     core = shared.core
-    while True:  # start (or wait out a pause before the start), then the head chunks
-        head = await _settle(shared, started_at)
-        if head is _END:
+    try:
+        while True:  # start (or wait out a pause before the start), then the head chunks
+            head = await _settle(shared, started_at)
+            if head is _END:
+                return
+            if head is _NOTHING:
+                break
+            yield head
+        if shared.buf is not None:
+            while (item := await _take(shared)) is not _END:
+                yield item
             return
-        if head is _NOTHING:
-            break
-        yield head
-    if shared.buf is not None:
-        while (item := await _take(shared)) is not _END:
-            yield item
-        return
-    read = shared.it.__anext__  # type: ignore[union-attr]
-    meter = core.meter
-    now = core.now
-    on_chunk = core.on_chunk
-    while True:
-        if core.state is not _STREAMING and await _settle(shared, started_at) is _END:
-            return  # paused then resumed goes on; cancelled ends
+        it = shared.it
+        meter = core.meter
+        now = core.now
+        on_chunk = core.on_chunk
+        # One ``async for`` over the source: its reads are the only code here that raises
+        # (hooks are guarded), so an exception below is the source's. Pause and cancel are
+        # checked before each read (after the yield) and after it (cancelled while reading).
         try:
-            item = await read()
-        except StopAsyncIteration:
-            shared.end(StreamState.COMPLETED)
-            return
+            async for item in it:  # type: ignore[union-attr]
+                if core.state is not _STREAMING and core.final:  # cancelled while reading
+                    await shared.close_source()
+                    return
+                # The core's chunk() and Meter.chunk() inlined (keep them alike): per chunk.
+                at = now()
+                if on_chunk is not None:
+                    try:
+                        visible = on_chunk(item) is not False
+                    except Exception:
+                        _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
+                        visible = True
+                    if not visible:  # hidden: no chunk, but its tokens count
+                        meter.count(at, item)
+                        if (
+                            core.state is not _STREAMING
+                            and await _settle(shared, started_at) is _END
+                        ):
+                            return
+                        continue
+                count = meter.chunks
+                if count:
+                    gap = meter.last_gap = at - meter.last_at
+                    if gap > meter.max_gap:  # noqa: PLR1730 - a compare is cheaper than max()
+                        meter.max_gap = gap
+                else:
+                    meter.first_at = at
+                meter.last_at = at
+                meter.chunks = count + 1
+                if meter._extra:
+                    meter._measure(at, item, count)
+                yield item
+                if core.state is not _STREAMING and await _settle(shared, started_at) is _END:
+                    return  # paused then resumed goes on; cancelled ends
+        except GeneratorExit:
+            raise
         except asyncio.CancelledError as error:
             # The consumer's task was cancelled mid-read: this iteration cannot go on.
             shared.end(StreamState.CANCELLED, error)
@@ -222,32 +255,11 @@ async def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on p
             if converted is error:
                 raise
             raise converted from error
-        if core.state is not _STREAMING and core.final:  # cancelled while reading
-            await shared.close_source()
-            return
-        # The core's chunk() and Meter.chunk() inlined (keep them alike): once per chunk.
-        at = now()
-        if on_chunk is not None:
-            try:
-                visible = on_chunk(item) is not False
-            except Exception:
-                _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
-                visible = True
-            if not visible:  # hidden: no chunk, but its tokens count
-                meter.count(at, item)
-                continue
-        count = meter.chunks
-        if count:
-            gap = meter.last_gap = at - meter.last_at
-            if gap > meter.max_gap:  # noqa: PLR1730 - a compare is cheaper than max()
-                meter.max_gap = gap
-        else:
-            meter.first_at = at
-        meter.last_at = at
-        meter.chunks = count + 1
-        if meter._extra:
-            meter._measure(at, item, count)
-        yield item
+        shared.end(StreamState.COMPLETED)
+    except GeneratorExit:
+        if on_close is not None:
+            on_close()
+        raise
 
 
 class AsyncMonitoredStream(Generic[_T]):
@@ -257,7 +269,18 @@ class AsyncMonitoredStream(Generic[_T]):
     block cancels the stream (if not ended) and closes the source.
     """
 
-    __slots__ = ("__weakref__", "_agen", "_core", "_finalizer", "_next", "_shared", "_started_at")
+    # ``__anext__`` is a slot holding the item generator's own ``__anext__``: the next read
+    # reaches the generator through C code only, with no frame of this class per item.
+    __slots__ = (
+        "__anext__",
+        "__weakref__",
+        "_agen",
+        "_core",
+        "_finalizer",
+        "_shared",
+        "_started_at",
+    )
+    __anext__: Callable[[], Awaitable[_T]]
 
     def __init__(
         self, source: AsyncIterable[_T], core: StreamCore, started_at: float | None = None
@@ -266,7 +289,7 @@ class AsyncMonitoredStream(Generic[_T]):
         self._shared = shared = _Shared(source, core)
         self._started_at = started_at
         self._agen = _chunks(shared, started_at)
-        self._next = self._agen.__anext__
+        self.__anext__ = self._agen.__anext__
         self._finalizer = weakref.finalize(self, _abandon, shared)
         self._finalizer.atexit = False
 
@@ -314,9 +337,11 @@ class AsyncMonitoredStream(Generic[_T]):
     def __aiter__(self) -> AsyncMonitoredStream[_T]:
         return self
 
-    # The generator's own __anext__, reached through C code only (property + attrgetter).
-    __anext__ = property(attrgetter("_next"))
-
     def _begin(self) -> None:
         """Idle to streaming now (the LLM proxy starts its stream before the first read)."""
         _begin(self._shared, self._started_at)
+
+    def _items(self, on_close: Callable[[], None] | None = None) -> AsyncIterator[_T]:
+        """A new iteration over this stream (the LLM proxy's ``async for`` loops get their own,
+        so ``on_close`` runs when the loop's finalizer closes it: ``break``)."""
+        return _chunks(self._shared, self._started_at, on_close)

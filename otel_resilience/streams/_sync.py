@@ -13,7 +13,7 @@ import logging
 import threading
 import weakref
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -28,6 +28,7 @@ _STREAMING = StreamState.STREAMING
 _PAUSED = StreamState.PAUSED
 _IDLE = StreamState.IDLE
 _NOTHING: Any = object()
+_END: Any = object()
 
 
 class _Shared:
@@ -116,7 +117,10 @@ class MonitoredStream(Generic[_T]):
     cancels the stream if it has not ended.
     """
 
-    __slots__ = ("__weakref__", "_core", "_finalizer", "_shared", "_started_at")
+    # ``__next__`` is a slot holding the item generator's own ``__next__``: ``next(stream)``
+    # reaches the generator through C code only, with no frame of this class per item.
+    __slots__ = ("__next__", "__weakref__", "_core", "_finalizer", "_shared", "_started_at")
+    __next__: Callable[[], _T]
 
     def __init__(
         self, source: Iterable[_T], core: StreamCore, started_at: float | None = None
@@ -124,6 +128,7 @@ class MonitoredStream(Generic[_T]):
         self._core = core
         self._shared = shared = _Shared(source, core)
         self._started_at = started_at
+        self.__next__ = _chunks(shared, started_at).__next__
         self._finalizer = weakref.finalize(self, _abandon, shared)
         self._finalizer.atexit = False
 
@@ -171,107 +176,140 @@ class MonitoredStream(Generic[_T]):
     def __iter__(self) -> MonitoredStream[_T]:
         return self
 
-    def __next__(self) -> _T:
-        shared = self._shared
-        core = self._core
-        while True:
-            if core.state is not _STREAMING or shared.head:
-                head = self._settle()
-                if head is not _NOTHING:
-                    return head  # type: ignore[no-any-return]
-            if shared.buf is not None:
-                return self._take()  # type: ignore[no-any-return]
-            try:
-                item = next(shared.it)  # type: ignore[arg-type]
-            except StopIteration:
-                shared.end(StreamState.COMPLETED)
-                raise
-            except BaseException as error:
-                converted = core.convert(error)
-                shared.end(StreamState.FAILED, converted)
-                if converted is error:
-                    raise
-                raise converted from error
-            if core.state is not _STREAMING and core.final:  # cancelled while reading
-                shared.close_source()
-                raise StopIteration
-            # The core's chunk() and Meter.chunk() inlined (keep them alike): once per chunk.
-            meter = core.meter
-            now = core.now()
-            on_chunk = core.on_chunk
-            if on_chunk is not None:
-                try:
-                    visible = on_chunk(item) is not False
-                except Exception:
-                    _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
-                    visible = True
-                if not visible:  # hidden: no chunk, but its tokens count
-                    meter.count(now, item)
-                    continue
-            count = meter.chunks
-            if count:
-                gap = meter.last_gap = now - meter.last_at
-                if gap > meter.max_gap:  # noqa: PLR1730 - a compare is cheaper than max()
-                    meter.max_gap = gap
-            else:
-                meter.first_at = now
-            meter.last_at = now
-            meter.chunks = count + 1
-            if meter._extra:
-                meter._measure(now, item, count)
-            return item  # type: ignore[no-any-return]
-
     def _begin(self) -> None:
         """Idle to streaming: open the source, start the reader thread if buffered."""
-        shared = self._shared
-        core = self._core
-        with shared.cond:
-            if core.state is not _IDLE:
-                return
-            shared.it = iter(shared.source)
-            core.begin(core.options.clock.monotonic(), self._started_at)
-            limit = core.options.buffer
-            if limit:
-                threading.Thread(
-                    target=_produce, args=(shared, limit), daemon=True, name="stream-reader"
-                ).start()
+        _begin(self._shared, self._started_at)
 
-    def _settle(self) -> Any:
-        """Start an idle stream, wait out a pause, stop a finished one; a head chunk if any."""
-        shared = self._shared
-        core = self._core
-        with shared.cond:
-            while True:
-                state = core.state
-                if state is _STREAMING:
-                    head = shared.head
-                    return head.popleft() if head else _NOTHING
-                if state is _IDLE:
-                    self._begin()
-                elif state is _PAUSED:
-                    shared.cond.wait()
-                else:
-                    raise StopIteration
+    def _items(self, on_close: Callable[[], None] | None = None) -> Iterator[_T]:
+        """A new iteration over this stream (the LLM proxy's ``for`` loops get their own, so
+        ``on_close`` runs when the loop drops it: ``break``)."""
+        return _chunks(self._shared, self._started_at, on_close)
 
-    def _take(self) -> Any:
-        shared = self._shared
-        core = self._core
-        buf = shared.buf
-        assert buf is not None
-        with shared.cond:
-            while True:
-                if core.final:
-                    raise StopIteration
-                if core.state is not _PAUSED:
-                    if buf:
-                        item = buf.popleft()
-                        shared.cond.notify_all()
-                        return item
-                    if shared.done is not None:
-                        state, error = shared.done
-                        core.finish(state, core.options.clock.monotonic(), error)
-                        shared.cond.notify_all()
-                        if error is not None:
-                            raise error
-                        raise StopIteration
+
+def _begin(shared: _Shared, started_at: float | None) -> None:
+    """Idle to streaming: open the source, start the reader thread if buffered."""
+    core = shared.core
+    with shared.cond:
+        if core.state is not _IDLE:
+            return
+        shared.it = iter(shared.source)
+        core.begin(core.options.clock.monotonic(), started_at)
+        limit = core.options.buffer
+        if limit:
+            threading.Thread(
+                target=_produce, args=(shared, limit), daemon=True, name="stream-reader"
+            ).start()
+
+
+def _settle(shared: _Shared, started_at: float | None) -> Any:
+    """Start an idle stream, wait out a pause; a head chunk, _NOTHING, or _END when final."""
+    core = shared.core
+    with shared.cond:
+        while True:
+            state = core.state
+            if state is _STREAMING:
+                head = shared.head
+                return head.popleft() if head else _NOTHING
+            if state is _IDLE:
+                _begin(shared, started_at)
+            elif state is _PAUSED:
                 shared.cond.wait()
+            else:
+                return _END
+
+
+def _take(shared: _Shared) -> Any:
+    """The next buffered chunk, or _END (raising the source's error once it is reached)."""
+    core = shared.core
+    buf = shared.buf
+    assert buf is not None
+    with shared.cond:
+        while True:
+            if core.final:
+                return _END
+            if core.state is not _PAUSED:
+                if buf:
+                    item = buf.popleft()
+                    shared.cond.notify_all()
+                    return item
+                if shared.done is not None:
+                    state, error = shared.done
+                    core.finish(state, core.options.clock.monotonic(), error)
+                    shared.cond.notify_all()
+                    if error is not None:
+                        raise error
+                    return _END
+            shared.cond.wait()
+
+
+def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on purpose
+    shared: _Shared, started_at: float | None, on_close: Callable[[], None] | None = None
+) -> Iterator[Any]:
+    """The stream's items. A generator, so a read is one resumption of this frame with what
+    it needs in its locals; it refers to the shared state only, never to the stream object
+    (which stays collectable). ``on_close`` runs if the iteration is closed before its end."""
+    core = shared.core
+    try:
+        while True:  # start (or wait out a pause before the start), then the head chunks
+            head = _settle(shared, started_at)
+            if head is _END:
+                return
+            if head is _NOTHING:
+                break
+            yield head
+        if shared.buf is not None:
+            while (item := _take(shared)) is not _END:
+                yield item
+            return
+        it = shared.it
+        meter = core.meter
+        now = core.now
+        on_chunk = core.on_chunk
+        # One ``for`` over the source: its reads are the only code here that raises (hooks are
+        # guarded), so an exception below is the source's. Pause and cancel are checked before
+        # each read (after the yield) and after it (cancelled while reading).
+        try:
+            for item in it:  # type: ignore[union-attr]
+                if core.state is not _STREAMING and core.final:  # cancelled while reading
+                    shared.close_source()
+                    return
+                # The core's chunk() and Meter.chunk() inlined (keep them alike): per chunk.
+                at = now()
+                if on_chunk is not None:
+                    try:
+                        visible = on_chunk(item) is not False
+                    except Exception:
+                        _log.warning("otel-resilience: a stream's on_chunk raised", exc_info=True)
+                        visible = True
+                    if not visible:  # hidden: no chunk, but its tokens count
+                        meter.count(at, item)
+                        if core.state is not _STREAMING and _settle(shared, started_at) is _END:
+                            return
+                        continue
+                count = meter.chunks
+                if count:
+                    gap = meter.last_gap = at - meter.last_at
+                    if gap > meter.max_gap:  # noqa: PLR1730 - a compare is cheaper than max()
+                        meter.max_gap = gap
+                else:
+                    meter.first_at = at
+                meter.last_at = at
+                meter.chunks = count + 1
+                if meter._extra:
+                    meter._measure(at, item, count)
+                yield item
+                if core.state is not _STREAMING and _settle(shared, started_at) is _END:
+                    return  # paused then resumed goes on; cancelled ends
+        except GeneratorExit:
+            raise
+        except BaseException as error:
+            converted = core.convert(error)
+            shared.end(StreamState.FAILED, converted)
+            if converted is error:
+                raise
+            raise converted from error
+        shared.end(StreamState.COMPLETED)
+    except GeneratorExit:
+        if on_close is not None:
+            on_close()
+        raise

@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from operator import attrgetter
 from typing import Any, Protocol, TypeVar
 
 import wrapt
@@ -130,9 +129,9 @@ def wrap_stream(
         if core.chunk(now if first_at is None else first_at, first_chunk):
             monitored._shared.head = deque((first_chunk,))
     proxy._self_monitored = monitored
-    proxy._self_next = (
-        monitored._next if isinstance(monitored, AsyncMonitoredStream) else monitored.__next__
-    )
+    # Straight into the slot: the proxy's setattr would set it on the SDK stream.
+    slot = "__anext__" if isinstance(proxy, _AsyncProxy) else "__next__"
+    getattr(type(proxy), slot).__set__(proxy, getattr(monitored, slot))
     proxy._self_observer = observer
     return proxy  # type: ignore[return-value]
 
@@ -179,7 +178,6 @@ class _Proxy(wrapt.ObjectProxy):  # type: ignore[type-arg]
     """Shared part of the sync and async proxies: figures and controls."""
 
     _self_monitored: Any
-    _self_next: Any
     _self_observer: _Observer
 
     @property
@@ -229,20 +227,15 @@ class _Response(wrapt.ObjectProxy):  # type: ignore[type-arg]
 class _SyncProxy(_Proxy):
     """In place of openai/anthropic ``Stream``."""
 
-    def __iter__(self) -> Iterator[Any]:
-        monitored = self._self_monitored
-        try:
-            # Not ``yield from``: it would close the monitored stream before the reason is set.
-            for item in monitored:  # noqa: UP028
-                yield item
-        except GeneratorExit:  # break (the loop dropped us) or close() of the iteration
-            self._end(OUTCOME_CLOSED)
-            self.__wrapped__.close()
-            raise
+    # A slot holding the monitored stream's own ``__next__`` (set by wrap_stream): next(proxy)
+    # reaches its generator through C code only, with no frame of the proxy's per chunk.
+    __slots__ = ("__next__",)
+    __next__: Any
 
-    # next(proxy) calls the monitored stream's bound __next__ through C code only (property
-    # and attrgetter): no frame of the proxy's own per chunk.
-    __next__ = property(attrgetter("_self_next"))
+    def __iter__(self) -> Iterator[Any]:
+        # Each loop gets its own iteration of the monitored stream, one frame per chunk; when
+        # the loop drops it (break) it closes the stream as closed.
+        return self._self_monitored._items(self.close)  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
         """No more chunks: the stream ends (outcome closed) and the connection is closed."""
@@ -264,16 +257,13 @@ class _SyncProxy(_Proxy):
 class _AsyncProxy(_Proxy):
     """In place of openai/anthropic ``AsyncStream``."""
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        monitored = self._self_monitored
-        try:
-            async for item in monitored:
-                yield item
-        except GeneratorExit:  # break: the loop's finalizer closed the iteration
-            self._end(OUTCOME_CLOSED)
-            raise
+    __slots__ = ("__anext__",)
+    __anext__: Any
 
-    __anext__ = property(attrgetter("_self_next"))
+    def __aiter__(self) -> AsyncIterator[Any]:
+        # Each loop gets its own iteration; the loop's finalizer closing it (break) ends the
+        # stream as closed (the connection is freed by ``await close()`` or garbage collection).
+        return self._self_monitored._items(self._end)  # type: ignore[no-any-return]
 
     def cancel(self) -> None:
         """No more chunks: the stream ends (outcome closed); ``await close()`` frees the socket."""
