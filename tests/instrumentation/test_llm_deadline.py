@@ -21,7 +21,8 @@ from llm_support import CHAT, CLIENT_TIMEOUT, EMBED, MESSAGE, RESPONSE, Sdk
 from otel_resilience import deadline
 from otel_resilience.testing import FakeClock
 
-pytestmark = pytest.mark.filterwarnings("error")
+#: Warnings are errors, and so are "Failed to detach context" / "Task was destroyed" logs.
+pytestmark = [pytest.mark.filterwarnings("error"), pytest.mark.usefixtures("no_leak_logs")]
 
 
 class _Seen:
