@@ -26,7 +26,7 @@ from otel_resilience_instrumentation._llm.call import Borrowed, LlmCall
 from otel_resilience_instrumentation._llm.limits import RateLimits
 from otel_resilience_instrumentation._llm.options import LlmOptions
 from otel_resilience_instrumentation._llm.providers import Provider
-from otel_resilience_instrumentation._llm.request import LlmRequest, Reported
+from otel_resilience_instrumentation._llm.request import LlmRequest, Reported, read_raw_body
 from otel_resilience_instrumentation._llm.streaming import (
     EMPTY,
     Hooks,
@@ -352,8 +352,11 @@ class LlmRunner:
 
 def _parsed(result: Any) -> Any:
     """A raw response's parsed body when it was read (with_raw_response), else ``result``."""
-    if type(result).__name__ == "LegacyAPIResponse" and not getattr(result, "_stream", True):
+    name = type(result).__name__
+    if name == "LegacyAPIResponse" and not getattr(result, "_stream", True):
         return result.parse()
+    if name in ("APIResponse", "AsyncAPIResponse") and not getattr(result, "_is_sse_stream", True):
+        return read_raw_body(result)
     return result
 
 
