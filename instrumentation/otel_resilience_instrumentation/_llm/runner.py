@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 
-from otel_resilience import CircuitBreakerRegistry, CircuitOpenError, Pipeline, Retry
+from otel_resilience import CircuitBreakerRegistry, CircuitOpenError, Pipeline, Retry, semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._registry import BoundedRegistry
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorCategory
@@ -40,6 +41,7 @@ from otel_resilience_instrumentation._llm.telemetry import LlmTelemetry
 __all__ = ["MAX_MODELS", "RETRY_CATEGORIES", "LlmRunner"]
 
 R = TypeVar("R")
+_log = logging.getLogger(__name__)
 #: Models remembered per runner (pipeline and breaker); least recently used forgotten beyond.
 MAX_MODELS = 1024
 #: What a model's Retry retries, and what sends the call on to the next fallback.
@@ -188,7 +190,14 @@ class LlmRunner:
             hooks.on_end("completed", None, None)
             return started.stream
         call.detach()
-        return wrap(started.stream, started.first, hooks, started_at=call.started, clock=self.clock)
+        return wrap(
+            started.stream,
+            started.first,
+            hooks,
+            started_at=call.started,
+            clock=self.clock,
+            buffer=self.options.stream_buffer,
+        )
 
     def _failed(
         self, call: LlmCall, model: str, managed: ManagedAttempt, exc: BaseException
@@ -263,6 +272,7 @@ class LlmRunner:
         if wait:
             self.clock.sleep(wait)
         managed, token = self._managed(call, model)
+        began = self.clock.monotonic()
         try:
             result = send(model, managed)
             if call.request.stream:
@@ -274,6 +284,7 @@ class LlmRunner:
             otel_context.detach(token)
         if type(result) is Started:
             self._limits(model, managed)
+            _first_chunk_after(managed, self.clock.monotonic() - began)
         else:
             self._sent(call, model, managed, inspect_result(result))
         return result
@@ -334,6 +345,7 @@ class LlmRunner:
         if wait:
             await self.clock.asleep(wait)
         managed, token = self._managed(call, model)
+        began = self.clock.monotonic()
         try:
             result = await send(model, managed)
             if call.request.stream:
@@ -345,9 +357,20 @@ class LlmRunner:
             otel_context.detach(token)
         if type(result) is Started:
             self._limits(model, managed)
+            _first_chunk_after(managed, self.clock.monotonic() - began)
         else:
             self._sent(call, model, managed, inspect_result(result))
         return result
+
+
+def _first_chunk_after(managed: ManagedAttempt, seconds: float) -> None:
+    """Per-attempt time to first chunk, on the attempt's HTTP span (telemetry never raises)."""
+    record = managed.record
+    try:
+        if record is not None and record.span.is_recording():
+            record.span.set_attribute(semconv.LLM_TIME_TO_FIRST_CHUNK, max(0.0, seconds))
+    except Exception:
+        _log.debug("otel-resilience: recording the attempt's first chunk failed", exc_info=True)
 
 
 def _parsed(result: Any) -> Any:
