@@ -272,7 +272,7 @@ class LlmRunner:
         if wait:
             self.clock.sleep(wait)
         managed, token = self._managed(call, model)
-        began = self.clock.monotonic()
+        began = self.clock.monotonic() if call.request.stream else 0.0
         try:
             result = send(model, managed)
             if call.request.stream:
@@ -345,7 +345,7 @@ class LlmRunner:
         if wait:
             await self.clock.asleep(wait)
         managed, token = self._managed(call, model)
-        began = self.clock.monotonic()
+        began = self.clock.monotonic() if call.request.stream else 0.0
         try:
             result = await send(model, managed)
             if call.request.stream:
