@@ -1,10 +1,13 @@
 """The GenAI metrics of the LLM instrumentors (issue 10) carry the semantic conventions' names,
-units and bucket advice (checked on what the SDK's reader collected, not on our constants)."""
+units and bucket advice (checked on what the SDK's reader collected, not on our constants), and
+the rate-limit gauge."""
 
 from __future__ import annotations
 
 import pytest
 from llm_support import CHAT, MESSAGE, make_client
+
+from otel_resilience import semconv
 
 #: The conventions' values, written out here on purpose (a wrong constant must fail the test).
 EXPECTED = {
@@ -51,3 +54,28 @@ def test_genai_metrics_names_units_and_buckets(llm_server, instrument, otel_capt
         metric = found[name]
         assert metric.unit == unit, name
         assert all(list(p.explicit_bounds) == bounds for p in metric.data.data_points), name
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_anthropic_rate_limit_headers_feed_the_gauge(llm_server, instrument, otel_capture, stream):
+    """anthropic-ratelimit-*-remaining of a response (a stream's too) are gauge points per
+    provider + model + kind."""
+    from llm_server import ok, ratelimit_headers
+
+    instrument("anthropic")
+    llm_server.script(ok(headers=ratelimit_headers("anthropic", requests=5, tokens=700)))
+    with make_client(llm_server, "anthropic") as client:
+        result = client.messages.create(**MESSAGE, stream=stream)
+        if stream:
+            assert list(result)
+    points = {
+        p.attributes[semconv.LLM_RATE_LIMIT_KIND]: p.value
+        for p in otel_capture.metric_points(
+            semconv.METRIC_LLM_RATE_LIMIT_REMAINING,
+            **{
+                semconv.GEN_AI_PROVIDER_NAME: "anthropic",
+                semconv.GEN_AI_REQUEST_MODEL: MESSAGE["model"],
+            },
+        )
+    }
+    assert points == {"requests": 5, "tokens": 700}
