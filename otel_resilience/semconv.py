@@ -464,6 +464,9 @@ FALLBACK_REASON: Final = "resilience.fallback.reason"
 #: Logical span of a stream: how it ended: completed, closed (the caller stopped early),
 #: consumer_error (the caller's code raised), failed (mid-stream error), abandoned (collected).
 LLM_STREAM_END: Final = "resilience.llm.stream.end"
+#: Seconds to a stream's first chunk: on the logical span from the operation's start (retries,
+#: backoff and fallbacks included), on the attempt span that served it from that attempt's send.
+LLM_TIME_TO_FIRST_CHUNK: Final = "resilience.llm.time_to_first_chunk"
 #: Observable gauge: what a provider's rate-limit headers said remains, per provider + model.
 METRIC_LLM_RATE_LIMIT_REMAINING: Final = "resilience.llm.rate_limit.remaining"
 #: Attribute of resilience.llm.rate_limit.remaining: "requests", "tokens", "input-tokens"...

@@ -15,6 +15,7 @@ from llm_support import (  # noqa: F401  (fixtures of the LLM tests, issue 10)
     async_openai_client,
     llm_sdk,
     llm_server,
+    no_leak_logs,
     openai_client,
 )
 from servers import InstrServer, running_server

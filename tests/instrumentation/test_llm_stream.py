@@ -37,7 +37,8 @@ from tests.instrumentation.llm_stream_support import (
     openai_events,
 )
 
-pytestmark = pytest.mark.filterwarnings("error")
+#: Warnings are errors, and so are "Failed to detach context" / "Task was destroyed" logs.
+pytestmark = [pytest.mark.filterwarnings("error"), pytest.mark.usefixtures("no_leak_logs")]
 
 
 class Llm:

@@ -1,7 +1,5 @@
 """Managed streams through the real SDKs (sync and async) against the local LLM server: the first
 chunk is read inside the attempt, the span and metrics end exactly once however the stream ends.
-
-Needs the stream proxy (``_llm/stream.py``, branch i10-streams): skipped until it is merged.
 """
 
 from __future__ import annotations
@@ -13,9 +11,8 @@ from opentelemetry.trace import StatusCode
 
 from otel_resilience import semconv
 
-pytest.importorskip(
-    "otel_resilience_instrumentation._llm.stream", reason="stream proxy of i10-streams not merged"
-)
+#: Warnings are errors, and so are "Failed to detach context" / "Task was destroyed" logs.
+pytestmark = [pytest.mark.filterwarnings("error"), pytest.mark.usefixtures("no_leak_logs")]
 
 
 def spans_named(otel_capture, name):
@@ -226,3 +223,36 @@ def test_stream_metrics_count_output_tokens_not_hidden_chunks(
     assert tokens[kinds.index("content_block_stop")] == 4
     assert tokens[kinds.index("message_delta")] == m.tokens == 7
     assert m.tokens_per_second is not None
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_stream_created_in_one_task_and_read_in_another(
+    llm_server, instrument, otel_capture, provider
+):
+    """A web framework's pattern: an async stream created in a handler task and read in another
+    task ends its span once, with no context detached in the wrong task (no_leak_logs)."""
+    import asyncio
+
+    from llm_support import make_client
+
+    instrument(provider)
+
+    def create(client):
+        if provider == "openai":
+            return client.chat.completions.create(**CHAT, stream=True)
+        return client.messages.create(**MESSAGE, stream=True)
+
+    async def go():
+        async with make_client(llm_server, provider, is_async=True) as client:
+            stream = await asyncio.create_task(create(client))
+            return await asyncio.create_task(_drain(stream))
+
+    assert asyncio.run(go()) > 1
+    model = CHAT["model"] if provider == "openai" else MESSAGE["model"]
+    (span,) = spans_named(otel_capture, f"chat {model}")
+    assert span.attributes[semconv.LLM_STREAM_END] == "completed"
+
+
+async def _drain(stream):
+    """Read an async stream to its end: how many items."""
+    return len([item async for item in stream])

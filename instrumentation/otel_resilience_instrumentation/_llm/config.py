@@ -7,6 +7,7 @@
 ``OTEL_RESILIENCE_LLM_MAX_DELAY``        largest delay (and Retry-After honoured), seconds
 ``OTEL_RESILIENCE_LLM_BREAKER``          ``false``: no circuit breakers
 ``OTEL_RESILIENCE_LLM_STALL_TIMEOUT``    seconds a stream may go without a chunk
+``OTEL_RESILIENCE_LLM_STREAM_BUFFER``    chunks a stream reads ahead of the caller, ``0``: none
 ``OTEL_RESILIENCE_LLM_THROTTLE``         ``true``: wait client-side on exhausted rate limits
 ``OTEL_RESILIENCE_LLM_FALLBACKS``        ``gpt-4o=gpt-4o-mini|gpt-4.1-mini;claude-a=claude-b``
 ======================================  ==================================================
@@ -68,6 +69,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MAX_DELAY": ("max_delay", float),
     "BREAKER": ("breaker", _flag),
     "STALL_TIMEOUT": ("stall_timeout", float),
+    "STREAM_BUFFER": ("stream_buffer", int),
     "THROTTLE": ("throttle", _flag),
     "FALLBACKS": ("fallbacks", _fallbacks),
 }
@@ -117,7 +119,7 @@ def _from_file(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in table.items():
         try:
-            if name not in OPTION_NAMES or name == "capture_content":
+            if name not in OPTION_NAMES or name in ("capture_content", "on_stream_state_change"):
                 raise ValueError("unknown option")
             _probe(name, value)
         except (TypeError, ValueError) as exc:

@@ -7,7 +7,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_resilience._validate import check_count, check_flag, check_ratio, check_seconds
+from otel_resilience._validate import (
+    check_callable,
+    check_count,
+    check_flag,
+    check_ratio,
+    check_seconds,
+)
 from otel_resilience.retry.options import BACKOFF_KINDS, Backoff
 
 __all__ = ["Alternative", "LlmOptions", "check_fallbacks"]
@@ -49,9 +55,12 @@ class LlmOptions:
     timeouts and connection errors. With ``breaker`` on, one circuit breaker per provider +
     model (``failure_ratio`` of at least ``minimum_calls`` in ``window`` seconds opens it for
     ``break_duration``). ``fallbacks`` maps a model to its alternatives. ``stall_timeout`` bounds
-    the wait for each chunk of a stream. ``throttle`` waits client-side when the provider's
-    rate-limit headers say nothing remains. ``capture_content`` ``None`` reads
-    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
+    the wait for each chunk of a stream; ``stream_buffer`` > 0 has a stream read up to that
+    many chunks ahead of the caller (backpressure: reading stops while the buffer is full);
+    ``on_stream_state_change(previous, state)`` is called on every state transition of a
+    managed stream (the states' names, on the thread or task causing it). ``throttle`` waits
+    client-side when the provider's rate-limit headers say nothing remains. ``capture_content``
+    ``None`` reads ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``.
     """
 
     max_attempts: int = 3
@@ -65,6 +74,8 @@ class LlmOptions:
     window: float = 60.0
     break_duration: float = 30.0
     stall_timeout: float = 120.0
+    stream_buffer: int = 0
+    on_stream_state_change: Callable[[str, str], None] | None = None
     throttle: bool = False
     capture_content: bool | None = None
     fallbacks: Mapping[str, tuple[Alternative, ...]] = field(default_factory=dict)
@@ -91,6 +102,8 @@ class LlmOptions:
         check_seconds("window", self.window, positive=True)
         check_seconds("break_duration", self.break_duration, positive=True)
         check_seconds("stall_timeout", self.stall_timeout, positive=True)
+        check_count("stream_buffer", self.stream_buffer, minimum=0)
+        check_callable("on_stream_state_change", self.on_stream_state_change)
         check_flag("throttle", self.throttle)
         if self.capture_content is not None:
             check_flag("capture_content", self.capture_content)

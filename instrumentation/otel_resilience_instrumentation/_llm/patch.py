@@ -27,7 +27,7 @@ from otel_resilience_instrumentation._llm import http
 from otel_resilience_instrumentation._llm.config import load_options
 from otel_resilience_instrumentation._llm.options import LlmOptions
 from otel_resilience_instrumentation._llm.providers import Provider
-from otel_resilience_instrumentation._llm.request import LlmRequest, Reported
+from otel_resilience_instrumentation._llm.request import LlmRequest, Reported, read_raw_body
 from otel_resilience_instrumentation._llm.runner import LlmRunner
 from otel_resilience_instrumentation._llm.streaming import wrapper
 
@@ -68,6 +68,20 @@ def _is_raw(result: Any) -> bool:
     return type(result).__name__ in ("LegacyAPIResponse", "APIResponse", "AsyncAPIResponse")
 
 
+#: The header by which with_raw_response / with_streaming_response ask the SDK for its raw
+#: response ("true" or "raw": body read; "stream": body left unread for the caller).
+_RAW_HEADER = "x-stainless-raw-response"
+
+
+def _asks_raw(options: Any) -> bool:
+    """Whether the caller asked for the raw response: a raw stream reaches the caller unread
+    and unproxied, so its body must stay as the caller wrote it (no usage chunk added)."""
+    headers = getattr(options, "headers", None)
+    if not isinstance(headers, Mapping):
+        return False
+    return any(str(k).lower() == _RAW_HEADER for k in headers)
+
+
 class _Client:
     """What one patched call needs from the SDK: the request described, the attempt options."""
 
@@ -106,7 +120,8 @@ class _Client:
         opts.max_retries = 0  # our pipeline retries; the SDK must not multiply attempts
         body = request.body
         if request.stream:
-            body = self.provider.stream_body(str(options.url), body) or body
+            if not _asks_raw(options):
+                body = self.provider.stream_body(str(options.url), body) or body
             opts.timeout = _stall_capped(opts.timeout, request.client, stall_timeout)
         if model != request.model or body is not request.body:
             opts.json_data = {**body, "model": model}
@@ -115,16 +130,22 @@ class _Client:
     def hides_usage(self, options: Any, request: LlmRequest) -> bool:
         """Whether a stream's body will ask for usage the caller did not ask for."""
         return (
-            request.stream and self.provider.stream_body(str(options.url), request.body) is not None
+            request.stream
+            and not _asks_raw(options)
+            and self.provider.stream_body(str(options.url), request.body) is not None
         )
 
     def inspect(self, result: Any) -> Reported | None:
         try:
             if _is_raw(result):
-                # with_raw_response (body read: parse() caches, the caller gets the same
-                # object); with_streaming_response's body is unread: nothing to say.
-                if type(result).__name__ != "LegacyAPIResponse" or getattr(result, "_stream", True):
+                # openai's with_raw_response: parse() caches, the caller gets the same object;
+                # anthropic's: the body was read, its JSON says it; with_streaming_response's
+                # body is unread, and a raw stream is the caller's to read: nothing to say.
+                if getattr(result, "_stream", False) or getattr(result, "_is_sse_stream", False):
                     return None
+                if type(result).__name__ != "LegacyAPIResponse":
+                    body = read_raw_body(result)
+                    return None if body is None else self.provider.reported(body)
                 result = result.parse()
             return self.provider.reported(result)
         except Exception:

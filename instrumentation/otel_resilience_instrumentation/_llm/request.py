@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LlmRequest", "Reported", "Usage"]
+__all__ = ["LlmRequest", "Reported", "Usage", "read_raw_body"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +63,13 @@ class Reported:
     model: str | None = None
     finish_reasons: tuple[str, ...] = ()
     usage: Usage = dataclasses.field(default_factory=Usage)
+
+
+def read_raw_body(result: Any) -> Any:
+    """The JSON of an SDK raw response whose body the SDK read already (anthropic's
+    with_raw_response, sync or async: its ``parse()`` needs ``await`` on async clients), else
+    ``None`` (with_streaming_response: the body is the caller's to read, not ours)."""
+    http_response = getattr(result, "http_response", None)
+    if http_response is None or not hasattr(http_response, "_content"):
+        return None
+    return http_response.json()

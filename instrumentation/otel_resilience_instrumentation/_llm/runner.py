@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 
-from otel_resilience import CircuitBreakerRegistry, CircuitOpenError, Pipeline, Retry
+from otel_resilience import CircuitBreakerRegistry, CircuitOpenError, Pipeline, Retry, semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._registry import BoundedRegistry
 from otel_resilience.classify import DEFAULT_CLASSIFIER, ErrorCategory
@@ -26,7 +27,7 @@ from otel_resilience_instrumentation._llm.call import Borrowed, LlmCall
 from otel_resilience_instrumentation._llm.limits import RateLimits
 from otel_resilience_instrumentation._llm.options import LlmOptions
 from otel_resilience_instrumentation._llm.providers import Provider
-from otel_resilience_instrumentation._llm.request import LlmRequest, Reported
+from otel_resilience_instrumentation._llm.request import LlmRequest, Reported, read_raw_body
 from otel_resilience_instrumentation._llm.streaming import (
     EMPTY,
     Hooks,
@@ -40,6 +41,7 @@ from otel_resilience_instrumentation._llm.telemetry import LlmTelemetry
 __all__ = ["MAX_MODELS", "RETRY_CATEGORIES", "LlmRunner"]
 
 R = TypeVar("R")
+_log = logging.getLogger(__name__)
 #: Models remembered per runner (pipeline and breaker); least recently used forgotten beyond.
 MAX_MODELS = 1024
 #: What a model's Retry retries, and what sends the call on to the next fallback.
@@ -188,7 +190,14 @@ class LlmRunner:
             hooks.on_end("completed", None, None)
             return started.stream
         call.detach()
-        return wrap(started.stream, started.first, hooks, started_at=call.started, clock=self.clock)
+        return wrap(
+            started.stream,
+            started.first,
+            hooks,
+            started_at=call.started,
+            clock=self.clock,
+            buffer=self.options.stream_buffer,
+        )
 
     def _failed(
         self, call: LlmCall, model: str, managed: ManagedAttempt, exc: BaseException
@@ -263,6 +272,7 @@ class LlmRunner:
         if wait:
             self.clock.sleep(wait)
         managed, token = self._managed(call, model)
+        began = self.clock.monotonic() if call.request.stream else 0.0
         try:
             result = send(model, managed)
             if call.request.stream:
@@ -274,6 +284,7 @@ class LlmRunner:
             otel_context.detach(token)
         if type(result) is Started:
             self._limits(model, managed)
+            _first_chunk_after(managed, self.clock.monotonic() - began)
         else:
             self._sent(call, model, managed, inspect_result(result))
         return result
@@ -334,6 +345,7 @@ class LlmRunner:
         if wait:
             await self.clock.asleep(wait)
         managed, token = self._managed(call, model)
+        began = self.clock.monotonic() if call.request.stream else 0.0
         try:
             result = await send(model, managed)
             if call.request.stream:
@@ -345,15 +357,29 @@ class LlmRunner:
             otel_context.detach(token)
         if type(result) is Started:
             self._limits(model, managed)
+            _first_chunk_after(managed, self.clock.monotonic() - began)
         else:
             self._sent(call, model, managed, inspect_result(result))
         return result
 
 
+def _first_chunk_after(managed: ManagedAttempt, seconds: float) -> None:
+    """Per-attempt time to first chunk, on the attempt's HTTP span (telemetry never raises)."""
+    record = managed.record
+    try:
+        if record is not None and record.span.is_recording():
+            record.span.set_attribute(semconv.LLM_TIME_TO_FIRST_CHUNK, max(0.0, seconds))
+    except Exception:
+        _log.debug("otel-resilience: recording the attempt's first chunk failed", exc_info=True)
+
+
 def _parsed(result: Any) -> Any:
     """A raw response's parsed body when it was read (with_raw_response), else ``result``."""
-    if type(result).__name__ == "LegacyAPIResponse" and not getattr(result, "_stream", True):
+    name = type(result).__name__
+    if name == "LegacyAPIResponse" and not getattr(result, "_stream", True):
         return result.parse()
+    if name in ("APIResponse", "AsyncAPIResponse") and not getattr(result, "_is_sse_stream", True):
+        return read_raw_body(result)
     return result
 
 

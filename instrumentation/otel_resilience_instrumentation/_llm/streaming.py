@@ -107,7 +107,17 @@ class Hooks:
             return True
 
     def on_state_change(self, previous: str, state: str) -> None:
-        """The proxy records transitions itself; nothing to add."""
+        """A span event on the call's span per transition, then the user's callback (the
+        proxy logs what a hook raises: never the caller's problem)."""
+        call = self._call
+        if call.borrowed is not None:
+            call.span.add_event(
+                semconv.SPAN_EVENT_STREAM_STATE_CHANGE,
+                {semconv.STREAM_STATE: state, semconv.STREAM_PREVIOUS_STATE: previous},
+            )
+        callback = self._runner.options.on_stream_state_change
+        if callback is not None:
+            callback(previous, state)
 
     def convert_error(self, error: BaseException) -> BaseException:
         """A mid-stream error reaches the caller as the SDK raised it: the classifier knows
@@ -131,6 +141,8 @@ class Hooks:
                 inst.tpoc.record(gap, attrs)
             if call.span is not None and call.span.is_recording():
                 call.span.set_attribute(semconv.LLM_STREAM_END, outcome)
+                if ttfc is not None:
+                    call.span.set_attribute(semconv.LLM_TIME_TO_FIRST_CHUNK, ttfc)
         except Exception:
             _log.debug("otel-resilience: recording the stream failed", exc_info=True)
         if outcome in _ERROR_ENDS and error is not None:
