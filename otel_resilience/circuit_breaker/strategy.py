@@ -298,9 +298,10 @@ class CircuitBreaker(DecidingStrategy):
     def _closed_permit(self) -> int | None:
         """The permit :meth:`enter` would give while closed with no slow-call timing, else
         ``None`` (the caller must then go through a pipeline). For the HTTP instrumentation's
-        request path when nothing records: a success then costs no pipeline call."""
+        request path when nothing records: a success then costs no pipeline call. A breaker
+        shared through a store gets none: its successes count for the fleet in on_success."""
         state, epoch = self._core.snapshot
-        if state is CLOSED and self._slow_limit is None:
+        if state is CLOSED and self._slow_limit is None and self._link is None:
             return epoch
         return None
 

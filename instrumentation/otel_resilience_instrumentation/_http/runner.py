@@ -21,8 +21,9 @@ from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
 from otel_resilience_instrumentation._http.hosts import Fast, Host, Hosts
+from otel_resilience_instrumentation._http.lane import First
 from otel_resilience_instrumentation._http.managed import MANAGED_KEY, ManagedAttempt
-from otel_resilience_instrumentation._http.policy import HttpPolicy
+from otel_resilience_instrumentation._http.policy import HttpPolicy, is_idempotent
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
 from otel_resilience_instrumentation._http.types import (
     PASS_THROUGH,
@@ -81,19 +82,6 @@ class _Call:
 _MAX_ORIGINS = 4096
 
 
-def _is_idempotent(policy: HttpPolicy, request: HttpRequest) -> bool:
-    if request.method.upper() in policy.retry_methods or policy.retry_non_idempotent:
-        return True
-    wanted = policy.idempotency_header
-    try:
-        if request.headers.get(wanted) is not None:  # the clients' mappings ignore case
-            return True
-        wanted = wanted.lower()
-        return any(k.lower() == wanted for k in request.headers)
-    except Exception:  # an odd mapping: no proof of idempotency, no retry
-        return False
-
-
 def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None = None) -> Attempt:
     """The next attempt when nothing records: no span, but whatever trace context the caller
     has (``current``, else read now) is still passed on, and the timeout is still capped at
@@ -112,25 +100,6 @@ def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None 
 _new_attempt: Callable[[tuple[int, Mapping[str, str], float | None]], Attempt] = functools.partial(
     tuple.__new__, Attempt
 )
-
-
-class _First:
-    """The outcome of a first attempt sent without the pipeline, handed to it as its first
-    attempt's (see :class:`Fast`)."""
-
-    __slots__ = ("error", "pending", "response")
-
-    def __init__(self) -> None:
-        self.pending = True
-        self.response: Any = None
-        self.error: Exception | None = None
-
-    def take(self) -> Any:
-        """The response, or raise the error; once."""
-        self.pending = False
-        if self.error is not None:
-            raise self.error
-        return self.response
 
 
 class HttpRunner(Generic[R]):
@@ -207,7 +176,7 @@ class HttpRunner(Generic[R]):
         retry = (
             policy.max_attempts > 1
             and request.replayable
-            and (request.method in policy.retry_methods or _is_idempotent(policy, request))
+            and (request.method in policy.retry_methods or is_idempotent(policy, request))
         )
         pipeline = host.pipelines.get(retry) or self._hosts.pipeline(host, retry)
         return pipeline, policy, host.fast  # type: ignore[return-value]  # set with a pipeline
@@ -272,7 +241,7 @@ class HttpRunner(Generic[R]):
             return pipeline.call(self._attempt, send, call, policy)
         # Nothing records and the breaker is closed: the first attempt goes without the
         # pipeline, and only a response that failed or an error is handed to it (Fast).
-        first = _First()
+        first = First()
         try:
             response = send(_bare(call, policy, call.ctx))
         except Exception as exc:
@@ -283,6 +252,27 @@ class HttpRunner(Generic[R]):
                     fast.breaker._closed_success(permit)
                 return response
             first.response = response
+        return self._hand_over(pipeline, first, send, call, policy)
+
+    def resume(self, request: HttpRequest, send: Callable[[Attempt], R], first: First) -> R:
+        """Carry on a request whose first attempt went on the lane (see :mod:`.lane`) and
+        failed: ``first`` holds its error or failed response, handed to the host's pipeline
+        as its first attempt's outcome."""
+        call = _Call(request)
+        plan = self._plan(request, call)
+        if plan is None:  # pragma: no cover - suppressed since the lane's check: no retry
+            return first.take()  # type: ignore[no-any-return]
+        call.n = 1
+        return self._hand_over(plan[0], first, send, call, plan[1])
+
+    def _hand_over(
+        self,
+        pipeline: Pipeline,
+        first: First,
+        send: Callable[[Attempt], R],
+        call: _Call,
+        policy: HttpPolicy,
+    ) -> R:
         try:
             return pipeline.call(self._again, first, send, call, policy)
         except Exception:
@@ -291,7 +281,7 @@ class HttpRunner(Generic[R]):
             raise
 
     def _again(
-        self, first: _First, send: Callable[[Attempt], R], call: _Call, policy: HttpPolicy
+        self, first: First, send: Callable[[Attempt], R], call: _Call, policy: HttpPolicy
     ) -> R:
         if first.pending:
             return first.take()  # type: ignore[no-any-return]
@@ -337,7 +327,7 @@ class HttpRunner(Generic[R]):
             return await pipeline.acall(self._aattempt, send, call, policy)
         # Nothing records and the breaker is closed: the first attempt goes without the
         # pipeline, and only a response that failed or an error is handed to it (Fast).
-        first = _First()
+        first = First()
         try:
             response = await send(_bare(call, policy, call.ctx))
         except Exception as exc:
@@ -348,6 +338,27 @@ class HttpRunner(Generic[R]):
                     fast.breaker._closed_success(permit)
                 return response
             first.response = response
+        return await self._ahand_over(pipeline, first, send, call, policy)
+
+    async def aresume(
+        self, request: HttpRequest, send: Callable[[Attempt], Awaitable[R]], first: First
+    ) -> R:
+        """Async twin of :meth:`resume`."""
+        call = _Call(request)
+        plan = self._plan(request, call)
+        if plan is None:  # pragma: no cover - suppressed since the lane's check: no retry
+            return first.take()  # type: ignore[no-any-return]
+        call.n = 1
+        return await self._ahand_over(plan[0], first, send, call, plan[1])
+
+    async def _ahand_over(
+        self,
+        pipeline: Pipeline,
+        first: First,
+        send: Callable[[Attempt], Awaitable[R]],
+        call: _Call,
+        policy: HttpPolicy,
+    ) -> R:
         try:
             return await pipeline.acall(self._aagain, first, send, call, policy)
         except Exception:
@@ -357,7 +368,7 @@ class HttpRunner(Generic[R]):
 
     async def _aagain(
         self,
-        first: _First,
+        first: First,
         send: Callable[[Attempt], Awaitable[R]],
         call: _Call,
         policy: HttpPolicy,
