@@ -152,26 +152,28 @@ def _describe(module: Any, request: Any) -> HttpRequest:
 
 
 def _wrappers(module: Any, runner: HttpRunner[Any]) -> tuple[Any, Any]:
+    origins = runner._origins
+
     # The lane (see _http.lane) keys hosts by URL's raw parts, as _describe does; an IDNA host
     # is keyed by its decoded name there, so it never matches here and takes the general path.
     def sync_send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs["request"]
         parts = getattr(request.url, "_uri_reference", None)
-        took = None if parts is None else lane(runner, (parts.host, parts.port, parts.scheme))
+        host = None if parts is None else origins.get((parts.host, parts.port, parts.scheme))
+        took = lane(runner, host)
         if took is not None:
             fast, permit = took
-            first = First()
             try:
                 response = wrapped(*args, **kwargs)
             except Exception as exc:
-                first.error = exc
+                first = First(error=exc)
             else:
                 status = response.status_code  # fast.failed(), inline
                 if status < 500 and status not in fast.statuses:
                     if fast.breaker is not None:
                         fast.breaker._closed_success(permit)
                     return response
-                first.response = response
+                first = First(response)
             return runner.resume(
                 _describe(module, request), _sender(request, wrapped, args, kwargs), first
             )
@@ -180,21 +182,21 @@ def _wrappers(module: Any, runner: HttpRunner[Any]) -> tuple[Any, Any]:
     async def async_send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs["request"]
         parts = getattr(request.url, "_uri_reference", None)
-        took = None if parts is None else lane(runner, (parts.host, parts.port, parts.scheme))
+        host = None if parts is None else origins.get((parts.host, parts.port, parts.scheme))
+        took = lane(runner, host)
         if took is not None:
             fast, permit = took
-            first = First()
             try:
                 response = await wrapped(*args, **kwargs)
             except Exception as exc:
-                first.error = exc
+                first = First(error=exc)
             else:
                 status = response.status_code  # fast.failed(), inline
                 if status < 500 and status not in fast.statuses:
                     if fast.breaker is not None:
                         fast.breaker._closed_success(permit)
                     return response
-                first.response = response
+                first = First(response)
             send = _asender(request, wrapped, args, kwargs)
             return await runner.aresume(_describe(module, request), send, first)
         send = _asender(request, wrapped, args, kwargs)

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import requests
 from httpx_support import CLIENT_TIMEOUT, Lib, client_spans
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -39,7 +40,12 @@ LANES: dict[str, Callable[[], Request]] = {
     "httpx-async": lambda: _httpx_like("httpx", True),
     "httpx2-sync": lambda: _httpx_like("httpx2", False),
     "httpx2-async": lambda: _httpx_like("httpx2", True),
+    "requests-sync": lambda: _requests,
 }
+
+
+def _requests(method: str, url: str, content: bytes | None = None, **kwargs: Any) -> int:
+    return requests.request(method, url, data=content, timeout=CLIENT_TIMEOUT, **kwargs).status_code
 
 
 @pytest.fixture(params=sorted(LANES))

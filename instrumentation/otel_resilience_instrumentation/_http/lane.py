@@ -14,17 +14,35 @@ instructions, and the lane exists to cost a few of them per request.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import propagate
 
+from otel_resilience import deadline
+from otel_resilience._telemetry import _FAST_GLOBALS
 from otel_resilience.circuit_breaker._core import CLOSED
 from otel_resilience.deadline import _DEADLINE
+from otel_resilience_instrumentation._http.types import Attempt
+
+_trace_state: Any
+_metrics_state: Any
+if _FAST_GLOBALS:  # the API modules holding the global providers (see HttpTelemetry.records)
+    import opentelemetry.metrics._internal as _metrics_state
+    import opentelemetry.trace as _trace_state
+else:  # pragma: no cover - an API without them: never the same, so records() decides
+    _trace_state = _metrics_state = SimpleNamespace(
+        _TRACER_PROVIDER=object(), _METER_PROVIDER=object()
+    )
 
 if TYPE_CHECKING:
-    from otel_resilience_instrumentation._http.hosts import Fast
-    from otel_resilience_instrumentation._http.runner import HttpRunner
+    from otel_resilience_instrumentation._http.hosts import Fast, Host
+    from otel_resilience_instrumentation._http.policy import HttpPolicy
+    from otel_resilience_instrumentation._http.runner import HttpRunner, _Call
 
 __all__ = ["First", "lane"]
 
@@ -43,14 +61,20 @@ _current = _context_reader()
 _deadline = _DEADLINE.get
 
 
-def lane(runner: HttpRunner[Any], origin: tuple[str, int | None, str]) -> tuple[Fast, int] | None:
-    """The host's :class:`Fast` and a closed-state permit when the request to ``origin``
-    (host, port or ``None``, scheme: the runner's origin key) may go on the lane, else
-    ``None``. A host not planned yet (its first request) has no lane."""
-    if _current() or _deadline() is not None or runner._telemetry.records():
-        return None
-    host = runner._origins.get(origin)
+def lane(runner: HttpRunner[Any], host: Host | None) -> tuple[Fast, int] | None:
+    """The :class:`Fast` of the request's ``host`` (as the runner planned it before; ``None``:
+    not yet) and a closed-state permit when the request may go on the lane, else ``None``."""
     if host is None:
+        return None
+    if _current() or _deadline() is not None:
+        return None
+    telemetry = runner._telemetry
+    key = telemetry._key  # records(), inline while the global providers stay the same
+    if (
+        telemetry._records
+        or key[0] is not _trace_state._TRACER_PROVIDER
+        or key[1] is not _metrics_state._METER_PROVIDER
+    ) and telemetry.records():
         return None
     fast = host.fast
     if fast is None:
@@ -72,10 +96,10 @@ class First:
 
     __slots__ = ("error", "pending", "response")
 
-    def __init__(self) -> None:
+    def __init__(self, response: Any = None, error: Exception | None = None) -> None:
         self.pending = True
-        self.response: Any = None
-        self.error: Exception | None = None
+        self.response = response
+        self.error = error
 
     def take(self) -> Any:
         """The response, or raise the error; once."""
@@ -83,3 +107,23 @@ class First:
         if self.error is not None:
             raise self.error
         return self.response
+
+
+def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None = None) -> Attempt:
+    """The next attempt when nothing records: no span, but whatever trace context the caller
+    has (``current``, else read now) is still passed on, and the timeout is still capped at
+    the deadline."""
+    call.n += 1
+    remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
+    headers: dict[str, str] = {}
+    if current is None:
+        current = otel_context.get_current()
+    if current:
+        propagate.inject(headers, context=current)
+    return _new_attempt((call.n, headers, remaining))
+
+
+#: ``Attempt(n, headers, timeout)`` without the named tuple's Python-level ``__new__``.
+_new_attempt: Callable[[tuple[int, Mapping[str, str], float | None]], Attempt] = functools.partial(
+    tuple.__new__, Attempt
+)

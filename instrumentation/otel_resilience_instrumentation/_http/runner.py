@@ -8,12 +8,10 @@ and async twins that carry them out.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
 
 from otel_resilience import Pipeline, deadline
 from otel_resilience._clock import Clock
@@ -21,7 +19,7 @@ from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
 from otel_resilience_instrumentation._http.hosts import Fast, Host, Hosts
-from otel_resilience_instrumentation._http.lane import First
+from otel_resilience_instrumentation._http.lane import First, _bare
 from otel_resilience_instrumentation._http.managed import MANAGED_KEY, ManagedAttempt
 from otel_resilience_instrumentation._http.policy import HttpPolicy, is_idempotent
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
@@ -82,26 +80,6 @@ class _Call:
 _MAX_ORIGINS = 4096
 
 
-def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None = None) -> Attempt:
-    """The next attempt when nothing records: no span, but whatever trace context the caller
-    has (``current``, else read now) is still passed on, and the timeout is still capped at
-    the deadline."""
-    call.n += 1
-    remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
-    headers: dict[str, str] = {}
-    if current is None:
-        current = otel_context.get_current()
-    if current:
-        propagate.inject(headers, context=current)
-    return _new_attempt((call.n, headers, remaining))
-
-
-#: ``Attempt(n, headers, timeout)`` without the named tuple's Python-level ``__new__``.
-_new_attempt: Callable[[tuple[int, Mapping[str, str], float | None]], Attempt] = functools.partial(
-    tuple.__new__, Attempt
-)
-
-
 class HttpRunner(Generic[R]):
     """Runs a client's requests through per-host pipelines (Retry + CircuitBreaker).
 
@@ -141,8 +119,13 @@ class HttpRunner(Generic[R]):
     def policy_for(self, url: str) -> HttpPolicy:
         """The policy :meth:`send` would apply to a request for ``url`` (its host's), for an
         adapter that must decide something before the request reaches its patch point."""
+        return self.host_of(url).policy
+
+    def host_of(self, url: str) -> Host:
+        """The host state :meth:`send` would use for a request to ``url`` (the lane's, for an
+        adapter that does not parse URLs)."""
         target = Target.of("GET", url)
-        return self._hosts.get(target.key, target.host).policy
+        return self._hosts.get(target.key, target.host)
 
     # -- the decision, shared by send and asend --------------------------------------------------
 
