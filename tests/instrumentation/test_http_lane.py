@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
+from aiohttp_support import status as aiohttp_status
 from httpx_support import CLIENT_TIMEOUT, Lib, client_spans
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -41,7 +42,12 @@ LANES: dict[str, Callable[[], Request]] = {
     "httpx2-sync": lambda: _httpx_like("httpx2", False),
     "httpx2-async": lambda: _httpx_like("httpx2", True),
     "requests-sync": lambda: _requests,
+    "aiohttp-async": lambda: _aiohttp,
 }
+
+
+def _aiohttp(method: str, url: str, content: bytes | None = None, **kwargs: Any) -> int:
+    return aiohttp_status(method, url, data=content, **kwargs)
 
 
 def _requests(method: str, url: str, content: bytes | None = None, **kwargs: Any) -> int:
@@ -51,7 +57,8 @@ def _requests(method: str, url: str, content: bytes | None = None, **kwargs: Any
 @pytest.fixture(params=sorted(LANES))
 def lane_client(request: pytest.FixtureRequest) -> tuple[str, Request]:
     """Each client with a lane: its instrumentor's name and its request function."""
-    return request.param.partition("-")[0], LANES[request.param]()
+    name = request.param.partition("-")[0]
+    return name, LANES[request.param]()
 
 
 @pytest.fixture
