@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 import requests
@@ -231,3 +232,15 @@ def test_recording_leaves_the_lane(lane_client, instrument, server, warm, otel_c
     warm(request)
     assert request("GET", server.url) == 200
     assert len(client_spans(otel_capture)) == 2
+
+
+def test_aiohttp_raise_for_status_on_the_lane(instrument, server, warm, general):
+    """aiohttp: a lane request is sent with raise_for_status=False and the caller's is applied
+    to what it returns, as on the general path: a 404 with raise_for_status=True raises."""
+    instrument("aiohttp", **OFF)
+    warm(_aiohttp)
+    server.script(Reply(404))
+    with pytest.raises(aiohttp.ClientResponseError) as raised:
+        _aiohttp("GET", server.url, raise_for_status=True)
+    assert raised.value.status == 404
+    assert general == ["send"]  # the warm-up only
