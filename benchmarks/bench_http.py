@@ -28,7 +28,8 @@ come from the harness (per-request mean of each round, median over rounds); p99 
 request timed alone. ``--quick`` for a short run,
 ``--check`` to exit 1 on a missed target, ``--callgrind VARIANT [--requests N] [--async]``
 to send N requests (2,000) through one client untimed, for ``valgrind --tool=callgrind`` (the
-server process is not traced).
+server process is not traced); ``--client httpx2|requests|aiohttp`` with ``--callgrind plain|off``
+does the same for another client library, plain or under our instrumentor's real patch.
 """
 
 from __future__ import annotations
