@@ -259,7 +259,7 @@ class _Patch:
             len(args) > 1
             and type(url := args[1]) is str
             and "headers" not in kwargs
-            and instance._base_url is None
+            and getattr(instance, "_base_url", _NO_PORT) is None  # private: absent, no lane
             and "Upgrade" not in instance.headers
         ):
             cut = url.find("/", 8)
