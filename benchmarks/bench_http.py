@@ -28,7 +28,8 @@ come from the harness (per-request mean of each round, median over rounds); p99 
 request timed alone. ``--quick`` for a short run,
 ``--check`` to exit 1 on a missed target, ``--callgrind VARIANT [--requests N] [--async]``
 to send N requests (2,000) through one client untimed, for ``valgrind --tool=callgrind`` (the
-server process is not traced).
+server process is not traced); ``--client httpx2|requests|aiohttp`` with ``--callgrind plain|off``
+does the same for another client library, plain or under our instrumentor's real patch.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import importlib
 import multiprocessing
 import platform
 import statistics
@@ -240,6 +242,9 @@ def _report(stats: dict[str, Any], cpu: dict[str, list[int]], wall: dict[str, li
 
 def _untimed(client: Any, url: str, requests: int) -> None:
     """``requests`` GETs through ``client`` (sync or async), then close it."""
+    # functools.reduce is the loop so that callgrind can count it alone:
+    # `--collect-atstart=no --toggle-collect=functools_reduce`; the async loop runs in a
+    # one-item reduce (with its event loop's set-up: divide the difference of two lengths).
     if isinstance(client, httpx.AsyncClient):
 
         async def run() -> None:
@@ -247,11 +252,49 @@ def _untimed(client: Any, url: str, requests: int) -> None:
                 for _ in range(requests):
                     await client.get(url)
 
-        asyncio.run(run())
+        functools.reduce(lambda _, __: asyncio.run(run()), range(1), None)
         return
     with client:
-        # functools.reduce is the loop so that callgrind can count it alone:
-        # `--collect-atstart=no --toggle-collect=functools_reduce`.
+        functools.reduce(lambda _, __: client.get(url), range(requests), None)
+
+
+#: Clients other than httpx, for ``--callgrind plain|off`` only: ours is the real
+#: instrumentor's global patch (``instrument()`` with the API's default providers).
+_OTHER = {
+    "httpx2": "otel_resilience_instrumentation.httpx2:ResilienceHttpx2Instrumentor",
+    "requests": "otel_resilience_instrumentation.requests:ResilienceRequestsInstrumentor",
+    "aiohttp": "otel_resilience_instrumentation.aiohttp_client:ResilienceAiohttpClientInstrumentor",
+}
+
+
+def _untimed_other(name: str, variant: str, url: str, requests: int, is_async: bool) -> None:
+    """``requests`` GETs through a ``name`` client, plain or under ours with telemetry off; the
+    async loop runs inside a one-item ``functools.reduce`` (callgrind counts it alone, with the
+    loop's set-up: divide the difference of two lengths)."""
+    if variant not in ("plain", "off"):
+        raise SystemExit(f"--client {name}: --callgrind plain or off only")
+    if variant == "off":
+        module, _, cls = _OTHER[name].partition(":")
+        getattr(importlib.import_module(module), cls)().instrument()
+
+    async def arun() -> None:
+        if name == "aiohttp":
+            import aiohttp
+
+            async with aiohttp.ClientSession() as session:
+                for _ in range(requests):
+                    async with session.get(url) as response:
+                        await response.read()
+            return
+        async with importlib.import_module(name).AsyncClient() as client:
+            for _ in range(requests):
+                await client.get(url)
+
+    if is_async or name == "aiohttp":
+        functools.reduce(lambda _, __: asyncio.run(arun()), range(1), None)
+        return
+    lib = importlib.import_module(name)
+    with lib.Session() if name == "requests" else lib.Client() as client:
         functools.reduce(lambda _, __: client.get(url), range(requests), None)
 
 
@@ -265,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=2000, help="with --callgrind")
     parser.add_argument("--async", dest="use_async", action="store_true", help="with --callgrind")
+    parser.add_argument(
+        "--client",
+        choices=["httpx", *_OTHER],
+        default="httpx",
+        help="with --callgrind: the client library (others: plain or off only)",
+    )
     args = parser.parse_args(argv)
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
@@ -282,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("the benchmark server did not start")
         url = f"http://127.0.0.1:{parent.recv()}/"
         _check(sdk, url, sink)
+        if args.callgrind and args.client != "httpx":
+            _untimed_other(args.client, args.callgrind, url, args.requests, args.use_async)
+            return 0
         if args.callgrind:
             label = {"plain": PLAIN, "contrib": CONTRIB, "off": OFF, "sdk": ON}[args.callgrind]
             _untimed(_clients(sdk, args.use_async)[label], url, args.requests)

@@ -226,3 +226,14 @@ def test_time_window_pools_by_server_time_bucket(redis_server):
     until(lambda: a.sync() or ba.state.value == "open", "a learns the opening")
     a.close()
     b.close()
+
+
+def test_a_shared_breaker_gives_no_closed_permit(redis_server):
+    """The HTTP fast path's permit is refused to a store-shared breaker (a success counted
+    there skips on_success, so the fleet would never see it); a local breaker gets one."""
+    shared = _breaker(RedisStateStore(redis_server.url, sync_interval=QUIET))
+    local = CircuitBreaker(name="local")
+    for breaker in (shared, local):
+        Pipeline(breaker.name, breaker).call(lambda: "warm")
+    assert shared._closed_permit() is None
+    assert local._closed_permit() == 0

@@ -19,7 +19,7 @@ have been stable across httpx 0.2x releases and httpx2 keeps them; the tests use
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from typing import Any
 
 import wrapt
@@ -34,6 +34,7 @@ from otel_resilience_instrumentation._http import (
     HttpRequest,
     HttpRunner,
 )
+from otel_resilience_instrumentation._http.lane import First, lane
 
 __all__ = ["HttpxLikeInstrumentor"]
 
@@ -151,27 +152,81 @@ def _describe(module: Any, request: Any) -> HttpRequest:
 
 
 def _wrappers(module: Any, runner: HttpRunner[Any]) -> tuple[Any, Any]:
+    origins = runner._origins
+
+    # The lane (see _http.lane) keys hosts by URL's raw parts, as _describe does; an IDNA host
+    # is keyed by its decoded name there, so it never matches here and takes the general path.
     def sync_send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs["request"]
-        timeout = request.extensions.get("timeout")
-
-        def send(attempt: Attempt) -> Any:
-            _prepare(request, timeout, attempt)
-            return wrapped(*args, **kwargs)
-
-        return runner.send(_describe(module, request), send)
+        parts = getattr(request.url, "_uri_reference", None)
+        host = None if parts is None else origins.get((parts.host, parts.port, parts.scheme))
+        took = lane(runner, host)
+        if took is not None:
+            fast, permit = took
+            try:
+                response = wrapped(*args, **kwargs)
+            except Exception as exc:
+                first = First(error=exc)
+            else:
+                status = response.status_code  # fast.failed(), inline
+                if status < 500 and status not in fast.statuses:
+                    if fast.breaker is not None:
+                        fast.breaker._closed_success(permit)
+                    return response
+                first = First(response)
+            return runner.resume(
+                _describe(module, request), _sender(request, wrapped, args, kwargs), first
+            )
+        return runner.send(_describe(module, request), _sender(request, wrapped, args, kwargs))
 
     async def async_send(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs["request"]
-        timeout = request.extensions.get("timeout")
-
-        async def send(attempt: Attempt) -> Any:
-            _prepare(request, timeout, attempt)
-            return await wrapped(*args, **kwargs)
-
+        parts = getattr(request.url, "_uri_reference", None)
+        host = None if parts is None else origins.get((parts.host, parts.port, parts.scheme))
+        took = lane(runner, host)
+        if took is not None:
+            fast, permit = took
+            try:
+                response = await wrapped(*args, **kwargs)
+            except Exception as exc:
+                first = First(error=exc)
+            else:
+                status = response.status_code  # fast.failed(), inline
+                if status < 500 and status not in fast.statuses:
+                    if fast.breaker is not None:
+                        fast.breaker._closed_success(permit)
+                    return response
+                first = First(response)
+            send = _asender(request, wrapped, args, kwargs)
+            return await runner.aresume(_describe(module, request), send, first)
+        send = _asender(request, wrapped, args, kwargs)
         return await runner.asend(_describe(module, request), send)
 
     return sync_send, async_send
+
+
+def _sender(request: Any, wrapped: Any, args: Any, kwargs: Any) -> Callable[[Attempt], Any]:
+    """What sends one attempt of ``request``: the original call, the attempt applied first."""
+    timeout = request.extensions.get("timeout")
+
+    def send(attempt: Attempt) -> Any:
+        _prepare(request, timeout, attempt)
+        return wrapped(*args, **kwargs)
+
+    return send
+
+
+def _asender(
+    request: Any, wrapped: Any, args: Any, kwargs: Any
+) -> Callable[[Attempt], Awaitable[Any]]:
+    """Async twin of :func:`_sender`."""
+    timeout = request.extensions.get("timeout")
+
+    async def send(attempt: Attempt) -> Any:
+        _prepare(request, timeout, attempt)
+        return await wrapped(*args, **kwargs)
+
+    return send
 
 
 class HttpxLikeInstrumentor(BaseInstrumentor):  # type: ignore[misc]

@@ -49,6 +49,8 @@ from otel_resilience_instrumentation._http import (
     HttpRequest,
     HttpRunner,
 )
+from otel_resilience_instrumentation._http.hosts import Fast, Host
+from otel_resilience_instrumentation._http.lane import First, lane
 
 __all__ = ["ResilienceAiohttpClientInstrumentor"]
 
@@ -205,46 +207,124 @@ def _make_middleware(aiohttp: Any) -> Any:
 
 
 def _wrapper(aiohttp: Any, runner: HttpRunner[Any], middlewares: bool) -> Any:
-    from multidict import CIMultiDict as cimultidict  # aiohttp's own dependency
+    return _Patch(aiohttp, runner, middlewares).request
 
-    one_send = _make_middleware(aiohttp)
-    sentinel = aiohttp.helpers.sentinel
 
-    async def request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        described = _describe(aiohttp, cimultidict, instance, args, kwargs)
+class _Patch:
+    """The wrapper of ``ClientSession._request`` (:meth:`request`) and what it needs."""
+
+    def __init__(self, aiohttp: Any, runner: HttpRunner[Any], middlewares: bool) -> None:
+        from multidict import CIMultiDict  # aiohttp's own dependency
+
+        self.aiohttp = aiohttp
+        self.cimultidict = CIMultiDict
+        self.runner = runner
+        self.middlewares = middlewares
+        self.one_send = _make_middleware(aiohttp)
+        self.sentinel = aiohttp.helpers.sentinel
+        #: "scheme://netloc" of string URLs -> their host as the runner planned it (for the
+        #: lane, see _http.lane), filled after a planned request: the lane builds no URL.
+        self.heads: dict[str, Host] = {}
+
+    async def managed(
+        self, wrapped: Any, session: Any, args: Any, kwargs: Any, attempt: Attempt
+    ) -> Any:
+        """One attempt we manage: its headers, its timeout cap, our middleware first."""
+        kw = dict(kwargs)
+        if attempt.headers:
+            given = kwargs.get("headers")
+            kw["headers"] = _with_headers(self.cimultidict, given, attempt.headers)
+        if attempt.timeout is not None:
+            given = kwargs.get("timeout", self.sentinel)
+            kw["timeout"] = _capped(self.aiohttp, session, given, attempt.timeout)
+        kw["raise_for_status"] = False
+        if self.middlewares:
+            chain = kwargs.get("middlewares")
+            if chain is None:
+                chain = session._middlewares or ()
+            kw["middlewares"] = (self.one_send, *chain)
+        token = _SENDS.set(_Sends())
+        try:
+            return await wrapped(*args, **kw)
+        finally:
+            _SENDS.reset(token)
+
+    async def request(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        """The wrapper: the lane when it is open, else the runner's general path."""
+        head = None
+        # The lane: a string URL, no base URL, no headers of the call's own (a websocket's
+        # Upgrade comes there) and none of the session's. The head ends at the path's "/"
+        # (a URL without one is its own head: it still names one host).
+        if (
+            len(args) > 1
+            and type(url := args[1]) is str
+            and "headers" not in kwargs
+            and getattr(instance, "_base_url", _NO_PORT) is None  # private: absent, no lane
+            and "Upgrade" not in instance.headers
+        ):
+            cut = url.find("/", 8)
+            head = url if cut < 0 else url[:cut]
+            took = lane(self.runner, self.heads.get(head))
+            if took is not None:
+                return await self.on_lane(wrapped, instance, args, kwargs, took)
+        described = _describe(self.aiohttp, self.cimultidict, instance, args, kwargs)
         if described is None:
             return await wrapped(*args, **kwargs)
-        managed = False
+        was_managed = False
 
         async def send(attempt: Attempt) -> Any:
-            nonlocal managed
+            nonlocal was_managed
             if attempt is PASS_THROUGH:
                 return await wrapped(*args, **kwargs)
-            managed = True
-            kw = dict(kwargs)
-            if attempt.headers:
-                kw["headers"] = _with_headers(cimultidict, kwargs.get("headers"), attempt.headers)
-            if attempt.timeout is not None:
-                given = kwargs.get("timeout", sentinel)
-                kw["timeout"] = _capped(aiohttp, instance, given, attempt.timeout)
-            kw["raise_for_status"] = False
-            if middlewares:
-                chain = kwargs.get("middlewares")
-                if chain is None:
-                    chain = instance._middlewares or ()
-                kw["middlewares"] = (one_send, *chain)
-            token = _SENDS.set(_Sends())
-            try:
-                return await wrapped(*args, **kw)
-            finally:
-                _SENDS.reset(token)
+            was_managed = True
+            return await self.managed(wrapped, instance, args, kwargs, attempt)
 
-        response = await runner.asend(described, send)
-        if managed:
+        response = await self.runner.asend(described, send)
+        if head is not None and head not in self.heads:
+            origin = (described.host, described.port, described.scheme)
+            host = self.runner._origins.get(origin)  # type: ignore[arg-type]
+            if host is not None:
+                if len(self.heads) >= _MAX_HEADS:
+                    self.heads.clear()
+                self.heads[head] = host
+        if was_managed:
             await _raise_for_status(instance, kwargs.get("raise_for_status"), response)
         return response
 
-    return request
+    async def on_lane(
+        self, wrapped: Any, session: Any, args: Any, kwargs: Any, took: tuple[Fast, int]
+    ) -> Any:
+        """Send on the lane; a failure goes on through the runner (``aresume``)."""
+        fast, permit = took
+        try:
+            response = await self.managed(wrapped, session, args, kwargs, _LANE)
+        except Exception as exc:
+            first = First(error=exc)
+        else:
+            status = response.status  # fast.failed(), inline
+            if status < 500 and status not in fast.statuses:
+                if fast.breaker is not None:
+                    fast.breaker._closed_success(permit)
+                await _raise_for_status(session, kwargs.get("raise_for_status"), response)
+                return response
+            first = First(response)
+        described = _describe(self.aiohttp, self.cimultidict, session, args, kwargs)
+        if described is None:  # pragma: no cover - a lane's request always has a host
+            return first.take()
+
+        async def resend(attempt: Attempt) -> Any:
+            return await self.managed(wrapped, session, args, kwargs, attempt)
+
+        response = await self.runner.aresume(described, resend, first)
+        await _raise_for_status(session, kwargs.get("raise_for_status"), response)
+        return response
+
+
+#: The attempt a lane request is sent as (the one ``_bare`` makes with no trace context and
+#: no deadline), not PASS_THROUGH: it is managed (our middleware, the caller's raise_for_status).
+_LANE = Attempt(1, {}, None)
+#: Heads remembered per instrumentor; cleared when this many.
+_MAX_HEADS = 4096
 
 
 async def _raise_for_status(session: Any, wanted: Any, response: Any) -> None:

@@ -32,8 +32,9 @@ contrib active, contrib's span is then the only one and the request passes throu
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import wrapt
@@ -44,6 +45,8 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 from opentelemetry.instrumentation.utils import is_http_instrumentation_enabled, unwrap
 
 from otel_resilience_instrumentation._http import Attempt, BodyDone, HttpRequest, HttpRunner
+from otel_resilience_instrumentation._http.hosts import Host
+from otel_resilience_instrumentation._http.lane import First, lane
 
 try:  # the key suppress_http_instrumentation() sets (the core reads it the same way)
     from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP
@@ -194,25 +197,37 @@ def _replayable(body: Any) -> bool:
 
 def _adapter_send(runner: HttpRunner[Any]) -> Any:
     """The wrapper of ``HTTPAdapter.send(request, stream, timeout, verify, cert, proxies)``."""
+    #: "scheme://netloc" of the URLs sent -> their host as the runner plans it: the lane
+    #: (see _http.lane) then needs no URL parse. The head holds all a host key depends on.
+    heads: dict[str, Host] = {}
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs["request"]
-        positional = len(args) > 2
-        timeout = args[2] if positional else kwargs.get("timeout")
-
-        def send(attempt: Attempt) -> Any:
-            if attempt.headers:
-                request.headers.update(attempt.headers)
-            if attempt.timeout is None:
-                return wrapped(*args, **kwargs)
-            capped = _capped(timeout, attempt.timeout)
-            if positional:
-                return wrapped(*args[:2], capped, *args[3:], **kwargs)
-            return wrapped(*args, **{**kwargs, "timeout": capped})
-
-        info = HttpRequest(
-            str(request.method), str(request.url), request.headers, _replayable(request.body)
-        )
+        url = request.url
+        head = None  # prepared URLs always have a path: the head ends at its "/"
+        if type(url) is str and (cut := url.find("/", 8)) > 0:
+            head = url[:cut]
+            took = lane(runner, heads.get(head))
+            if took is not None:
+                fast, permit = took
+                try:
+                    response = wrapped(*args, **kwargs)
+                except Exception as exc:
+                    first = First(error=exc)
+                else:
+                    status = response.status_code  # fast.failed(), inline
+                    if status < 500 and status not in fast.statuses:
+                        if fast.breaker is not None:
+                            fast.breaker._closed_success(permit)
+                        return response
+                    first = First(response)
+                return runner.resume(_info(request), _sender(wrapped, args, kwargs), first)
+        if head is not None and head not in heads:
+            with contextlib.suppress(Exception):  # a URL the runner cannot parse: no lane
+                if len(heads) >= _MAX_HEADS:
+                    heads.clear()
+                heads[head] = runner.host_of(url)
+        info, send = _info(request), _sender(wrapped, args, kwargs)
         if otel_context.get_value(_SUPPRESS_HTTP) is not _OURS:
             return runner.send(info, send)
         # Suppressed by our Session.request patch (for contrib), not by the user: lift it.
@@ -225,15 +240,47 @@ def _adapter_send(runner: HttpRunner[Any]) -> Any:
     return wrapper
 
 
-def _session_request(runner: HttpRunner[Any]) -> Any:
+#: Heads remembered per instrumentor; cleared when this many.
+_MAX_HEADS = 4096
+
+
+def _info(request: Any) -> HttpRequest:
+    return HttpRequest(
+        str(request.method), str(request.url), request.headers, _replayable(request.body)
+    )
+
+
+def _sender(wrapped: Any, args: Any, kwargs: Any) -> Callable[[Attempt], Any]:
+    """What sends one attempt: the original call, with the attempt's headers and timeout."""
+    request = args[0] if args else kwargs["request"]
+    positional = len(args) > 2
+    timeout = args[2] if positional else kwargs.get("timeout")
+
+    def send(attempt: Attempt) -> Any:
+        if attempt.headers:
+            request.headers.update(attempt.headers)
+        if attempt.timeout is None:
+            return wrapped(*args, **kwargs)
+        capped = _capped(timeout, attempt.timeout)
+        if positional:
+            return wrapped(*args[:2], capped, *args[3:], **kwargs)
+        return wrapped(*args, **{**kwargs, "timeout": capped})
+
+    return send
+
+
+def _session_request(runner: HttpRunner[Any], session_cls: Any) -> Any:
     """The wrapper of ``Session.request(method, url, ...)``: run it with HTTP instrumentation
     suppressed by our marker, so the contrib instrumentor's ``Session.send`` patch stays quiet,
-    for the hosts we manage (a host whose policy has ``enabled=False`` is left to contrib)."""
+    for the hosts we manage (a host whose policy has ``enabled=False`` is left to contrib).
+    Only while contrib's patch is there: the marker costs a context attach and detach."""
 
     # Looking the host up costs a URL parse: only when some host is passed through at all.
     some_disabled = any(not policy.enabled for policy in runner.policies.values())
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if not getattr(session_cls.send, _CONTRIB_APPLIED, False):
+            return wrapped(*args, **kwargs)
         if not is_http_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         if some_disabled:
@@ -249,6 +296,10 @@ def _session_request(runner: HttpRunner[Any]) -> Any:
             otel_context.detach(token)
 
     return wrapper
+
+
+#: The mark the contrib instrumentor sets on its ``Session.send`` patch.
+_CONTRIB_APPLIED = "opentelemetry_instrumentation_requests_applied"
 
 
 class ResilienceRequestsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -272,7 +323,9 @@ class ResilienceRequestsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             clock=kwargs.get("clock"),
         )
         wrapt.wrap_function_wrapper(adapters.HTTPAdapter, "send", _adapter_send(runner))
-        wrapt.wrap_function_wrapper(sessions.Session, "request", _session_request(runner))
+        wrapt.wrap_function_wrapper(
+            sessions.Session, "request", _session_request(runner, sessions.Session)
+        )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         adapters = importlib.import_module("requests.adapters")

@@ -298,18 +298,24 @@ class CircuitBreaker(DecidingStrategy):
     def _closed_permit(self) -> int | None:
         """The permit :meth:`enter` would give while closed with no slow-call timing, else
         ``None`` (the caller must then go through a pipeline). For the HTTP instrumentation's
-        request path when nothing records: a success then costs no pipeline call."""
+        request path when nothing records: a success then costs no pipeline call. A breaker
+        shared through a store gets none: its successes count for the fleet in on_success."""
         state, epoch = self._core.snapshot
-        if state is CLOSED and self._slow_limit is None:
+        if state is CLOSED and self._slow_limit is None and self._link is None:
             return epoch
         return None
 
     def _closed_success(self, permit: int) -> None:
         """:meth:`on_success` for a :meth:`_closed_permit` (a failure goes through a pipeline)."""
-        transition = self._core.record_success(
-            permit, self._clock.monotonic() if self._timed else 0.0
-        )
-        if transition is not None:  # a half-open probe's success closes the breaker
+        core = self._core
+        now = self._clock.monotonic() if self._timed else 0.0
+        # BreakerCore.record_success inline (one frame less on every HTTP success).
+        with core._lock or core._new_lock():
+            if permit == core.epoch and core.state is CLOSED:
+                (core.window or core._new_window()).add_success(now)
+                return
+        transition = core.record(permit, False, False, now)  # the state moved on meanwhile
+        if transition is not None:
             self._emit(transition, None)
 
     # -- outcomes ----------------------------------------------------------------------------

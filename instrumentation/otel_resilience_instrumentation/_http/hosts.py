@@ -29,13 +29,20 @@ class Fast:
     attempt's outcome, so Retry and the breaker decide exactly as they would have.
     """
 
-    __slots__ = ("breaker", "failed")
+    __slots__ = ("breaker", "failed", "statuses")
     # The runner calls the breaker's _closed_permit()/_closed_success() itself: a method of
     # this class in between costs as much as the rest of a success's bookkeeping.
 
-    def __init__(self, breaker: CircuitBreaker | None, failed: Callable[[Any], bool]) -> None:
+    def __init__(
+        self,
+        breaker: CircuitBreaker | None,
+        failed: Callable[[Any], bool],
+        statuses: frozenset[int] = frozenset(),
+    ) -> None:
         self.breaker = breaker
         self.failed = failed
+        #: The retry statuses ``failed`` tests besides >= 500, for a caller testing inline.
+        self.statuses = statuses
 
 
 class Host:
@@ -129,7 +136,7 @@ class Hosts:
             **self._providers,
         )
         if host.fast is None:  # after the Pipeline bound the breaker to its clock
-            host.fast = Fast(breaker, failed)
+            host.fast = Fast(breaker, failed, statuses)
         return pipeline
 
     def _registry(self, policy: HttpPolicy) -> CircuitBreakerRegistry:

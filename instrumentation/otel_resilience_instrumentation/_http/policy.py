@@ -8,12 +8,15 @@ reason); every one can be changed per host. Validated at construction: a wrong v
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otel_resilience._validate import check_count, check_flag, check_ratio, check_seconds
 from otel_resilience.retry.options import BACKOFF_KINDS, Backoff
 
-__all__ = ["IDEMPOTENT_METHODS", "RETRY_STATUSES", "HttpPolicy"]
+if TYPE_CHECKING:
+    from otel_resilience_instrumentation._http.types import HttpRequest
+
+__all__ = ["IDEMPOTENT_METHODS", "RETRY_STATUSES", "HttpPolicy", "is_idempotent"]
 
 #: Methods safe to send twice (RFC 9110 9.2.2, less TRACE which nobody retries).
 IDEMPOTENT_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -108,3 +111,17 @@ class HttpPolicy:
         check_count("minimum_calls", self.minimum_calls)
         check_seconds("window", self.window, positive=True)
         check_seconds("break_duration", self.break_duration, positive=True)
+
+
+def is_idempotent(policy: HttpPolicy, request: HttpRequest) -> bool:
+    """Whether ``request`` may be sent again: its method, the policy, or its idempotency key."""
+    if request.method.upper() in policy.retry_methods or policy.retry_non_idempotent:
+        return True
+    wanted = policy.idempotency_header
+    try:
+        if request.headers.get(wanted) is not None:  # the clients' mappings ignore case
+            return True
+        wanted = wanted.lower()
+        return any(k.lower() == wanted for k in request.headers)
+    except Exception:  # an odd mapping: no proof of idempotency, no retry
+        return False

@@ -8,12 +8,10 @@ and async twins that carry them out.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
 
 from otel_resilience import Pipeline, deadline
 from otel_resilience._clock import Clock
@@ -21,8 +19,9 @@ from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
 from otel_resilience_instrumentation._http.hosts import Fast, Host, Hosts
+from otel_resilience_instrumentation._http.lane import First, _bare
 from otel_resilience_instrumentation._http.managed import MANAGED_KEY, ManagedAttempt
-from otel_resilience_instrumentation._http.policy import HttpPolicy
+from otel_resilience_instrumentation._http.policy import HttpPolicy, is_idempotent
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
 from otel_resilience_instrumentation._http.types import (
     PASS_THROUGH,
@@ -81,58 +80,6 @@ class _Call:
 _MAX_ORIGINS = 4096
 
 
-def _is_idempotent(policy: HttpPolicy, request: HttpRequest) -> bool:
-    if request.method.upper() in policy.retry_methods or policy.retry_non_idempotent:
-        return True
-    wanted = policy.idempotency_header
-    try:
-        if request.headers.get(wanted) is not None:  # the clients' mappings ignore case
-            return True
-        wanted = wanted.lower()
-        return any(k.lower() == wanted for k in request.headers)
-    except Exception:  # an odd mapping: no proof of idempotency, no retry
-        return False
-
-
-def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None = None) -> Attempt:
-    """The next attempt when nothing records: no span, but whatever trace context the caller
-    has (``current``, else read now) is still passed on, and the timeout is still capped at
-    the deadline."""
-    call.n += 1
-    remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
-    headers: dict[str, str] = {}
-    if current is None:
-        current = otel_context.get_current()
-    if current:
-        propagate.inject(headers, context=current)
-    return _new_attempt((call.n, headers, remaining))
-
-
-#: ``Attempt(n, headers, timeout)`` without the named tuple's Python-level ``__new__``.
-_new_attempt: Callable[[tuple[int, Mapping[str, str], float | None]], Attempt] = functools.partial(
-    tuple.__new__, Attempt
-)
-
-
-class _First:
-    """The outcome of a first attempt sent without the pipeline, handed to it as its first
-    attempt's (see :class:`Fast`)."""
-
-    __slots__ = ("error", "pending", "response")
-
-    def __init__(self) -> None:
-        self.pending = True
-        self.response: Any = None
-        self.error: Exception | None = None
-
-    def take(self) -> Any:
-        """The response, or raise the error; once."""
-        self.pending = False
-        if self.error is not None:
-            raise self.error
-        return self.response
-
-
 class HttpRunner(Generic[R]):
     """Runs a client's requests through per-host pipelines (Retry + CircuitBreaker).
 
@@ -172,8 +119,13 @@ class HttpRunner(Generic[R]):
     def policy_for(self, url: str) -> HttpPolicy:
         """The policy :meth:`send` would apply to a request for ``url`` (its host's), for an
         adapter that must decide something before the request reaches its patch point."""
+        return self.host_of(url).policy
+
+    def host_of(self, url: str) -> Host:
+        """The host state :meth:`send` would use for a request to ``url`` (the lane's, for an
+        adapter that does not parse URLs)."""
         target = Target.of("GET", url)
-        return self._hosts.get(target.key, target.host).policy
+        return self._hosts.get(target.key, target.host)
 
     # -- the decision, shared by send and asend --------------------------------------------------
 
@@ -207,7 +159,7 @@ class HttpRunner(Generic[R]):
         retry = (
             policy.max_attempts > 1
             and request.replayable
-            and (request.method in policy.retry_methods or _is_idempotent(policy, request))
+            and (request.method in policy.retry_methods or is_idempotent(policy, request))
         )
         pipeline = host.pipelines.get(retry) or self._hosts.pipeline(host, retry)
         return pipeline, policy, host.fast  # type: ignore[return-value]  # set with a pipeline
@@ -272,7 +224,7 @@ class HttpRunner(Generic[R]):
             return pipeline.call(self._attempt, send, call, policy)
         # Nothing records and the breaker is closed: the first attempt goes without the
         # pipeline, and only a response that failed or an error is handed to it (Fast).
-        first = _First()
+        first = First()
         try:
             response = send(_bare(call, policy, call.ctx))
         except Exception as exc:
@@ -283,6 +235,27 @@ class HttpRunner(Generic[R]):
                     fast.breaker._closed_success(permit)
                 return response
             first.response = response
+        return self._hand_over(pipeline, first, send, call, policy)
+
+    def resume(self, request: HttpRequest, send: Callable[[Attempt], R], first: First) -> R:
+        """Carry on a request whose first attempt went on the lane (see :mod:`.lane`) and
+        failed: ``first`` holds its error or failed response, handed to the host's pipeline
+        as its first attempt's outcome."""
+        call = _Call(request)
+        plan = self._plan(request, call)
+        if plan is None:  # pragma: no cover - suppressed since the lane's check: no retry
+            return first.take()  # type: ignore[no-any-return]
+        call.n = 1
+        return self._hand_over(plan[0], first, send, call, plan[1])
+
+    def _hand_over(
+        self,
+        pipeline: Pipeline,
+        first: First,
+        send: Callable[[Attempt], R],
+        call: _Call,
+        policy: HttpPolicy,
+    ) -> R:
         try:
             return pipeline.call(self._again, first, send, call, policy)
         except Exception:
@@ -291,7 +264,7 @@ class HttpRunner(Generic[R]):
             raise
 
     def _again(
-        self, first: _First, send: Callable[[Attempt], R], call: _Call, policy: HttpPolicy
+        self, first: First, send: Callable[[Attempt], R], call: _Call, policy: HttpPolicy
     ) -> R:
         if first.pending:
             return first.take()  # type: ignore[no-any-return]
@@ -337,7 +310,7 @@ class HttpRunner(Generic[R]):
             return await pipeline.acall(self._aattempt, send, call, policy)
         # Nothing records and the breaker is closed: the first attempt goes without the
         # pipeline, and only a response that failed or an error is handed to it (Fast).
-        first = _First()
+        first = First()
         try:
             response = await send(_bare(call, policy, call.ctx))
         except Exception as exc:
@@ -348,6 +321,27 @@ class HttpRunner(Generic[R]):
                     fast.breaker._closed_success(permit)
                 return response
             first.response = response
+        return await self._ahand_over(pipeline, first, send, call, policy)
+
+    async def aresume(
+        self, request: HttpRequest, send: Callable[[Attempt], Awaitable[R]], first: First
+    ) -> R:
+        """Async twin of :meth:`resume`."""
+        call = _Call(request)
+        plan = self._plan(request, call)
+        if plan is None:  # pragma: no cover - suppressed since the lane's check: no retry
+            return first.take()  # type: ignore[no-any-return]
+        call.n = 1
+        return await self._ahand_over(plan[0], first, send, call, plan[1])
+
+    async def _ahand_over(
+        self,
+        pipeline: Pipeline,
+        first: First,
+        send: Callable[[Attempt], Awaitable[R]],
+        call: _Call,
+        policy: HttpPolicy,
+    ) -> R:
         try:
             return await pipeline.acall(self._aagain, first, send, call, policy)
         except Exception:
@@ -357,7 +351,7 @@ class HttpRunner(Generic[R]):
 
     async def _aagain(
         self,
-        first: _First,
+        first: First,
         send: Callable[[Attempt], Awaitable[R]],
         call: _Call,
         policy: HttpPolicy,
