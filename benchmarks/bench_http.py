@@ -18,10 +18,10 @@ instrumentation's cost is CPU work in the caller, while wall time on a shared ma
 waiting for the server and for a core (wall median and p99 are printed for context). Medians
 come from the harness (per-request mean of each round, median over rounds); p99 from every
 request timed alone. ``--quick`` for a short run, ``--check`` to exit 1 on a missed target,
-``--callgrind VARIANT --client C [--requests N] [--async]`` to send N requests (2,000) through
-one client untimed, for ``valgrind --tool=callgrind`` (the server process is not traced; the
-requests run inside one ``functools.reduce`` call, so ``--toggle-collect=functools_reduce``
-counts them alone).
+``--callgrind VARIANT --client C [--requests N [N ...]] [--async]`` to send N requests (2,000;
+several N: one batch after the other) through one variant untimed, for ``valgrind
+--tool=callgrind`` (the server process is not traced; each batch runs inside one
+``functools.reduce`` call, so ``--toggle-collect=functools_reduce`` counts the requests alone).
 
 opentelemetry-instrumentation-aiohttp-client is not a workspace dependency (it pins an older
 OpenTelemetry release): without it the aiohttp section has no contrib variant; run the script
@@ -216,13 +216,16 @@ def _report(stats: dict[str, Any], cpu: dict[str, list[int]], wall: dict[str, li
     return rec_ok and off_ok
 
 
-def _untimed(kit: Kit, label: str, url: str, is_async: bool, requests: int) -> None:
-    """``requests`` GETs through one variant, all inside one ``functools.reduce`` call (what
-    callgrind counts with ``--collect-atstart=no --toggle-collect=functools_reduce``)."""
+def _untimed(kit: Kit, label: str, url: str, is_async: bool, counts: list[int]) -> None:
+    """GETs through one variant: for each of ``counts``, that many inside one
+    ``functools.reduce`` call (what callgrind counts with ``--collect-atstart=no
+    --toggle-collect=functools_reduce``; ``--dump-after=functools_reduce`` writes one profile
+    per count, and the difference of two, divided, is one request free of set-up costs)."""
     fetch = kit.fetches(is_async)[label]
     if not is_async:
         try:
-            functools.reduce(lambda _, __: fetch.get(url), range(requests), None)
+            for n in counts:
+                functools.reduce(lambda _, __: fetch.get(url), range(n), None)
         finally:
             fetch.close()
         return
@@ -233,7 +236,8 @@ def _untimed(kit: Kit, label: str, url: str, is_async: bool, requests: int) -> N
 
     loop = asyncio.new_event_loop()
     try:
-        functools.reduce(lambda _, n: loop.run_until_complete(run(n)), [requests], None)
+        for n in counts:
+            functools.reduce(lambda _, m: loop.run_until_complete(run(m)), [n], None)
         loop.run_until_complete(fetch.close())
     finally:
         loop.close()
@@ -248,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--callgrind", choices=["plain", "contrib", "off", "sdk"], help="untimed requests only"
     )
-    parser.add_argument("--requests", type=int, default=2000, help="with --callgrind")
+    parser.add_argument(
+        "--requests", type=int, nargs="+", default=[2000], help="with --callgrind: N [N ...]"
+    )
     parser.add_argument("--async", dest="use_async", action="store_true", help="with --callgrind")
     args = parser.parse_args(argv)
     kits = list(KITS.values()) if args.client == "all" else [KITS[args.client]]
