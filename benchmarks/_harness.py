@@ -13,7 +13,7 @@ import asyncio
 import gc
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -57,6 +57,9 @@ class Section:
     #: What the loops are timed with, in ns: wall time by default; ``time.thread_time_ns``
     #: counts only this thread's CPU time (waits on a server and descheduling left out).
     clock: Callable[[], int] = time.perf_counter_ns
+    #: For async sections: awaited in the section's event loop before it closes (clients
+    #: bound to that loop can only be closed there).
+    cleanup: Callable[[], Awaitable[Any]] | None = None
 
 
 @dataclass
@@ -141,7 +144,11 @@ def run_section(
             if progress is not None and done % max(1, rounds // 4) == 0:
                 progress(f"  {section.title}: {done}/{rounds} rounds")
     finally:
-        loop.close()
+        try:
+            if section.is_async and section.cleanup is not None:
+                loop.run_until_complete(section.cleanup())
+        finally:
+            loop.close()
     stats = {}
     for variant, values in zip(section.variants, samples, strict=True):
         q1, med, q3 = statistics.quantiles(values, n=4, method="inclusive")

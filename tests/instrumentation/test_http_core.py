@@ -128,8 +128,27 @@ def test_invalid_env_is_logged_and_ignored_or_raised_when_strict(caplog):
     ],
 )  # fmt: skip
 def test_redact_url(url, expected):
-    """User info and sensitive query values are replaced; an unparsable URL gives ''."""
+    """User info and sensitive query values are replaced; an unparsable URL gives ''; the same
+    the second time (when the first result may have been remembered)."""
     assert redact_url(url) == expected
+    assert redact_url(url) == expected
+
+
+def test_redact_url_remembers_only_urls_without_user_info_or_query(monkeypatch):
+    """A URL with user info or a query is never kept in the cache (it may hold a secret); a
+    plain one is, normalised as urlsplit gives it, and the cache is cleared at its bound."""
+    from otel_resilience_instrumentation._http import attrs
+
+    monkeypatch.setattr(attrs, "_PLAIN_URLS", {})
+    monkeypatch.setattr(attrs, "_MAX_PLAIN_URLS", 3)
+    for secret in ("https://u:p@h.com/x", "https://h.com/x?access_token=t", "https://h.com/?q"):
+        redact_url(secret)
+    assert attrs._PLAIN_URLS == {}
+    assert redact_url("HTTPS://h.com/a") == "https://h.com/a"
+    assert attrs._PLAIN_URLS == {"HTTPS://h.com/a": "https://h.com/a"}
+    for path in ("b", "c", "d"):
+        redact_url(f"https://h.com/{path}")
+    assert list(attrs._PLAIN_URLS) == ["https://h.com/d"]  # cleared when full, then added
 
 
 def test_target_key_names_the_port_only_when_not_the_default():

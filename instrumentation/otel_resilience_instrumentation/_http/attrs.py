@@ -31,9 +31,27 @@ SENSITIVE_QUERY_KEYS = frozenset(
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
+#: redact_url's results for URLs that cannot hold a secret it would redact (no user info, no
+#: query): a client sends the same few URLs again and again. Cleared when this many.
+_PLAIN_URLS: dict[str, str] = {}
+_MAX_PLAIN_URLS = 1024
+
+
 def redact_url(url: str) -> str:
     """``url`` with user info replaced by ``REDACTED:REDACTED`` and sensitive query values by
     ``REDACTED``; unparsable text yields ``""`` rather than a possible secret."""
+    redacted = _PLAIN_URLS.get(url)
+    if redacted is not None:
+        return redacted
+    redacted = _redact(url)
+    if "@" not in url and "?" not in url:  # nothing secret in it: remember the result
+        if len(_PLAIN_URLS) >= _MAX_PLAIN_URLS:
+            _PLAIN_URLS.clear()
+        _PLAIN_URLS[url] = redacted
+    return redacted
+
+
+def _redact(url: str) -> str:
     try:
         parts = urlsplit(url)
         netloc = parts.netloc

@@ -117,7 +117,7 @@ class HttpTelemetry:
 class AttemptRecord:
     """One attempt's span and measurement; finished once, by whichever path comes first."""
 
-    __slots__ = ("_started", "_target", "_telemetry", "ended", "span")
+    __slots__ = ("_context", "_started", "_target", "_telemetry", "ended", "span")
 
     def __init__(self, telemetry: HttpTelemetry, target: Target, span: Any) -> None:
         self._telemetry = telemetry
@@ -125,19 +125,24 @@ class AttemptRecord:
         self._target = target
         self._started = time.perf_counter()
         self.ended = False
+        self._context: otel_context.Context | None = None
 
     def headers(self) -> dict[str, str]:
         """W3C trace context (and baggage) with this attempt's span as the parent."""
         carrier: dict[str, str] = {}
         try:
-            propagate.inject(carrier, context=trace.set_span_in_context(self.span))
+            propagate.inject(carrier, context=self.context())
         except Exception:
             _log.debug("otel-resilience: injecting trace context failed", exc_info=True)
         return carrier
 
     def context(self) -> otel_context.Context:
-        """The current context with this attempt's span in it."""
-        return trace.set_span_in_context(self.span)
+        """The current context with this attempt's span in it (built once: :meth:`headers`
+        injects from the same one)."""
+        ctx = self._context
+        if ctx is None:
+            self._context = ctx = trace.set_span_in_context(self.span)
+        return ctx
 
     def responded(self, status: int | None, protocol: str | None) -> None:
         """The response headers arrived: record status, protocol and the duration."""
