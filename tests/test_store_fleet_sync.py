@@ -138,3 +138,26 @@ def test_store_behind_the_log_rereads_every_breaker(redis_server):
     assert sum(br.state.value == "open" for br in mine) == n
     assert len(held) == n
     a.close(), b.close()
+
+
+def test_local_opening_lands_on_an_expired_fleet_state(redis_server):
+    """Idle processes no longer refresh a breaker's keys, so its fleet state may expire under
+    a process that still holds its version. That process's local window (2 old successes and
+    2 failures: 4 calls) opens it while the fleet's (the 2 failures: under minimum_calls) does
+    not: its decision must open the fleet's breaker, not be refused as made in a stale
+    version (which also closed the local breaker again)."""
+    b = RedisStateStore(redis_server.url, sync_interval=QUIET)
+    mine = _breaker(b, "x", minimum_calls=4, break_duration=60.0)
+    admin = redis_server.client()
+    admin.hset("otel-resilience:cb:{x}", mapping={"st": 0, "ver": 5, "until": 0, "opens": 0})
+    b.sync()  # b holds version 5, closed
+    for _ in range(2):
+        Pipeline("b", mine).call(lambda: "ok")
+    b.sync()
+    admin.delete(*(f"otel-resilience:cb:{{x}}{k}" for k in ("", ":w", ":l")))  # expired
+    _fail(lambda p, f: p.call(f), Pipeline("b", mine), 2)
+    assert mine.state.value == "open"
+    b.sync()
+    assert admin.hget("otel-resilience:cb:{x}", "st") == b"1"
+    assert mine.state.value == "open"
+    b.close()

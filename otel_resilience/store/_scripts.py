@@ -126,7 +126,9 @@ if st == 0 and dc > 0 then
   end
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
-if want == 'open' and base == ver then
+-- ver 0: no fleet state (never written, or expired while every process was idle): a process
+-- still holding an older version may open it.
+if want == 'open' and (base == ver or ver == 0) then
   open_it()
 elseif want == 'probe_ok' and base == ver and st == 1 then
   ok = redis.call('HINCRBY', KEYS[1], 'ok', 1)
