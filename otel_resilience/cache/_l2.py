@@ -122,8 +122,8 @@ class _Renewer:
             period = l2.lease / 3.0
             del l2
             # Wait first: a lock was just taken with a full lease. Renewing it at once was a
-            # wasted round trip, sent late when this thread started late, after the lock's
-            # call had ended (the flaky test_l1_hit_makes_no_round_trip[async]).
+            # wasted round trip, which a thread delayed under load sent after the lock's call
+            # had ended (the flaky test_l1_hit_makes_no_round_trip[async]).
             self.wake.wait(period)
             l2 = self._l2()
             if l2 is None:
