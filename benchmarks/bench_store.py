@@ -11,6 +11,9 @@ stops by PID):
   limiter. Informational: this path pays a round trip by design.
 * A cache hit: ``ResponseCache(store=...)`` answering from its local L1, and from Redis (L2:
   an L1 miss, ``max_size=1`` and two alternating keys) next to a plain ``GET``.
+* The breaker sync round (``_store_sync.py``): an idle round's time and Redis commands at 10,
+  1,000 and 5,000 breakers, and the delay from an opening in one process to the rejection in
+  another at 1,000 breakers.
 
 Run with ``make bench`` or ``python benchmarks/bench_store.py --quick``.
 """
@@ -30,6 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _store_sync
 from _harness import Section, Stats, Variant, bench_main
 
 from otel_resilience import CircuitBreaker, Pipeline, RateLimiter, ResponseCache
@@ -181,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     """Start redis-server, measure the sections, print the tables, stop the server."""
     proc, port = _start_redis()
     try:
-        return bench_main(
+        status = bench_main(
             argv,
             description=__doc__.splitlines()[0],
             title="otel-resilience shared-state benchmark",
@@ -189,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             benches=lambda budget: _sections(budget, port),
             report=_report,
         )
+        quick = "--quick" in (sys.argv[1:] if argv is None else argv)
+        _store_sync.report(f"redis://127.0.0.1:{port}/0", quick)
+        return status
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -120,13 +120,20 @@ class _Renewer:
             if l2 is None:
                 return
             period = l2.lease / 3.0
+            del l2
+            # Wait first: a lock was just taken with a full lease. Renewing it at once was a
+            # wasted round trip, which a thread delayed under load sent after the lock's call
+            # had ended (the flaky test_l1_hit_makes_no_round_trip[async]).
+            self.wake.wait(period)
+            l2 = self._l2()
+            if l2 is None:
+                return
             with self.lock:
                 held = list(self.held.items())
             if held:
                 with contextlib.suppress(Exception):  # the thread outlives any surprise
                     l2.renew(held)
             del l2
-            self.wake.wait(period)
 
 
 class L2:

@@ -66,6 +66,10 @@ class BudgetLink:
         core = None if budget is None else budget._core
         return core if isinstance(core, TokenCore) else None
 
+    def dirty(self) -> bool:
+        """Always: a budget's sync also carries the other processes' spending."""
+        return True
+
     def batch(self) -> list[list[Any]]:
         """Script arguments: successes and failures since the last sync."""
         successes = self.successes

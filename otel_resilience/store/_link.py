@@ -5,7 +5,9 @@ The breaker keeps deciding on its local core. The link only counts: a success is
 take a small lock. The store's sync thread drains the counts every ``sync_interval`` (a
 failure or a local transition wakes it at once) into one Lua call per breaker, which adds them
 to the fleet's window, trips the fleet's breaker, and answers the fleet's state; a new fleet
-version is applied to the local core (:func:`follow`).
+version is applied to the local core (:func:`follow`). A link with nothing to send is skipped
+(:meth:`BreakerLink.dirty`): the round reads the fleet's change log once instead, and fetches
+only the breakers that moved (see ``_sync.py``).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ class BreakerLink:
         "_fails",
         "_lock",
         "_ok_seen",
+        "_oks",
         "_other",
         "_slows",
+        "fresh",
         "keys",
         "name",
         "ok",
@@ -55,7 +59,8 @@ class BreakerLink:
         self.store = store
         self.name = name
         base = f"{store.options.prefix}:cb:{{{name}}}"  # one hash slot per breaker (Cluster)
-        self.keys = (base, base + ":w", base + ":p", base + ":l")
+        fleet = f"{store.options.prefix}:cb:"
+        self.keys = (base, base + ":w", base + ":p", base + ":l", fleet + "fleet", fleet + "log")
         self.static = _static_args(breaker, store.options.key_ttl)
         self.reset()
 
@@ -64,6 +69,9 @@ class BreakerLink:
         #: The success path: ``next(link.ok)``.
         self.ok = count()
         self._ok_seen = -1
+        self._oks = 0  # successes read off ``ok`` and not sent yet (the sync thread's alone)
+        #: Never synced (or its last sync failed): the next round reads the fleet's state.
+        self.fresh = True
         self._lock = threading.Lock()
         self._other = self._fails = self._slows = 0
         self.wants: deque[tuple[str, int]] = deque(maxlen=8)
@@ -88,11 +96,22 @@ class BreakerLink:
         self.wants.append((kind, self.ver))
         self.store.kick()
 
+    def _take_oks(self) -> None:
+        seen = next(self.ok)  # each read takes one number itself: hence the -1
+        self._oks += seen - self._ok_seen - 1
+        self._ok_seen = seen
+
+    def dirty(self) -> bool:
+        """Whether the next round must send this link: counts, a decision, or no state yet.
+
+        Lock-free (a count racing with this read is seen next round; a failure also kicks)."""
+        self._take_oks()
+        return bool(self.fresh or self._oks or self._other or self.wants)
+
     def batch(self) -> list[list[Any]]:
         """The script arguments of one sync (the counts go with the first decision)."""
-        seen = next(self.ok)  # each read takes one number itself: hence the -1
-        calls = seen - self._ok_seen - 1
-        self._ok_seen = seen
+        self._take_oks()
+        calls, self._oks = self._oks, 0
         with self._lock:
             calls += self._other
             fails, slows = self._fails, self._slows
@@ -100,12 +119,16 @@ class BreakerLink:
         wants = [self.wants.popleft() for _ in range(len(self.wants))] or [("", self.ver)]
         out = []
         for kind, base in wants:
-            out.append([calls, fails, slows, *self.static[:8], kind, base, *self.static[8:]])
+            out.append(
+                [calls, fails, slows, *self.static[:8], kind, base, *self.static[8:], self.name]
+            )
             calls = fails = slows = 0
         return out
 
     def requeue(self, args: list[list[Any]]) -> None:
-        """A sync failed: keep its decisions for the next one (counts are dropped)."""
+        """A sync failed: keep its decisions for the next one (counts are dropped), and read
+        the fleet's state again then (a change may have gone by meanwhile)."""
+        self.fresh = True
         for a in args:
             if a[11]:
                 self.wants.append((a[11], a[12]))
@@ -113,6 +136,7 @@ class BreakerLink:
     def apply(self, reply: list[Any], now: float) -> None:
         """Take the fleet's state into the local core when its version moved."""
         st, ver, remaining, opens = (int(x) for x in reply)
+        self.fresh = False
         if ver == self.ver:
             return
         self.ver = ver

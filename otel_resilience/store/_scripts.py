@@ -8,7 +8,10 @@ own monotonic clock. Large numbers are formatted with ``%.0f``: ``tostring`` wou
 
 from __future__ import annotations
 
-__all__ = ["BREAKER_PROBE", "BREAKER_SYNC", "BUDGET_CHARGE", "GCRA"]
+__all__ = ["BREAKER_PROBE", "BREAKER_SYNC", "BUDGET_CHARGE", "FLEET_LOG_CAP", "GCRA"]
+
+#: Breakers the fleet's change log remembers: a process further behind re-reads all of its own.
+FLEET_LOG_CAP = 1024
 
 _NOW = """
 local t = redis.call('TIME')
@@ -18,7 +21,26 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 # Breaker state hash KEYS[1]: st (0 closed, 1 open), ver, until (ms), opens, ok.
 # Window hash KEYS[2]: time window: '<bucket>:c|f|s'; count window: c, f, s (totals).
 # Probe counter KEYS[3] (expires after the probe timeout). Count window batches: list KEYS[4].
-_OPEN = """
+# Store-wide, so an idle process reads one key per round instead of every breaker: KEYS[5] the
+# fleet hash (ver: bumped by every transition of any breaker; floor: the highest version the
+# log has dropped), KEYS[6] the change log (sorted set: breaker name -> its last transition's
+# fleet version, at most FLEET_LOG_CAP names). ARGV[16]: this breaker's name.
+_OPEN = (
+    """
+local function bump()
+  local v = redis.call('HINCRBY', KEYS[5], 'ver', 1)
+  redis.call('ZADD', KEYS[6], v, ARGV[16])
+  local over = redis.call('ZCARD', KEYS[6]) - CAP
+  if over > 0 then
+    local cut = redis.call('ZRANGE', KEYS[6], over - 1, over - 1, 'WITHSCORES')
+    redis.call('HSET', KEYS[5], 'floor', cut[2])
+    redis.call('ZREMRANGEBYRANK', KEYS[6], 0, over - 1)
+  end
+  redis.call('PEXPIRE', KEYS[5], ttl)
+  redis.call('PEXPIRE', KEYS[6], ttl)
+end
+""".replace("CAP", str(FLEET_LOG_CAP))
+    + """
 local function open_it()
   opens = opens + 1
   local b = brk * math.pow(mult, opens - 1)
@@ -27,13 +49,16 @@ local function open_it()
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
   redis.call('HSET', KEYS[1], 'st', 1, 'ver', ver, 'until', string.format('%.0f', untl),
              'opens', opens, 'ok', 0)
+  bump()
 end
 local function close_it()
   st, ver, opens = 0, ver + 1, 0
   redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
   redis.call('HSET', KEYS[1], 'st', 0, 'ver', ver, 'until', 0, 'opens', 0, 'ok', 0)
+  bump()
 end
 """
+)
 
 _LOAD = """
 local h = redis.call('HMGET', KEYS[1], 'st', 'ver', 'until', 'opens', 'ok')
@@ -43,7 +68,7 @@ local untl, opens, ok = tonumber(h[3]) or 0, tonumber(h[4]) or 0, tonumber(h[5])
 
 #: Flush outcome counts, apply a local decision, trip on the fleet's counts; answer the state.
 #: ARGV: calls fails slows width_ms(0: count window) size min_calls ratio slow_ratio(-1: none)
-#:       break_ms mult max_break_ms(0: none) want(''|open|probe_ok) base_ver probes ttl_ms
+#:       break_ms mult max_break_ms(0: none) want(''|open|probe_ok) base_ver probes ttl_ms name
 BREAKER_SYNC = (
     _NOW
     + _LOAD
@@ -101,7 +126,9 @@ if st == 0 and dc > 0 then
   end
   redis.call('PEXPIRE', KEYS[2], ttl)
 end
-if want == 'open' and base == ver then
+-- ver 0: no fleet state (never written, or expired while every process was idle): a process
+-- still holding an older version may open it.
+if want == 'open' and (base == ver or ver == 0) then
   open_it()
 elseif want == 'probe_ok' and base == ver and st == 1 then
   ok = redis.call('HINCRBY', KEYS[1], 'ok', 1)

@@ -26,6 +26,8 @@ from otel_resilience.store._budget_link import BudgetLink
 from otel_resilience.store._health import StoreHealth, track_store
 from otel_resilience.store._link import BreakerLink
 from otel_resilience.store._protocol import Grant
+from otel_resilience.store._sync import FleetWatch, sync_round
+from otel_resilience.store._sync import key_error as _key_error
 from otel_resilience.store.options import RedisStoreOptions
 
 __all__ = ["RedisStateStore"]
@@ -114,6 +116,8 @@ class RedisStateStore:
         self._closers: dict[Any, AsyncIterator[None]] = {}
         self._kick = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch = FleetWatch()
+        self._round = threading.Lock()
 
     def _forked(self) -> None:
         # The parent's sockets and thread are not ours: new ones, lazily; counts start at 0.
@@ -301,38 +305,12 @@ class RedisStateStore:
                 self.sync()
 
     def sync(self) -> None:
-        """One round: send every linked breaker's counts and decisions, apply the answers."""
-        links = list(self._links)
-        if not links or self._closed:
+        """One round: send the linked strategies' counts and decisions, apply the fleet's news
+        (an idle round is one round trip whatever the number of breakers: see ``_sync.py``)."""
+        if self._closed:
             return
-        sent: list[tuple[BreakerLink | BudgetLink, list[Any]]] = []
-        for link in links:
-            sent.extend((link, args) for args in link.batch())
-
-        def send(client: Any, scripts: dict[str, Any]) -> list[Any]:
-            pipe = client.pipeline(transaction=False)
-            for link, args in sent:
-                scripts[link.script](keys=link.keys, args=args, client=pipe)
-            # One corrupted key must not stop the others: its error stays in its place.
-            answers = list(pipe.execute(raise_on_error=False))
-            for answer in answers:
-                if isinstance(answer, Exception) and not _key_error(answer):
-                    raise answer  # the server refuses everything: fail open
-            return answers
-
-        # While backing off, run() answers None at once: counts are folded in locally.
-        replies = self.run("sync", send) if sent else []
-        if replies is None:
-            for link, args in sent:
-                link.requeue([args])
-            return
-        now = self._clock.monotonic()
-        for (link, args), reply in zip(sent, replies, strict=True):
-            if isinstance(reply, Exception):
-                link.requeue([args])
-                self.health.key_error(reply, "sync")
-            else:
-                link.apply(reply, now)
+        with self._round:  # the thread's rounds and explicit sync() calls take turns
+            sync_round(self, list(self._links), self._watch)
 
     # -- rate limiters and retry budgets ----------------------------------------------------------
 
@@ -356,24 +334,6 @@ class RedisStateStore:
         args = self._gcra_args(per_second, burst, max_wait, n)
         result = await self.arun(key, lambda c, s: s["gcra"](keys=keys, args=args))
         return None if result is None else _grant(int(result))
-
-
-#: Errors that refuse every command, not one key's data.
-_SERVER_WIDE = ("READONLY", "OOM", "NOPERM", "MASTERDOWN", "MISCONF", "BUSY", "LOADING", "CLUSTER")
-
-
-def _key_error(exc: BaseException) -> bool:
-    """Whether Redis refused the command for its key's data: a wrong type, or a script error on
-    what it read (someone else's value under our prefix). Other errors mean the server is
-    unusable for now."""
-    from redis.exceptions import ResponseError
-
-    if not isinstance(exc, ResponseError):
-        return False
-    text = str(exc)
-    if any(word in text for word in _SERVER_WIDE):
-        return False
-    return text.startswith(("WRONGTYPE", "user_script:", "ERR user_script", "ERR Error running"))
 
 
 def _register(client: Any) -> dict[str, Any]:
