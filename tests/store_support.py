@@ -46,13 +46,16 @@ class RedisServer:
         """``redis://127.0.0.1:<port>/0``."""
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def listen_args(self) -> list[str]:
+        """How it listens: plain TCP on its port (the TLS server overrides this)."""
+        return ["--port", str(self.port)]
+
     def start(self) -> RedisServer:
         """Start and wait until it answers PING."""
         self.proc = subprocess.Popen(
             [
                 REDIS_SERVER,
-                "--port",
-                str(self.port),
+                *self.listen_args(),
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -69,7 +72,7 @@ class RedisServer:
         )
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1.0)
+        client = self.client()
 
         def ping() -> bool:
             try:
@@ -92,7 +95,12 @@ class RedisServer:
         """A plain redis-py client of this server (for assertions)."""
         import redis
 
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2.0)
+        options = {"socket_timeout": 2.0, **self.client_args()}
+        return redis.Redis(host="127.0.0.1", port=self.port, **options)
+
+    def client_args(self) -> dict[str, object]:
+        """Extra redis-py options of :meth:`client` (the TLS server adds its certificates)."""
+        return {}
 
     def commands(self) -> dict[str, int]:
         """``INFO commandstats`` as ``{command: calls}`` (the INFO call itself included)."""

@@ -86,7 +86,9 @@ class Flight:
         self.stale = False  # the value is a stale entry served on error
         self.value: Any = None
         self.error: BaseException | None = None
-        self.event = threading.Event()  # sync followers block on it
+        # Sync followers block on it; made by the first follower (under the core's lock), as
+        # most flights have none and an Event costs about as much as a JSON decode.
+        self.event: threading.Event | None = None
         self.loop: Any = None  # the event loop of an async leader
         self.followers = 0  # identical misses that joined this flight
         self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -193,6 +195,8 @@ class CacheCore:
             flight = self._flights.get(key)
             if flight is not None:
                 flight.followers += 1
+                if flight.event is None:
+                    flight.event = threading.Event()
                 return Miss(flight, False)
             flight = self._flights[key] = Flight(self._generation)
             return Miss(flight, True)
@@ -247,7 +251,8 @@ class CacheCore:
         flight.done = True
         if self._flights.get(key) is flight:
             del self._flights[key]
-        flight.event.set()
+        if flight.event is not None:  # followers joined (under this lock): wake them
+            flight.event.set()
         for loop, fut in flight.waiters:
             with contextlib.suppress(RuntimeError):  # a closed loop has nobody left to wake
                 loop.call_soon_threadsafe(_wake, fut)

@@ -291,7 +291,8 @@ class L2:
         return data
 
     def _settle_args(self, lease: Lease) -> tuple[str, list[str], list[Any]] | None:
-        self._renewer.remove(lease.keys[1])
+        if lease.fence:  # only a lock holder has a lease being renewed (a hit has none)
+            self._renewer.remove(lease.keys[1])
         data = self._encode(lease)
         if data is not None:
             return "put", lease.keys, [lease.fence, data, round(self.ttl * 1000)]

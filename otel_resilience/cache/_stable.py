@@ -34,6 +34,8 @@ def _enc(obj: Any, depth: int = 0) -> Any:
     if kind is list:
         return ["l", *(_enc(v, depth + 1) for v in obj)]
     if kind is dict:
+        if not obj:  # no keyword arguments, the common case
+            return ["d"]
         items = sorted((_dump(_enc(k, depth + 1)), _enc(v, depth + 1)) for k, v in obj.items())
         return ["d", *items]
     if kind is set or kind is frozenset:
@@ -43,8 +45,32 @@ def _enc(obj: Any, depth: int = 0) -> Any:
     raise TypeError(f"{kind.__qualname__} has no stable key")
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+
+
+def _c_dump() -> Callable[[Any], str] | None:
+    """The C encoder behind ``_ENCODER``, made once: ``json.dumps`` with options builds an
+    encoder per call (three times the cost of a small key). None where it is missing or does
+    not write what ``_ENCODER`` writes: keys must not change across Python builds."""
+    try:
+        make = getattr(json.encoder, "c_make_encoder", None)  # private: checked below
+        if make is None:
+            return None
+        # No circular-reference markers: _enc builds a fresh tree of bounded depth.
+        chunks = make(
+            None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True
+        )
+
+        def dump(value: Any) -> str:
+            return "".join(chunks(value, 0))
+
+        sample = ["é", 1, -2.5, float("nan"), None, True, ["t", {"k": "v"}]]
+        return dump if dump(sample) == _ENCODER.encode(sample) else None
+    except Exception:  # a Python without the C accelerator, or another signature
+        return None
+
+
+_dump: Callable[[Any], str] = _c_dump() or _ENCODER.encode
 
 
 def _function(fn: Callable[..., Any]) -> Any:

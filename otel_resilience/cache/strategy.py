@@ -186,7 +186,9 @@ class ResponseCache(Strategy):
                 # Led by a task of the loop this thread runs: waiting would deadlock it.
                 self._report(ctx, semconv.CACHE_STATUS_BYPASS, None)
                 return nxt()
-            flight.event.wait()
+            event = flight.event
+            assert event is not None  # lookup() made it for this follower
+            event.wait()
             if not flight.abandoned:
                 return self._followed(ctx, flight)  # type: ignore[no-any-return]
             found = self._core.lookup(key)  # the leader left with nothing: look again

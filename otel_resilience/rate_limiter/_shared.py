@@ -6,7 +6,8 @@ until they run out or ``max(k / rate, 1 s)`` passes (unused ones are lost: under
 fleet charged them when they were fetched, so a process runs at most ``k - 1`` permits off the
 fleet's schedule: any window admits at most ``k - 1`` per process beyond the rate. A store
 that cannot answer (None) sends the call to the local bucket: during an outage each process
-limits alone, at the full rate.
+limits alone, at the full rate. A call cancelled while it waits for its fleet permit gives it
+back if nobody was admitted after it, as the local bucket does (:meth:`give_back`).
 """
 
 from __future__ import annotations
@@ -71,3 +72,14 @@ class FleetPermits:
             if grant is None or grant[0]:
                 return self._keep(grant, now, self.batch)
         return await self.store.aacquire(name, opts.per_second, opts.capacity, max_wait, 1)
+
+    @staticmethod
+    def give_back(grant: Grant, in_loop: bool) -> None:
+        """A caller cancelled while waiting for ``grant``: return its permit if the store can
+        (from a task of its own when ``in_loop``, so the cancellation is not held up)."""
+        from otel_resilience.store import _gcra  # the cancel path only: keeps imports light
+
+        if in_loop:
+            _gcra.arelease(grant)
+        else:
+            _gcra.release(grant)

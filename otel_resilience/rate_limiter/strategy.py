@@ -20,6 +20,8 @@ from otel_resilience.store.config import resolve_store
 __all__ = ["RateLimiter"]
 
 T = TypeVar("T")
+#: A waiter's reservation: the local bucket's ticket, or the fleet's grant.
+Ticket = int | Grant
 
 
 class RateLimiter(Strategy):
@@ -111,14 +113,14 @@ class RateLimiter(Strategy):
                 max_wait = left if left > 0.0 else 0.0
         return max_wait
 
-    def _granted(self, ctx: CallContext, grant: Grant) -> tuple[float, int]:
-        """A fleet grant as ``(delay, ticket)``: ticket -1, nothing local to give back."""
+    def _granted(self, ctx: CallContext, grant: Grant) -> tuple[float, Ticket]:
+        """A fleet grant as ``(delay, ticket)``: the ticket is the grant (to give it back)."""
         ok, seconds = grant
         if not ok:
             raise self._rejected(ctx, seconds)
-        return seconds, -1
+        return seconds, grant
 
-    def _admit(self, ctx: CallContext) -> tuple[float, int]:
+    def _admit(self, ctx: CallContext) -> tuple[float, Ticket]:
         """``(delay, ticket)`` of this call's permit, or RateLimitedError."""
         max_wait = self._max_wait_of(ctx)
         fleet = self._fleet
@@ -128,7 +130,7 @@ class RateLimiter(Strategy):
                 return self._granted(ctx, grant)
         return self._local(ctx, max_wait)
 
-    async def _aadmit(self, ctx: CallContext) -> tuple[float, int]:
+    async def _aadmit(self, ctx: CallContext) -> tuple[float, Ticket]:
         max_wait = self._max_wait_of(ctx)
         fleet = self._fleet
         if fleet is not None:
@@ -156,14 +158,21 @@ class RateLimiter(Strategy):
         ctx.inst.count(ctx.pipeline, self.strategy_name, semconv.EVENT_RATE_LIMITED)
         return RateLimitedError(self.name, retry_after)
 
-    def _waited(self, ctx: CallContext, delay: float, ticket: int) -> None:
-        if ticket >= 0:
+    def _waited(self, ctx: CallContext, delay: float, ticket: Ticket) -> None:
+        if isinstance(ticket, int):
             self._core.done(ticket)
         if ctx.span is not None:
             ctx.span.add_event(
                 semconv.SPAN_EVENT_RATE_LIMITER_WAITED,
                 {semconv.RATE_LIMITER_NAME: self.name, semconv.RATE_LIMITER_WAIT: delay},
             )
+
+    def _give_back(self, ticket: Ticket, in_loop: bool) -> None:
+        # Both sides return the permit only if nobody reserved after it: the rate bound holds.
+        if isinstance(ticket, int):
+            self._core.cancel(ticket)
+        elif self._fleet is not None:
+            self._fleet.give_back(ticket, in_loop)
 
     # -- adapters -------------------------------------------------------------------------------
 
@@ -173,8 +182,7 @@ class RateLimiter(Strategy):
             try:
                 self._clock.sleep(delay)
             except BaseException:  # interrupted while waiting: give the reservation back
-                if ticket >= 0:  # a fleet reservation stays spent (the rate bound holds)
-                    self._core.cancel(ticket)
+                self._give_back(ticket, in_loop=False)
                 raise
             self._waited(ctx, delay, ticket)
         return nxt()
@@ -188,8 +196,7 @@ class RateLimiter(Strategy):
             try:
                 await self._clock.asleep(delay)
             except BaseException:  # cancelled while waiting: give the reservation back
-                if ticket >= 0:
-                    self._core.cancel(ticket)
+                self._give_back(ticket, in_loop=True)
                 raise
             self._waited(ctx, delay, ticket)
         return await nxt()

@@ -8,7 +8,14 @@ own monotonic clock. Large numbers are formatted with ``%.0f``: ``tostring`` wou
 
 from __future__ import annotations
 
-__all__ = ["BREAKER_PROBE", "BREAKER_SYNC", "BUDGET_CHARGE", "FLEET_LOG_CAP", "GCRA"]
+__all__ = [
+    "BREAKER_PROBE",
+    "BREAKER_SYNC",
+    "BUDGET_CHARGE",
+    "FLEET_LOG_CAP",
+    "GCRA",
+    "GCRA_RELEASE",
+]
 
 #: Breakers the fleet's change log remembers: a process further behind re-reads all of its own.
 FLEET_LOG_CAP = 1024
@@ -159,7 +166,8 @@ return 0
 )
 
 #: GCRA: take ARGV[4] permits at one per ARGV[1] microseconds, bursts of ARGV[2], waiting at
-#: most ARGV[3] microseconds. Answers the wait (>= 0, reserved) or -retry_after-1 (refused).
+#: most ARGV[3] microseconds. Answers {wait (>= 0, reserved) or -retry_after-1 (refused), the
+#: TAT written (as stored), the microseconds it added} (the last two for GCRA_RELEASE).
 GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -170,9 +178,27 @@ if tat < now then tat = now end
 local new = tat + n * step
 local wait = new - burst * step - now
 if wait < 0 then wait = 0 end
-if wait > maxw then return -wait - 1 end
-redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.floor((new - now) / 1000) + 1000)
-return wait
+if wait > maxw then return {-wait - 1, '', ''} end
+local stored = string.format('%.0f', new)
+redis.call('SET', KEYS[1], stored, 'PX', math.floor((new - now) / 1000) + 1000)
+return {wait, stored, string.format('%.3f', n * step)}
+"""
+
+#: Give back a GCRA reservation: move the TAT back by ARGV[2] microseconds if it is still
+#: ARGV[1], the one that grant wrote (nobody admitted since). Answers 1 given back, 0 not.
+GCRA_RELEASE = """
+local tat = redis.call('GET', KEYS[1])
+if tat ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local new = tonumber(tat) - tonumber(ARGV[2])
+if new <= now then
+  redis.call('DEL', KEYS[1])  -- a TAT in the past is a full bucket
+else
+  local px = math.floor((new - now) / 1000) + 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', px)
+end
+return 1
 """
 
 #: Token retry budget in thousandths: add ARGV[3] successes x ARGV[2], charge ARGV[4] tokens

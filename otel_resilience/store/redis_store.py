@@ -21,7 +21,7 @@ from otel_resilience import deadline
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._telemetry import Telemetry
 from otel_resilience._validate import check_clock
-from otel_resilience.store import _scripts
+from otel_resilience.store import _gcra, _scripts
 from otel_resilience.store._budget_link import BudgetLink
 from otel_resilience.store._health import StoreHealth, track_store
 from otel_resilience.store._link import BreakerLink
@@ -314,26 +314,18 @@ class RedisStateStore:
 
     # -- rate limiters and retry budgets ----------------------------------------------------------
 
-    def _gcra_args(self, per_second: float, burst: int, max_wait: float, n: int) -> list[Any]:
-        return [f"{1e6 / per_second:.3f}", burst, round(max_wait * 1e6), n]
-
     def acquire(
         self, key: str, per_second: float, burst: int, max_wait: float, n: int = 1
     ) -> Grant | None:
-        """Take ``n`` permits of limiter ``key`` (GCRA, one Lua call), or None when down."""
-        keys = [f"{self.options.prefix}:rl:{{{key}}}"]
-        args = self._gcra_args(per_second, burst, max_wait, n)
-        result = self.run(key, lambda c, s: s["gcra"](keys=keys, args=args))
-        return None if result is None else _grant(int(result))
+        """Take ``n`` permits of limiter ``key`` (GCRA, one Lua call), or None when down; a
+        grant that reserved permits can be given back (``_gcra.release``)."""
+        return _gcra.acquire(self, key, per_second, burst, max_wait, n)
 
     async def aacquire(
         self, key: str, per_second: float, burst: int, max_wait: float, n: int = 1
     ) -> Grant | None:
         """:meth:`acquire` without blocking the loop."""
-        keys = [f"{self.options.prefix}:rl:{{{key}}}"]
-        args = self._gcra_args(per_second, burst, max_wait, n)
-        result = await self.arun(key, lambda c, s: s["gcra"](keys=keys, args=args))
-        return None if result is None else _grant(int(result))
+        return await _gcra.aacquire(self, key, per_second, burst, max_wait, n)
 
 
 def _register(client: Any) -> dict[str, Any]:
@@ -341,6 +333,7 @@ def _register(client: Any) -> dict[str, Any]:
         "sync": client.register_script(_scripts.BREAKER_SYNC),
         "probe": client.register_script(_scripts.BREAKER_PROBE),
         "gcra": client.register_script(_scripts.GCRA),
+        "gcra_release": client.register_script(_scripts.GCRA_RELEASE),
         "budget": client.register_script(_scripts.BUDGET_CHARGE),
     }
 
@@ -350,9 +343,3 @@ def _probe_args(link: BreakerLink) -> list[Any]:
     timeout = breaker.options.half_open_probe_timeout if breaker is not None else 60.0
     limit = breaker.options.half_open_max_calls if breaker is not None else 1
     return [link.ver, limit, round(timeout * 1000)]
-
-
-def _grant(result: int) -> Grant:
-    if result >= 0:
-        return True, result / 1e6
-    return False, (-result - 1) / 1e6
