@@ -10,6 +10,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otel_resilience import semconv
 from otel_resilience._telemetry import (
@@ -26,6 +27,13 @@ if _FAST_GLOBALS:  # the API modules holding the global providers
     import opentelemetry.trace as _trace_state
 
 __all__ = ["AttemptRecord", "HttpTelemetry"]
+
+try:  # the key suppress_http_instrumentation() sets
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP
+except ImportError:  # pragma: no cover - an API that moved it
+    from opentelemetry.instrumentation.utils import (  # type: ignore[attr-defined]
+        _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP,
+    )
 
 _log = logging.getLogger(__name__)
 _UNSET = object()
@@ -103,28 +111,38 @@ class HttpTelemetry:
         only when :meth:`records` just said something records (it resolved the instruments)."""
         tracer = self.tracer
         span: Any = INVALID_SPAN
+        parent = otel_context.get_current()  # read once: the span's parent and its context's
         if tracer is not None:
             try:
                 attrs = target.span_attributes(self.dup)
                 if resend_count:
                     attrs[semconv.HTTP_REQUEST_RESEND_COUNT] = resend_count
-                span = tracer.start_span(target.span_name, kind=SpanKind.CLIENT, attributes=attrs)
+                span = tracer.start_span(
+                    target.span_name, parent, kind=SpanKind.CLIENT, attributes=attrs
+                )
             except Exception:  # a raising sampler or processor: no span, the request goes
                 _log.debug("otel-resilience: starting the HTTP span failed", exc_info=True)
-        return AttemptRecord(self, target, span)
+        return AttemptRecord(self, target, span, parent)
 
 
 class AttemptRecord:
     """One attempt's span and measurement; finished once, by whichever path comes first."""
 
-    __slots__ = ("_context", "_started", "_target", "_telemetry", "ended", "span")
+    __slots__ = ("_context", "_parent", "_started", "_target", "_telemetry", "ended", "span")
 
-    def __init__(self, telemetry: HttpTelemetry, target: Target, span: Any) -> None:
+    def __init__(
+        self,
+        telemetry: HttpTelemetry,
+        target: Target,
+        span: Any,
+        parent: otel_context.Context | None = None,
+    ) -> None:
         self._telemetry = telemetry
         self.span = span
         self._target = target
         self._started = time.perf_counter()
         self.ended = False
+        self._parent = parent
         self._context: otel_context.Context | None = None
 
     def headers(self) -> dict[str, str]:
@@ -137,11 +155,18 @@ class AttemptRecord:
         return carrier
 
     def context(self) -> otel_context.Context:
-        """The current context with this attempt's span in it (built once: :meth:`headers`
-        injects from the same one)."""
+        """The context the attempt is sent in: its parent's with this attempt's span current
+        and HTTP instrumentation suppressed (a contrib instrumentor further in stays quiet).
+        Built once, in one copy: :meth:`headers` injects from it, the duration's exemplar
+        points at its span."""
         ctx = self._context
         if ctx is None:
-            self._context = ctx = trace.set_span_in_context(self.span)
+            parent = self._parent
+            if parent is None:
+                parent = otel_context.get_current()
+            # what set_span_in_context() then set_value() give, without the middle copy
+            values = {**parent, _SPAN_KEY: self.span, _SUPPRESS_HTTP: True}
+            self._context = ctx = otel_context.Context(values)
         return ctx
 
     def responded(self, status: int | None, protocol: str | None) -> None:
@@ -201,7 +226,7 @@ class AttemptRecord:
         duration = self._telemetry.duration
         if duration is not None:
             attrs = {**self._target.metric_attributes(), **extra}
-            duration.record(time.perf_counter() - self._started, attrs)
+            duration.record(time.perf_counter() - self._started, attrs, self.context())
 
 
 @functools.cache
