@@ -225,6 +225,10 @@ class _Patch:
         #: "scheme://netloc" of string URLs -> their host as the runner planned it (for the
         #: lane, see _http.lane), filled after a planned request: the lane builds no URL.
         self.heads: dict[str, Host] = {}
+        #: A string URL of a lane-shaped call (no base URL, headers or params of its own) ->
+        #: what _describe made of it (the URL as sent, host, explicit port, scheme): no yarl
+        #: URL is built again for it.
+        self.urls: dict[str, tuple[object, str | None, int | None, str | None]] = {}
 
     async def managed(
         self, wrapped: Any, session: Any, args: Any, kwargs: Any, attempt: Attempt
@@ -267,9 +271,22 @@ class _Patch:
             took = lane(self.runner, self.heads.get(head))
             if took is not None:
                 return await self.on_lane(wrapped, instance, args, kwargs, took)
-        described = _describe(self.aiohttp, self.cimultidict, instance, args, kwargs)
+        described = None
+        cacheable = head is not None and not kwargs.get("params")
+        if cacheable and (known := self.urls.get(args[1])) is not None:  # _describe, remembered
+            data = kwargs.get("data")
+            replayable = kwargs.get("json") is not None or _replayable(self.aiohttp, data)
+            method = str(args[0]).upper()
+            described = HttpRequest(method, known[0], instance.headers, replayable, *known[1:])
         if described is None:
-            return await wrapped(*args, **kwargs)
+            described = _describe(self.aiohttp, self.cimultidict, instance, args, kwargs)
+            if described is None:
+                return await wrapped(*args, **kwargs)
+            if cacheable and described.host is not None:
+                if len(self.urls) >= _MAX_HEADS:
+                    self.urls.clear()
+                d = described
+                self.urls[args[1]] = (d.url, d.host, d.port, d.scheme)
         was_managed = False
 
         async def send(attempt: Attempt) -> Any:
