@@ -94,3 +94,29 @@ def test_attempt_context_has_its_span_current_and_http_suppressed(fake_clock, ot
     assert span.get_span_context().span_id == client.context.span_id
     assert suppressed is True
     assert value == "kept"
+
+
+def test_remembered_attributes_are_not_shared_between_requests(fake_clock, otel_capture):
+    """The same URL sent twice: the first request's retry (resend_count) and response
+    attributes never reach the second request's first attempt, whose span and measurement
+    carry the same request attributes as the first one's."""
+    runner = _runner(otel_capture, fake_clock)
+    statuses = iter([503, 200, 404])
+    request = HttpRequest("GET", "http://svc.test/x", {})
+    runner.send(request, lambda a: _Response(next(statuses)))
+    runner.send(request, lambda a: _Response(next(statuses)))
+    first, resent, again = [s for s in otel_capture.spans() if s.kind is SpanKind.CLIENT]
+    assert resent.attributes[semconv.HTTP_REQUEST_RESEND_COUNT] == 1
+    assert semconv.HTTP_REQUEST_RESEND_COUNT not in again.attributes
+    assert again.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 404
+    assert first.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 503
+    assert {k: v for k, v in first.attributes.items() if k != semconv.ERROR_TYPE} == {
+        k: v for k, v in again.attributes.items() if k != semconv.ERROR_TYPE
+    } | {semconv.HTTP_RESPONSE_STATUS_CODE: 503}
+    points = otel_capture.metric_points(semconv.METRIC_HTTP_CLIENT_REQUEST_DURATION)
+    assert sorted(p.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] for p in points) == [
+        200,
+        404,
+        503,
+    ]
+    assert all(p.attributes[semconv.SERVER_ADDRESS] == "svc.test" for p in points)

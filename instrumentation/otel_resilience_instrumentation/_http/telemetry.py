@@ -37,6 +37,8 @@ except ImportError:  # pragma: no cover - an API that moved it
 
 _log = logging.getLogger(__name__)
 _UNSET = object()
+#: Requests whose attributes are remembered per instrumentor; cleared when this many.
+_MAX_KNOWN = 1024
 
 
 class HttpTelemetry:
@@ -48,7 +50,7 @@ class HttpTelemetry:
     ``None``, so a request costs no span and no measurement then.
     """
 
-    __slots__ = ("_key", "_providers", "_records", "dup", "duration", "tracer")
+    __slots__ = ("_key", "_known", "_providers", "_records", "dup", "duration", "tracer")
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         self._providers = (tracer_provider, meter_provider)
@@ -60,6 +62,8 @@ class HttpTelemetry:
         self.duration: metrics.Histogram | None = None
         #: Old attribute names too (OTEL_SEMCONV_STABILITY_OPT_IN=http/dup), read once.
         self.dup = dup_old_names()
+        #: (method, URL, host, port, scheme) -> what :meth:`_attributes` returns; read only.
+        self._known: dict[tuple[Any, ...], tuple[str, dict[str, Any], dict[str, Any]]] = {}
 
     def _resolve(self) -> None:
         current = _globals()
@@ -112,34 +116,52 @@ class HttpTelemetry:
         tracer = self.tracer
         span: Any = INVALID_SPAN
         parent = otel_context.get_current()  # read once: the span's parent and its context's
+        try:
+            name, span_attrs, metric_attrs = self._attributes(target)
+        except Exception:  # a URL object whose str() raises: no span, still a measurement
+            _log.debug("otel-resilience: the HTTP attributes failed", exc_info=True)
+            return AttemptRecord(self, target.metric_attributes(), span, parent)
         if tracer is not None:
             try:
-                attrs = target.span_attributes(self.dup)
+                attrs = {**span_attrs}  # the remembered dict is never handed out
                 if resend_count:
                     attrs[semconv.HTTP_REQUEST_RESEND_COUNT] = resend_count
-                span = tracer.start_span(
-                    target.span_name, parent, kind=SpanKind.CLIENT, attributes=attrs
-                )
+                span = tracer.start_span(name, parent, kind=SpanKind.CLIENT, attributes=attrs)
             except Exception:  # a raising sampler or processor: no span, the request goes
                 _log.debug("otel-resilience: starting the HTTP span failed", exc_info=True)
-        return AttemptRecord(self, target, span, parent)
+        return AttemptRecord(self, metric_attrs, span, parent)
+
+    def _attributes(self, target: Target) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """The span name, span and metric attributes of ``target``, remembered (bounded) for
+        a string URL: a client sends the same few requests again and again."""
+        raw = target.raw_url
+        if type(raw) is not str:  # a client's URL object: its str() would cost as much
+            return target.span_name, target.span_attributes(self.dup), target.metric_attributes()
+        key = (target.method, raw, target.host, target.port, target.scheme)
+        known = self._known.get(key)
+        if known is None:
+            if len(self._known) >= _MAX_KNOWN:
+                self._known.clear()
+            known = (target.span_name, target.span_attributes(self.dup), target.metric_attributes())
+            self._known[key] = known
+        return known
 
 
 class AttemptRecord:
     """One attempt's span and measurement; finished once, by whichever path comes first."""
 
-    __slots__ = ("_context", "_parent", "_started", "_target", "_telemetry", "ended", "span")
+    __slots__ = ("_context", "_metric", "_parent", "_started", "_telemetry", "ended", "span")
 
     def __init__(
         self,
         telemetry: HttpTelemetry,
-        target: Target,
+        metric: dict[str, Any],
         span: Any,
         parent: otel_context.Context | None = None,
     ) -> None:
         self._telemetry = telemetry
         self.span = span
-        self._target = target
+        self._metric = metric  # the duration's attributes known before the response; read only
         self._started = time.perf_counter()
         self.ended = False
         self._parent = parent
@@ -225,7 +247,7 @@ class AttemptRecord:
     def _measure(self, extra: dict[str, Any]) -> None:
         duration = self._telemetry.duration
         if duration is not None:
-            attrs = {**self._target.metric_attributes(), **extra}
+            attrs = {**self._metric, **extra}
             duration.record(time.perf_counter() - self._started, attrs, self.context())
 
 
