@@ -237,7 +237,10 @@ class _Patch:
         kw = dict(kwargs)
         if attempt.headers:
             given = kwargs.get("headers")
-            kw["headers"] = _with_headers(self.cimultidict, given, attempt.headers)
+            if given is None:  # aiohttp merges a plain dict with the session's as it is
+                kw["headers"] = attempt.headers
+            else:
+                kw["headers"] = _with_headers(self.cimultidict, given, attempt.headers)
         if attempt.timeout is not None:
             given = kwargs.get("timeout", self.sentinel)
             kw["timeout"] = _capped(self.aiohttp, session, given, attempt.timeout)
