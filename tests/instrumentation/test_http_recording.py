@@ -1,4 +1,4 @@
-"""What one recorded HTTP attempt links together: its duration's exemplar, its context."""
+"""What one recorded HTTP attempt carries: its context, its attributes per request."""
 
 from __future__ import annotations
 
@@ -43,27 +43,6 @@ def _runner(otel_capture: Any, fake_clock: Any) -> HttpRunner[Any]:
         environ={},
         **otel_capture.providers,
     )
-
-
-def test_duration_exemplar_points_at_the_attempts_client_span(fake_clock, otel_capture):
-    """Each attempt's http.client.request.duration exemplar carries that attempt's CLIENT
-    span id (not the pipeline's INTERNAL span), on success and on a retried 503 alike."""
-    runner = _runner(otel_capture, fake_clock)
-    statuses = iter([503, 200])
-    response = runner.send(
-        HttpRequest("GET", "http://svc.test/x", {}), lambda a: _Response(next(statuses))
-    )
-    assert response.status_code == 200
-    clients = [s for s in otel_capture.spans() if s.kind is SpanKind.CLIENT]
-    assert len(clients) == 2
-    by_status = {s.attributes[semconv.HTTP_RESPONSE_STATUS_CODE]: s for s in clients}
-    points = otel_capture.metric_points(semconv.METRIC_HTTP_CLIENT_REQUEST_DURATION)
-    assert len(points) == 2
-    for point in points:
-        (exemplar,) = point.exemplars
-        span = by_status[point.attributes[semconv.HTTP_RESPONSE_STATUS_CODE]]
-        assert exemplar.span_id == span.context.span_id
-        assert exemplar.trace_id == span.context.trace_id
 
 
 def test_attempt_context_has_its_span_current_and_http_suppressed(fake_clock, otel_capture):

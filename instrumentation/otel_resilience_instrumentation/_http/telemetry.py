@@ -179,8 +179,7 @@ class AttemptRecord:
     def context(self) -> otel_context.Context:
         """The context the attempt is sent in: its parent's with this attempt's span current
         and HTTP instrumentation suppressed (a contrib instrumentor further in stays quiet).
-        Built once, in one copy: :meth:`headers` injects from it, the duration's exemplar
-        points at its span."""
+        Built once, in one copy: :meth:`headers` injects from it."""
         ctx = self._context
         if ctx is None:
             parent = self._parent
@@ -248,7 +247,7 @@ class AttemptRecord:
         duration = self._telemetry.duration
         if duration is not None:
             attrs = {**self._metric, **extra}
-            duration.record(time.perf_counter() - self._started, attrs, self.context())
+            duration.record(time.perf_counter() - self._started, attrs)
 
 
 @functools.cache
