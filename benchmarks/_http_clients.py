@@ -1,4 +1,4 @@
-"""The clients :mod:`bench_http` measures: httpx (sync and async), requests, aiohttp.
+"""The clients :mod:`bench_http` measures: httpx and httpx2 (sync and async), requests, aiohttp.
 
 Each kit builds, for one client library, the four variants side by side in one process:
 
@@ -28,6 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import httpx
+import httpx2
 import requests
 import wrapt
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
@@ -147,9 +148,9 @@ class _BareSession(requests.Session):
 
 
 class RequestsKit(Kit):
-    """``requests.Session``; contrib patches ``Session.send``, ours ``HTTPAdapter.send`` and
-    ``Session.request`` (its contrib-silencing marker is attached only while contrib's
-    ``Session.send`` patch is on the session's path, which here it is not)."""
+    """``requests.Session``; contrib patches ``Session.send``, ours ``HTTPAdapter.send`` (our
+    ``Session.request`` wrapper, which only silences contrib, is applied only while contrib's
+    patch is; the variants other than contrib's have it off their path, so it is left out)."""
 
     name = "requests"
     contrib_package = "opentelemetry-instrumentation-requests"
@@ -176,10 +177,7 @@ class RequestsKit(Kit):
                 )
             },
         )
-        request = wrapt.FunctionWrapper(
-            requests.Session.request, ours_requests._session_request(runner, _BareSession)
-        )
-        session: requests.Session = type("OursSession", (_BareSession,), {"request": request})()
+        session: requests.Session = _BareSession()
         session.mount("http://", adapter_cls())
         return session
 
@@ -264,7 +262,43 @@ class AiohttpKit(Kit):
         return {k: Fetch(s.get, s.close) for k, s in lazy.items()}
 
 
-KITS: dict[str, Kit] = {"httpx": HttpxKit(), "requests": RequestsKit(), "aiohttp": AiohttpKit()}
+class Httpx2Kit(Kit):
+    """``httpx2.Client`` and ``httpx2.AsyncClient``: no contrib instrumentor exists for httpx2,
+    so there is no contrib variant (nothing patches its transports)."""
+
+    name = "httpx2"
+    contrib_package = "opentelemetry-instrumentation-httpx2"
+    modes = (False, True)
+
+    def title(self, is_async: bool) -> str:
+        return "httpx2.AsyncClient GET" if is_async else "httpx2.Client GET"
+
+    def _ours(self, runner: HttpRunner[Any], is_async: bool) -> type[Any]:
+        sync_send, async_send = _httpx_like._wrappers(httpx2, runner)
+        base: type[Any] = httpx2.AsyncClient if is_async else httpx2.Client
+        wrapper = wrapt.FunctionWrapper(
+            base._send_single_request, async_send if is_async else sync_send
+        )
+        return type("OursClient2", (base,), {"_send_single_request": wrapper})
+
+    def fetches(self, is_async: bool) -> dict[str, Fetch]:
+        cls: Any = httpx2.AsyncClient if is_async else httpx2.Client
+        adapter = _httpx_like._Adapter(httpx2)
+        clients = {
+            PLAIN: cls(),
+            OFF: self._ours(HttpRunner(adapter), is_async)(),
+            ON: self._ours(HttpRunner(adapter, **self.sdk), is_async)(),
+        }
+        close = "aclose" if is_async else "close"
+        return {k: Fetch(c.get, getattr(c, close)) for k, c in clients.items()}
+
+
+KITS: dict[str, Kit] = {
+    "httpx": HttpxKit(),
+    "httpx2": Httpx2Kit(),
+    "requests": RequestsKit(),
+    "aiohttp": AiohttpKit(),
+}
 
 
 def one_request(fetch: Fetch, url: str, is_async: bool) -> int:

@@ -1,11 +1,12 @@
 """Per-request cost of the HTTP instrumentors against one local keep-alive server.
 
-For each client (``--client``: httpx sync and async, requests, aiohttp; all by default), four
-variants send ``GET /`` to the same server (a minimal asyncio HTTP/1.1 server in a child
-process on 127.0.0.1, answering a fixed 200 on kept-alive connections), in interleaved rounds
-in this one process (``_harness``): the plain client, the client under the contrib
-instrumentor, under ours with telemetry off (the API's no-op providers) and under ours with
-the SDK recording (``_http_clients`` builds them and says how they coexist in one process).
+For each client (``--client``: httpx and httpx2 sync and async, requests, aiohttp; all by
+default), four variants send ``GET /`` to the same server (a minimal asyncio HTTP/1.1 server
+in a child process on 127.0.0.1, answering a fixed 200 on kept-alive connections), in
+interleaved rounds in this one process (``_harness``): the plain client, the client under the
+contrib instrumentor, under ours with telemetry off (the API's no-op providers) and under ours
+with the SDK recording (``_http_clients`` builds them and says how they coexist in one
+process; httpx2 has no contrib instrumentor, so no contrib variant).
 
 Both recording variants use the same span processor (``SimpleSpanProcessor`` to an exporter
 that drops the spans) and the same MeterProvider (an in-memory reader, never collected). A
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import multiprocessing
 import platform
 import statistics
@@ -222,6 +224,7 @@ def _untimed(kit: Kit, label: str, url: str, is_async: bool, counts: list[int]) 
     --toggle-collect=functools_reduce``; ``--dump-after=functools_reduce`` writes one profile
     per count, and the difference of two, divided, is one request free of set-up costs)."""
     fetch = kit.fetches(is_async)[label]
+    gc.disable()  # a collection landing in one batch and not the other moves figures by ~20k
     if not is_async:
         try:
             for n in counts:

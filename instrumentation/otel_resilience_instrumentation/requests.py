@@ -22,7 +22,10 @@ Coexistence with the contrib requests instrumentor, which patches ``Session.send
 outside ``HTTPAdapter.send``, whatever the instrument order) and records nothing when
 ``suppress_http_instrumentation`` is set: we also wrap ``Session.request`` (which contrib does
 not touch, so its uninstrument cannot unwrap us) and run it with the suppression key set to
-our own marker value, for the hosts we manage. Contrib therefore stays quiet for
+our own marker value, for the hosts we manage. That wrapper is applied only while contrib's
+patch is (a second wrapt layer costs ~7k instructions a request): at ``instrument()`` when
+contrib is already applied, else when contrib's instrumentor instruments (we follow its
+``_instrument``/``_uninstrument`` once its module is imported). Contrib therefore stays quiet for
 ``requests.get``/``session.get``... calls to them, and our adapter patch, recognising the
 marker (not a user's or an exporter's suppression, which set ``True``), lifts it for its own
 pipeline. ``Session.send`` called directly with a prepared request bypasses the marker: with
@@ -352,13 +355,69 @@ class ResilienceRequestsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             clock=kwargs.get("clock"),
         )
         wrapt.wrap_function_wrapper(adapters.HTTPAdapter, "send", _adapter_send(runner))
-        wrapt.wrap_function_wrapper(
-            sessions.Session, "request", _session_request(runner, sessions.Session)
-        )
+        global _SILENCER
+        _SILENCER = _Silencer(runner, sessions.Session)
+        _SILENCER.follow()
+        wrapt.register_post_import_hook(_follow_contrib, _CONTRIB_MODULE)
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        global _SILENCER
         adapters = importlib.import_module("requests.adapters")
-        sessions = importlib.import_module("requests.sessions")
         unwrap(adapters.HTTPAdapter, "send")
-        unwrap(sessions.Session, "request")
+        if _SILENCER is not None:
+            _SILENCER.stop()
+            _SILENCER = None
         self.runner = None
+
+
+class _Silencer:
+    """Keeps our ``Session.request`` wrapper applied exactly while contrib's ``Session.send``
+    patch is: without contrib it has nothing to silence and would only cost a wrapt layer."""
+
+    def __init__(self, runner: HttpRunner[Any], session_cls: Any) -> None:
+        self.runner = runner
+        self.session_cls = session_cls
+        self.on = False
+
+    def follow(self) -> None:
+        """Apply or remove the wrapper to match contrib's patch now."""
+        applied = bool(getattr(self.session_cls.send, _CONTRIB_APPLIED, False))
+        if applied and not self.on:
+            wrapper = _session_request(self.runner, self.session_cls)
+            wrapt.wrap_function_wrapper(self.session_cls, "request", wrapper)
+            self.on = True
+        elif not applied and self.on:
+            self.stop()
+
+    def stop(self) -> None:
+        """Remove the wrapper if applied."""
+        if self.on:
+            unwrap(self.session_cls, "request")
+            self.on = False
+
+
+#: The active instrumentor's silencer (``None`` when not instrumented).
+_SILENCER: _Silencer | None = None
+_CONTRIB_MODULE = "opentelemetry.instrumentation.requests"
+
+
+def _follow_contrib(module: Any) -> None:
+    """Post-import hook of contrib's module: after its instrumentor's ``_instrument`` and
+    ``_uninstrument``, the active silencer follows (once per process; idle when none)."""
+    cls = getattr(module, "RequestsInstrumentor", None)
+    if cls is None or getattr(cls, _FOLLOWED, False):
+        return
+
+    def after(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            if _SILENCER is not None:
+                _SILENCER.follow()
+
+    wrapt.wrap_function_wrapper(cls, "_instrument", after)
+    wrapt.wrap_function_wrapper(cls, "_uninstrument", after)
+    setattr(cls, _FOLLOWED, True)
+
+
+_FOLLOWED = "_otel_resilience_followed"

@@ -158,3 +158,21 @@ def test_env_switching_ours_off_leaves_contrib_alone(
     assert requests.get(server.url, timeout=CLIENT_TIMEOUT).status_code == 503
     (span,) = client_spans(otel_capture)
     assert span.instrumentation_scope.name == CONTRIB_SCOPE
+
+
+@pytest.mark.parametrize("order", ["contrib-first", "ours-first"])
+def test_session_request_is_wrapped_only_while_contrib_is_applied(order, instrument, contrib):
+    """Our Session.request wrapper (it only silences contrib) is on exactly while contrib's
+    Session.send patch is, in either order, and every uninstrument restores the original."""
+    original = requests.Session.__dict__["request"]
+    ours = _both(order, instrument, contrib)
+    assert requests.Session.__dict__["request"] is not original
+    RequestsInstrumentor().uninstrument()
+    assert requests.Session.__dict__["request"] is original
+    contrib()
+    assert requests.Session.__dict__["request"] is not original
+    ours.uninstrument()
+    assert requests.Session.__dict__["request"] is original
+    RequestsInstrumentor().uninstrument()
+    contrib()
+    assert requests.Session.__dict__["request"] is original

@@ -10,17 +10,18 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from otel_resilience import semconv as s
+from otel_resilience_instrumentation._llm.fields import get as _get
+from otel_resilience_instrumentation._llm.fields import view as _view
 from otel_resilience_instrumentation._llm.request import Reported, Usage
 
-__all__ = ["ANTHROPIC", "OPENAI", "Provider"]
+__all__ = ["ANTHROPIC", "DELTA", "OPENAI", "USAGE_ONLY", "Provider"]
 
 _RAW_HEADER = "x-stainless-raw-response"
-
-
-def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
+#: Flags of :meth:`Provider.fold`: the chunk carries generated output (text, tool arguments,
+#: reasoning), counted as one output token until the provider reports the real count ...
+DELTA = 1
+#: ... the chunk is the usage-only chunk :meth:`Provider.stream_body` asked for.
+USAGE_ONLY = 2
 
 
 def _int(value: Any) -> int | None:
@@ -103,23 +104,16 @@ class Provider:
         """The finish reasons of a response."""
         raise NotImplementedError
 
-    def chunk(self, reported: Reported, chunk: Any) -> None:
-        """Fold one stream chunk (or event) into ``reported``."""
+    def fold(self, reported: Reported, chunk: Any) -> int:
+        """Fold one stream chunk (or event) into ``reported``; :data:`DELTA` and
+        :data:`USAGE_ONLY` flags. Per chunk: one read of each field that exists, no
+        exceptions, and the end's work (finish reasons, usage) only on the chunks carrying it."""
         raise NotImplementedError
 
     def stream_body(self, url: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The body of a streamed request asking for usage when the caller did not (then the
         usage-only chunk is hidden from the caller), or ``None`` to send it unchanged."""
         return None
-
-    def usage_only(self, chunk: Any) -> bool:
-        """Whether ``chunk`` is the usage-only chunk :meth:`stream_body` asked for."""
-        return False
-
-    def content_delta(self, chunk: Any) -> bool:
-        """Whether ``chunk`` carries generated output (text, tool arguments, reasoning): the
-        stream counts it as one output token until the provider reports the real count."""
-        raise NotImplementedError
 
 
 _LIST_ATTRS = frozenset({s.GEN_AI_REQUEST_STOP_SEQUENCES, s.GEN_AI_REQUEST_ENCODING_FORMATS})
@@ -183,27 +177,56 @@ class _OpenAI(Provider):
         status = _get(result, "status")  # a Response of the responses API
         return (status,) if isinstance(status, str) else ()
 
-    def chunk(self, reported: Reported, chunk: Any) -> None:
-        kind = _get(chunk, "type")
-        if isinstance(kind, str) and kind.startswith("response."):  # responses API events
-            response = _get(chunk, "response")
-            if response is not None:
-                done = self.reported(response)
-                reported.response_id = done.response_id or reported.response_id
-                reported.model = done.model or reported.model
-                if done.usage.reported:
-                    reported.usage = done.usage
-                if kind in ("response.completed", "response.incomplete", "response.failed"):
-                    reported.finish_reasons = done.finish_reasons
-            return
-        reported.response_id = reported.response_id or _str(_get(chunk, "id"))
-        reported.model = reported.model or _str(_get(chunk, "model"))
-        reasons = self.finish_reasons(chunk)
-        if reasons:
-            reported.finish_reasons += reasons
-        usage = _get(chunk, "usage")
+    def fold(self, reported: Reported, chunk: Any) -> int:
+        fields = _view(chunk)
+        kind = fields.get("type")  # chat chunks have none: a dict miss, no exception
+        if kind is not None and isinstance(kind, str):
+            if kind.startswith("response."):  # responses API events
+                response = fields.get("response")
+                if response is not None:
+                    self._response_event(reported, kind, response)
+                return DELTA if kind.endswith(".delta") else 0
+            # some other event: read like a chunk, but no output
+            return self._chat(reported, fields) & USAGE_ONLY
+        return self._chat(reported, fields)
+
+    def _response_event(self, reported: Reported, kind: str, response: Any) -> None:
+        done = self.reported(response)
+        reported.response_id = done.response_id or reported.response_id
+        reported.model = done.model or reported.model
+        if done.usage.reported:
+            reported.usage = done.usage
+        if kind in ("response.completed", "response.incomplete", "response.failed"):
+            reported.finish_reasons = done.finish_reasons
+
+    def _chat(self, reported: Reported, fields: Mapping[str, Any]) -> int:
+        if not reported.response_id:
+            reported.response_id = _str(fields.get("id"))
+        if not reported.model:
+            reported.model = _str(fields.get("model"))
+        flags = 0
+        choices = fields.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                one = _view(choice)
+                reason = one.get("finish_reason")
+                if reason is not None and isinstance(reason, str):
+                    reported.finish_reasons += (reason,)
+                delta = one.get("delta")
+                if delta is not None and not flags:
+                    out = _view(delta)
+                    if out.get("content") or out.get("tool_calls") or out.get("refusal"):
+                        flags = DELTA
+        else:  # not a chat chunk: maybe a Response (its status is its finish reason)
+            status = fields.get("status")
+            if isinstance(status, str):
+                reported.finish_reasons += (status,)
+        usage = fields.get("usage")
         if usage is not None:
             reported.usage = self.usage(usage)
+            if choices == []:
+                flags |= USAGE_ONLY
+        return flags
 
     def stream_body(self, url: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if _path(url) != "/chat/completions":  # responses report usage in response.completed
@@ -213,24 +236,6 @@ class _OpenAI(Provider):
             return None  # the caller decided
         extra = dict(options) if isinstance(options, Mapping) else {}
         return {**body, "stream_options": {**extra, "include_usage": True}}
-
-    def usage_only(self, chunk: Any) -> bool:
-        return _get(chunk, "choices") == [] and _get(chunk, "usage") is not None
-
-    def content_delta(self, chunk: Any) -> bool:
-        kind = _get(chunk, "type")
-        if isinstance(kind, str):  # responses API: response.output_text.delta and the like
-            return kind.startswith("response.") and kind.endswith(".delta")
-        choices = _get(chunk, "choices")
-        if not choices:
-            return False
-        for choice in choices:
-            delta = _get(choice, "delta")
-            if delta is not None and (
-                _get(delta, "content") or _get(delta, "tool_calls") or _get(delta, "refusal")
-            ):
-                return True
-        return False
 
 
 class _Anthropic(Provider):
@@ -272,24 +277,25 @@ class _Anthropic(Provider):
         reason = _get(result, "stop_reason")
         return (reason,) if isinstance(reason, str) else ()
 
-    def chunk(self, reported: Reported, chunk: Any) -> None:
-        kind = _get(chunk, "type")
+    def fold(self, reported: Reported, chunk: Any) -> int:
+        fields = _view(chunk)
+        kind = fields.get("type")
+        if kind == "content_block_delta":
+            return DELTA
         if kind == "message_start":
-            message = _get(chunk, "message")
+            message = fields.get("message")
             reported.response_id = _str(_get(message, "id"))
             reported.model = _str(_get(message, "model"))
             reported.usage = self.usage(_get(message, "usage"))
         elif kind == "message_delta":
-            reason = _get(_get(chunk, "delta"), "stop_reason")
+            reason = _get(fields.get("delta"), "stop_reason")
             if isinstance(reason, str):
                 reported.finish_reasons = (reason,)
-            usage = _get(chunk, "usage")
+            usage = fields.get("usage")
             out = _int(_get(usage, "output_tokens")) if usage is not None else None
             if out is not None:  # cumulative, per the API
                 reported.usage.output = out
-
-    def content_delta(self, chunk: Any) -> bool:
-        return bool(_get(chunk, "type") == "content_block_delta")
+        return 0
 
 
 OPENAI = _OpenAI()

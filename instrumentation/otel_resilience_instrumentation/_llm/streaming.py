@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_resilience import semconv
 from otel_resilience_instrumentation._http.managed import ManagedAttempt
+from otel_resilience_instrumentation._llm.providers import DELTA, USAGE_ONLY
 from otel_resilience_instrumentation._llm.request import Reported
 
 if TYPE_CHECKING:
@@ -72,7 +73,16 @@ class Hooks:
     the provider reported.
     """
 
-    __slots__ = ("_call", "_hide", "_runner", "_started", "_tally", "count_tokens", "reported")
+    __slots__ = (
+        "_call",
+        "_fold",
+        "_hide",
+        "_runner",
+        "_started",
+        "_tally",
+        "count_tokens",
+        "reported",
+    )
 
     def __init__(self, runner: LlmRunner, call: LlmCall, started: Started, hide: bool) -> None:
         self._runner = runner
@@ -80,6 +90,7 @@ class Hooks:
         self._started = started
         self._hide = hide
         self.reported = Reported()
+        self._fold = runner.provider.fold  # one pass over each chunk's fields
         self._tally = tally = _Tally()
         # count_tokens(chunk) -> tally.delta, set by on_chunk just before: getattr(tally,
         # "delta", chunk) in C, no Python frame per chunk.
@@ -91,17 +102,16 @@ class Hooks:
         tally = self._tally
         tally.delta = 0
         try:
-            provider = self._runner.provider
             reported = self.reported
-            provider.chunk(reported, chunk)
-            before = tally.tokens
+            flags = self._fold(reported, chunk)
             out = reported.usage.output
             if out is not None and out != tally.reported:
+                tally.delta = out - tally.tokens
                 tally.reported = tally.tokens = out
-            elif provider.content_delta(chunk):
-                tally.tokens = before + 1
-            tally.delta = tally.tokens - before
-            return not (self._hide and provider.usage_only(chunk))
+            elif flags & DELTA:
+                tally.tokens += 1
+                tally.delta = 1
+            return not (flags & USAGE_ONLY and self._hide)
         except Exception:
             _log.debug("otel-resilience: reading a stream chunk failed", exc_info=True)
             return True
