@@ -225,6 +225,10 @@ class _Patch:
         #: "scheme://netloc" of string URLs -> their host as the runner planned it (for the
         #: lane, see _http.lane), filled after a planned request: the lane builds no URL.
         self.heads: dict[str, Host] = {}
+        #: A string URL of a lane-shaped call (no base URL, headers or params of its own) ->
+        #: what _describe made of it (the URL as sent, host, explicit port, scheme): no yarl
+        #: URL is built again for it.
+        self.urls: dict[str, tuple[object, str | None, int | None, str | None]] = {}
 
     async def managed(
         self, wrapped: Any, session: Any, args: Any, kwargs: Any, attempt: Attempt
@@ -233,7 +237,10 @@ class _Patch:
         kw = dict(kwargs)
         if attempt.headers:
             given = kwargs.get("headers")
-            kw["headers"] = _with_headers(self.cimultidict, given, attempt.headers)
+            if given is None:  # aiohttp merges a plain dict with the session's as it is
+                kw["headers"] = attempt.headers
+            else:
+                kw["headers"] = _with_headers(self.cimultidict, given, attempt.headers)
         if attempt.timeout is not None:
             given = kwargs.get("timeout", self.sentinel)
             kw["timeout"] = _capped(self.aiohttp, session, given, attempt.timeout)
@@ -248,6 +255,24 @@ class _Patch:
             return await wrapped(*args, **kw)
         finally:
             _SENDS.reset(token)
+
+    def describe(
+        self, session: Any, args: Any, kwargs: Any, lane_shaped: bool
+    ) -> HttpRequest | None:
+        """:func:`_describe`, remembered for a lane-shaped call's string URL without params."""
+        cacheable = lane_shaped and not kwargs.get("params")
+        if cacheable and (known := self.urls.get(args[1])) is not None:
+            data = kwargs.get("data")
+            replayable = kwargs.get("json") is not None or _replayable(self.aiohttp, data)
+            method = str(args[0]).upper()
+            return HttpRequest(method, known[0], session.headers, replayable, *known[1:])
+        described = _describe(self.aiohttp, self.cimultidict, session, args, kwargs)
+        if cacheable and described is not None and described.host is not None:
+            if len(self.urls) >= _MAX_HEADS:
+                self.urls.clear()
+            d = described
+            self.urls[args[1]] = (d.url, d.host, d.port, d.scheme)
+        return described
 
     async def request(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         """The wrapper: the lane when it is open, else the runner's general path."""
@@ -295,7 +320,7 @@ class _Patch:
                 finally:
                     _SENDS.reset(token)
                 return await self.resume(wrapped, instance, args, kwargs, first)
-        described = _describe(self.aiohttp, self.cimultidict, instance, args, kwargs)
+        described = self.describe(instance, args, kwargs, head is not None)
         if described is None:
             return await wrapped(*args, **kwargs)
         was_managed = False

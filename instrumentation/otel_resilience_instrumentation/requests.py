@@ -39,6 +39,7 @@ import contextlib
 import importlib
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import wrapt
 from opentelemetry import context as otel_context
@@ -203,11 +204,15 @@ def _adapter_send(runner: HttpRunner[Any]) -> Any:
     #: "scheme://netloc" of the URLs sent -> their host as the runner plans it: the lane
     #: (see _http.lane) then needs no URL parse. The head holds all a host key depends on.
     heads: dict[str, Host] = {}
+    #: The same heads -> (host, explicit port or None, scheme), parsed once: the runner then
+    #: parses no URL per request (its plan and its spans' Target take them as given).
+    origins: dict[str, tuple[str, int | None, str] | None] = {}
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs["request"]
         url = request.url
         head = None  # prepared URLs always have a path: the head ends at its "/"
+        origin: tuple[str, int | None, str] | None = None
         if type(url) is str and (cut := url.find("/", 8)) > 0:
             head = url[:cut]
             took = lane(runner, heads.get(head))
@@ -224,13 +229,21 @@ def _adapter_send(runner: HttpRunner[Any]) -> Any:
                             fast.breaker._closed_success(permit)
                         return response
                     first = First(response)
-                return runner.resume(_info(request), _sender(wrapped, args, kwargs), first)
+                origin = origins.get(head)
+                info = _info(request, origin)
+                return runner.resume(info, _sender(wrapped, args, kwargs), first)
+        if head is not None:
+            origin = origins.get(head, _UNPARSED)
+            if origin is _UNPARSED:
+                if len(origins) >= _MAX_HEADS:
+                    origins.clear()
+                origins[head] = origin = _origin(head)
         if head is not None and head not in heads:
             with contextlib.suppress(Exception):  # a URL the runner cannot parse: no lane
                 if len(heads) >= _MAX_HEADS:
                     heads.clear()
                 heads[head] = runner.host_of(url)
-        info, send = _info(request), _sender(wrapped, args, kwargs)
+        info, send = _info(request, origin), _sender(wrapped, args, kwargs)
         if otel_context.get_value(_SUPPRESS_HTTP) is not _OURS:
             return runner.send(info, send)
         # Suppressed by our Session.request patch (for contrib), not by the user: lift it.
@@ -247,10 +260,26 @@ def _adapter_send(runner: HttpRunner[Any]) -> Any:
 _MAX_HEADS = 4096
 
 
-def _info(request: Any) -> HttpRequest:
-    return HttpRequest(
-        str(request.method), str(request.url), request.headers, _replayable(request.body)
-    )
+_UNPARSED: Any = object()
+
+
+def _origin(head: str) -> tuple[str, int | None, str] | None:
+    """(host, explicit port or None, scheme) of a URL's "scheme://netloc"; ``None`` when it
+    names no host or a bad port (the runner then parses the whole URL, as before)."""
+    try:
+        parts = urlsplit(head)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    return (host, port, parts.scheme) if host else None
+
+
+def _info(request: Any, origin: tuple[str, int | None, str] | None = None) -> HttpRequest:
+    method, url = str(request.method), str(request.url)
+    replayable = _replayable(request.body)
+    if origin is None:
+        return HttpRequest(method, url, request.headers, replayable)
+    return HttpRequest(method, url, request.headers, replayable, *origin)
 
 
 def _sender(wrapped: Any, args: Any, kwargs: Any) -> Callable[[Attempt], Any]:

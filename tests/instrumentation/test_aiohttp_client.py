@@ -258,3 +258,30 @@ def test_websocket_handshakes_and_hostless_urls_pass_straight_through(
     with pytest.raises(aiohttp.InvalidUrlClientError):
         status("GET", "/no-host")
     assert otel_capture.spans() == []
+
+
+def test_a_string_url_is_described_once_and_its_spans_agree(
+    instrument, server, otel_capture, monkeypatch
+):
+    """A string URL sent again (no base URL, headers or params of the call's own) reuses what
+    the first request's description found: same span attributes, no second description; a
+    call with params is still described in full."""
+    import otel_resilience_instrumentation.aiohttp_client as module
+
+    described: list[str] = []
+    original = module._describe
+
+    def counting(*args, **kwargs):
+        described.append(str(args[3][1]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_describe", counting)
+    instrument("aiohttp")
+    url = server.url + "/same"
+    assert [status("GET", url), status("GET", url)] == [200, 200]
+    assert described == [url]
+    assert status("GET", url, params={"q": "1"}) == 200
+    assert described == [url, url]
+    first, second, third = client_spans(otel_capture)
+    assert dict(first.attributes) == dict(second.attributes)
+    assert third.attributes[semconv.URL_FULL] == url + "?q=1"

@@ -181,7 +181,7 @@ class HttpRunner(Generic[R]):
             with contextlib.suppress(Exception):  # a hostile value: the span goes without it
                 record.span.set_attributes(call.managed.attributes)
         remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
-        ctx = otel_context.set_value(_SUPPRESS_HTTP, True, record.context())
+        ctx = record.context()  # the attempt's span current, HTTP instrumentation suppressed
         return record, Attempt(call.n, record.headers(), remaining), ctx
 
     def _responded(self, record: AttemptRecord | None, response: R, call: _Call) -> R:

@@ -10,6 +10,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otel_resilience import semconv
 from otel_resilience._telemetry import (
@@ -27,8 +28,17 @@ if _FAST_GLOBALS:  # the API modules holding the global providers
 
 __all__ = ["AttemptRecord", "HttpTelemetry"]
 
+try:  # the key suppress_http_instrumentation() sets
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP
+except ImportError:  # pragma: no cover - an API that moved it
+    from opentelemetry.instrumentation.utils import (  # type: ignore[attr-defined]
+        _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP,
+    )
+
 _log = logging.getLogger(__name__)
 _UNSET = object()
+#: Requests whose attributes are remembered per instrumentor; cleared when this many.
+_MAX_KNOWN = 1024
 
 
 class HttpTelemetry:
@@ -40,7 +50,7 @@ class HttpTelemetry:
     ``None``, so a request costs no span and no measurement then.
     """
 
-    __slots__ = ("_key", "_providers", "_records", "dup", "duration", "tracer")
+    __slots__ = ("_key", "_known", "_providers", "_records", "dup", "duration", "tracer")
 
     def __init__(self, tracer_provider: Any = None, meter_provider: Any = None) -> None:
         self._providers = (tracer_provider, meter_provider)
@@ -52,6 +62,8 @@ class HttpTelemetry:
         self.duration: metrics.Histogram | None = None
         #: Old attribute names too (OTEL_SEMCONV_STABILITY_OPT_IN=http/dup), read once.
         self.dup = dup_old_names()
+        #: (method, URL, host, port, scheme) -> what :meth:`_attributes` returns; read only.
+        self._known: dict[tuple[Any, ...], tuple[str, dict[str, Any], dict[str, Any]]] = {}
 
     def _resolve(self) -> None:
         current = _globals()
@@ -103,28 +115,56 @@ class HttpTelemetry:
         only when :meth:`records` just said something records (it resolved the instruments)."""
         tracer = self.tracer
         span: Any = INVALID_SPAN
+        parent = otel_context.get_current()  # read once: the span's parent and its context's
+        try:
+            name, span_attrs, metric_attrs = self._attributes(target)
+        except Exception:  # a URL object whose str() raises: no span, still a measurement
+            _log.debug("otel-resilience: the HTTP attributes failed", exc_info=True)
+            return AttemptRecord(self, target.metric_attributes(), span, parent)
         if tracer is not None:
             try:
-                attrs = target.span_attributes(self.dup)
+                attrs = {**span_attrs}  # the remembered dict is never handed out
                 if resend_count:
                     attrs[semconv.HTTP_REQUEST_RESEND_COUNT] = resend_count
-                span = tracer.start_span(target.span_name, kind=SpanKind.CLIENT, attributes=attrs)
+                span = tracer.start_span(name, parent, kind=SpanKind.CLIENT, attributes=attrs)
             except Exception:  # a raising sampler or processor: no span, the request goes
                 _log.debug("otel-resilience: starting the HTTP span failed", exc_info=True)
-        return AttemptRecord(self, target, span)
+        return AttemptRecord(self, metric_attrs, span, parent)
+
+    def _attributes(self, target: Target) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """The span name, span and metric attributes of ``target``, remembered (bounded) for
+        a string URL: a client sends the same few requests again and again."""
+        raw = target.raw_url
+        if type(raw) is not str:  # a client's URL object: its str() would cost as much
+            return target.span_name, target.span_attributes(self.dup), target.metric_attributes()
+        key = (target.method, raw, target.host, target.port, target.scheme)
+        known = self._known.get(key)
+        if known is None:
+            if len(self._known) >= _MAX_KNOWN:
+                self._known.clear()
+            known = (target.span_name, target.span_attributes(self.dup), target.metric_attributes())
+            self._known[key] = known
+        return known
 
 
 class AttemptRecord:
     """One attempt's span and measurement; finished once, by whichever path comes first."""
 
-    __slots__ = ("_context", "_started", "_target", "_telemetry", "ended", "span")
+    __slots__ = ("_context", "_metric", "_parent", "_started", "_telemetry", "ended", "span")
 
-    def __init__(self, telemetry: HttpTelemetry, target: Target, span: Any) -> None:
+    def __init__(
+        self,
+        telemetry: HttpTelemetry,
+        metric: dict[str, Any],
+        span: Any,
+        parent: otel_context.Context | None = None,
+    ) -> None:
         self._telemetry = telemetry
         self.span = span
-        self._target = target
+        self._metric = metric  # the duration's attributes known before the response; read only
         self._started = time.perf_counter()
         self.ended = False
+        self._parent = parent
         self._context: otel_context.Context | None = None
 
     def headers(self) -> dict[str, str]:
@@ -137,11 +177,17 @@ class AttemptRecord:
         return carrier
 
     def context(self) -> otel_context.Context:
-        """The current context with this attempt's span in it (built once: :meth:`headers`
-        injects from the same one)."""
+        """The context the attempt is sent in: its parent's with this attempt's span current
+        and HTTP instrumentation suppressed (a contrib instrumentor further in stays quiet).
+        Built once, in one copy: :meth:`headers` injects from it."""
         ctx = self._context
         if ctx is None:
-            self._context = ctx = trace.set_span_in_context(self.span)
+            parent = self._parent
+            if parent is None:
+                parent = otel_context.get_current()
+            # what set_span_in_context() then set_value() give, without the middle copy
+            values = {**parent, _SPAN_KEY: self.span, _SUPPRESS_HTTP: True}
+            self._context = ctx = otel_context.Context(values)
         return ctx
 
     def responded(self, status: int | None, protocol: str | None) -> None:
@@ -200,7 +246,7 @@ class AttemptRecord:
     def _measure(self, extra: dict[str, Any]) -> None:
         duration = self._telemetry.duration
         if duration is not None:
-            attrs = {**self._target.metric_attributes(), **extra}
+            attrs = {**self._metric, **extra}
             duration.record(time.perf_counter() - self._started, attrs)
 
 
