@@ -48,6 +48,16 @@ MESSAGE = {
     "messages": [{"role": "user", "content": "Say hello"}],
 }
 
+#: The chat request of each provider whose streams the stream tests read.
+STREAM_REQUESTS = {"openai": CHAT, "anthropic": MESSAGE}
+
+
+def stream_create(provider: str) -> Any:
+    """``client -> stream`` for ``provider``'s chat request with ``stream=True``."""
+    if provider == "openai":
+        return lambda c: c.chat.completions.create(**CHAT, stream=True)
+    return lambda c: c.messages.create(**MESSAGE, stream=True)
+
 
 def make_client(server: LLMServer, provider: str, is_async: bool = False, **kwargs: Any) -> Any:
     """A real client of ``provider`` ("openai" or "anthropic") pointed at ``server``."""

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from http_core_support import FakeAdapter, FakeResponse
 from otel_resilience_instrumentation._http import (
     Attempt,
     HttpPolicy,
@@ -186,27 +187,6 @@ def test_semconv_opt_in_http_dup_adds_the_old_names(fake_clock, otel_capture, mo
     assert dup[semconv.OLD_HTTP_STATUS_CODE] == dup[semconv.HTTP_RESPONSE_STATUS_CODE] == 200
     assert dup[semconv.OLD_HTTP_URL] == dup[semconv.URL_FULL] == "http://svc.test/x"
     assert not {semconv.OLD_HTTP_STATUS_CODE, semconv.OLD_HTTP_URL} & set(stable)
-
-
-class FakeResponse:
-    """A response of no known client: status and headers only."""
-
-    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
-        self.status_code = status
-        self.headers = headers or {}
-
-
-class FakeAdapter:
-    """A ResponseAdapter for FakeResponse; bodies are 'read' at once."""
-
-    def status(self, response: Any) -> int:
-        return int(response.status_code)
-
-    def protocol_version(self, response: Any) -> str | None:
-        return "1.1"
-
-    def watch_body(self, response: Any, done: Any) -> None:
-        done(None)
 
 
 def test_runner_with_a_fake_adapter(fake_clock, otel_capture):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from http_core_support import FakeAdapter, FakeResponse
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -19,25 +20,9 @@ except ImportError:  # pragma: no cover - an API that moved it
     )
 
 
-class _Response:
-    def __init__(self, status: int) -> None:
-        self.status_code = status
-
-
-class _Adapter:
-    def status(self, response: Any) -> int:
-        return int(response.status_code)
-
-    def protocol_version(self, response: Any) -> str | None:
-        return "1.1"
-
-    def watch_body(self, response: Any, done: Any) -> None:
-        done(None)
-
-
 def _runner(otel_capture: Any, fake_clock: Any) -> HttpRunner[Any]:
     return HttpRunner(
-        _Adapter(),
+        FakeAdapter(),
         policies={"*": HttpPolicy(max_attempts=2)},
         clock=fake_clock,
         environ={},
@@ -52,7 +37,7 @@ def test_attempt_context_has_its_span_current_and_http_suppressed(fake_clock, ot
     key = otel_context.create_key("caller-value")
     seen: list[tuple[Any, Any, Any]] = []
 
-    def send(attempt: Attempt) -> _Response:
+    def send(attempt: Attempt) -> FakeResponse:
         seen.append(
             (
                 trace.get_current_span(),
@@ -60,7 +45,7 @@ def test_attempt_context_has_its_span_current_and_http_suppressed(fake_clock, ot
                 otel_context.get_value(key),
             )
         )
-        return _Response(200)
+        return FakeResponse(200)
 
     token = otel_context.attach(otel_context.set_value(key, "kept"))
     try:
@@ -82,8 +67,8 @@ def test_remembered_attributes_are_not_shared_between_requests(fake_clock, otel_
     runner = _runner(otel_capture, fake_clock)
     statuses = iter([503, 200, 404])
     request = HttpRequest("GET", "http://svc.test/x", {})
-    runner.send(request, lambda a: _Response(next(statuses)))
-    runner.send(request, lambda a: _Response(next(statuses)))
+    runner.send(request, lambda a: FakeResponse(next(statuses)))
+    runner.send(request, lambda a: FakeResponse(next(statuses)))
     first, resent, again = [s for s in otel_capture.spans() if s.kind is SpanKind.CLIENT]
     assert resent.attributes[semconv.HTTP_REQUEST_RESEND_COUNT] == 1
     assert semconv.HTTP_REQUEST_RESEND_COUNT not in again.attributes

@@ -4,11 +4,9 @@ the caller, never retried, with the partial usage recorded."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from llm_server import stall
-from llm_support import CHAT, MESSAGE
+from llm_support import STREAM_REQUESTS, stream_create
 from opentelemetry.trace import StatusCode
 
 from otel_resilience import semconv
@@ -17,25 +15,17 @@ from otel_resilience.classify import DEFAULT_CLASSIFIER
 #: Warnings are errors, and so are "Failed to detach context" / "Task was destroyed" logs.
 pytestmark = [pytest.mark.filterwarnings("error"), pytest.mark.usefixtures("no_leak_logs")]
 
-REQUESTS = {"openai": CHAT, "anthropic": MESSAGE}
 
-
-def _create(provider: str) -> Any:
-    if provider == "openai":
-        return lambda c: c.chat.completions.create(**CHAT, stream=True)
-    return lambda c: c.messages.create(**MESSAGE, stream=True)
-
-
-@pytest.mark.parametrize("provider", list(REQUESTS))
+@pytest.mark.parametrize("provider", list(STREAM_REQUESTS))
 def test_stall_before_the_first_chunk_is_retried(llm_sdk, llm_server, instrument, provider):
     """No event within stall_timeout (0.3 s) before the first: a second request serves."""
     instrument(provider, stall_timeout=0.3)
     llm_server.script(stall(5.0, after=0))
-    assert llm_sdk.run(provider, _create(provider), consume=True)
+    assert llm_sdk.run(provider, stream_create(provider), consume=True)
     assert llm_server.count == 2
 
 
-@pytest.mark.parametrize("provider", list(REQUESTS))
+@pytest.mark.parametrize("provider", list(STREAM_REQUESTS))
 def test_stall_after_the_first_chunk_raises_a_timeout(
     llm_sdk, llm_server, instrument, otel_capture, provider
 ):
@@ -44,10 +34,10 @@ def test_stall_after_the_first_chunk_raises_a_timeout(
     instrument(provider, stall_timeout=0.3)
     llm_server.script(stall(5.0, after=2))
     with pytest.raises(Exception) as info:
-        llm_sdk.run(provider, _create(provider), consume=True)
+        llm_sdk.run(provider, stream_create(provider), consume=True)
     assert DEFAULT_CLASSIFIER.classify(info.value).category.value == "timeout"
     assert llm_server.count == 1
-    (span,) = otel_capture.spans(f"chat {REQUESTS[provider]['model']}")
+    (span,) = otel_capture.spans(f"chat {STREAM_REQUESTS[provider]['model']}")
     assert span.attributes[semconv.LLM_STREAM_END] == "failed"
     assert span.attributes[semconv.ERROR_CATEGORY] == "timeout"
     assert span.status.status_code is StatusCode.ERROR

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from llm_server import server_error
-from llm_support import CHAT, MESSAGE
+from llm_support import STREAM_REQUESTS, stream_create
 
 from otel_resilience import semconv
 from otel_resilience.testing import FakeClock
@@ -18,20 +18,12 @@ from otel_resilience.testing import FakeClock
 #: Warnings are errors, and so are "Failed to detach context" / "Task was destroyed" logs.
 pytestmark = [pytest.mark.filterwarnings("error"), pytest.mark.usefixtures("no_leak_logs")]
 
-REQUESTS = {"openai": CHAT, "anthropic": MESSAGE}
-
-
-def _create(provider: str) -> Any:
-    if provider == "openai":
-        return lambda c: c.chat.completions.create(**CHAT, stream=True)
-    return lambda c: c.messages.create(**MESSAGE, stream=True)
-
 
 def _read_pausing(llm_sdk: Any, provider: str, between: Any = None) -> Any:
     """Take the first chunk, pause, call ``between(stream)``, resume, read the rest: all items."""
 
     def sync(client: Any) -> list[Any]:
-        stream = _create(provider)(client)
+        stream = stream_create(provider)(client)
         items = [next(stream)]
         stream.pause()
         if between is not None:
@@ -40,7 +32,7 @@ def _read_pausing(llm_sdk: Any, provider: str, between: Any = None) -> Any:
         return items + list(stream)
 
     async def go(client: Any) -> list[Any]:
-        stream = await _create(provider)(client)
+        stream = await stream_create(provider)(client)
         items = [await stream.__anext__()]
         stream.pause()
         if between is not None:
@@ -51,7 +43,7 @@ def _read_pausing(llm_sdk: Any, provider: str, between: Any = None) -> Any:
     return llm_sdk.run(provider, go if llm_sdk.is_async else sync)
 
 
-@pytest.mark.parametrize("provider", list(REQUESTS))
+@pytest.mark.parametrize("provider", list(STREAM_REQUESTS))
 def test_state_changes_are_span_events_and_callbacks(
     llm_sdk, llm_server, instrument, otel_capture, provider
 ):
@@ -68,7 +60,7 @@ def test_state_changes_are_span_events_and_callbacks(
         ("streaming", "completed"),
     ]
     assert seen == expected
-    (span,) = otel_capture.spans(f"chat {REQUESTS[provider]['model']}")
+    (span,) = otel_capture.spans(f"chat {STREAM_REQUESTS[provider]['model']}")
     events = [
         (e.attributes[semconv.STREAM_PREVIOUS_STATE], e.attributes[semconv.STREAM_STATE])
         for e in span.events
@@ -84,7 +76,7 @@ def test_a_raising_state_callback_never_breaks_the_stream(llm_sdk, llm_server, i
         raise RuntimeError("boom")
 
     instrument("openai", on_stream_state_change=hostile)
-    chunks = llm_sdk.run("openai", _create("openai"), consume=True)
+    chunks = llm_sdk.run("openai", stream_create("openai"), consume=True)
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello from gpt-4o."
     assert "on_state_change hook raised" in caplog.text
 
@@ -107,22 +99,22 @@ async def _asettle(condition: Any) -> None:
     raise AssertionError("condition never held")
 
 
-@pytest.mark.parametrize("provider", list(REQUESTS))
+@pytest.mark.parametrize("provider", list(STREAM_REQUESTS))
 def test_stream_buffer_reads_ahead_of_the_caller(llm_sdk, llm_server, instrument, provider):
     """stream_buffer=2: once the caller took one chunk, two more are read without the caller
     asking (no more: backpressure), and every chunk still arrives in order."""
     instrument(provider, stream_buffer=2)
-    plain = llm_sdk.run(provider, _create(provider), consume=True)
+    plain = llm_sdk.run(provider, stream_create(provider), consume=True)
 
     def sync(client: Any) -> list[Any]:
-        stream = _create(provider)(client)
+        stream = stream_create(provider)(client)
         items = [next(stream)]
         _settle(lambda: stream.metrics.chunks >= 3)
         ahead = stream.metrics.chunks
         return [ahead, *items, *stream]
 
     async def go(client: Any) -> list[Any]:
-        stream = await _create(provider)(client)
+        stream = await stream_create(provider)(client)
         items = [await stream.__anext__()]
         await _asettle(lambda: stream.metrics.chunks >= 3)
         ahead = stream.metrics.chunks
@@ -133,7 +125,7 @@ def test_stream_buffer_reads_ahead_of_the_caller(llm_sdk, llm_server, instrument
     assert [i.model_dump() for i in items] == [i.model_dump() for i in plain]
 
 
-@pytest.mark.parametrize("provider", list(REQUESTS))
+@pytest.mark.parametrize("provider", list(STREAM_REQUESTS))
 def test_time_to_first_chunk_per_attempt_and_logical(
     llm_sdk, llm_server, instrument, otel_capture, provider, fake_clock: FakeClock
 ):
@@ -158,8 +150,8 @@ def test_time_to_first_chunk_per_attempt_and_logical(
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(httpx2.HTTPTransport, "handle_request", slow)
         mp.setattr(httpx2.AsyncHTTPTransport, "handle_async_request", aslow)
-        assert llm_sdk.run(provider, _create(provider), consume=True)
-    (span,) = otel_capture.spans(f"chat {REQUESTS[provider]['model']}")
+        assert llm_sdk.run(provider, stream_create(provider), consume=True)
+    (span,) = otel_capture.spans(f"chat {STREAM_REQUESTS[provider]['model']}")
     assert span.attributes[semconv.LLM_TIME_TO_FIRST_CHUNK] == pytest.approx(4.5)
     failed, served = sorted(otel_capture.spans("POST"), key=lambda s: s.start_time)
     assert semconv.LLM_TIME_TO_FIRST_CHUNK not in failed.attributes
