@@ -110,8 +110,11 @@ _ORIGINAL_REQUEST = SyncAPIClient.request
 _ORIGINAL_AREQUEST = AsyncAPIClient.request
 
 
-def _client(url: str, providers: dict[str, Any] | None, use_async: bool = False) -> Any:
-    """A client; with ``providers`` (``{}`` for telemetry off) wrapped the way ours does."""
+def _client(
+    url: str, providers: dict[str, Any] | None, use_async: bool = False, transport: Any = None
+) -> Any:
+    """A client; with ``providers`` (``{}`` for telemetry off) wrapped the way ours does;
+    ``transport`` replaces the network (``bench_llm_ir.py``)."""
     base: type[Any] = openai.AsyncOpenAI if use_async else openai.OpenAI
     http_cls: type[Any] = openai.DefaultAsyncHttpxClient if use_async else openai.DefaultHttpxClient
     request = _ORIGINAL_AREQUEST if use_async else _ORIGINAL_REQUEST
@@ -123,7 +126,8 @@ def _client(url: str, providers: dict[str, Any] | None, use_async: bool = False)
         gate = llm_http._gates("httpx2", __import__("httpx2"), providers)[use_async]
         send = wrapt.FunctionWrapper(http_cls._send_single_request, gate)
         http_cls = type("OursHttpx", (http_cls,), {"_send_single_request": send})
-    return cls(base_url=url, api_key="sk-bench", http_client=http_cls(verify=False))
+    http = http_cls(verify=False) if transport is None else http_cls(transport=transport)
+    return cls(base_url=url, api_key="sk-bench", http_client=http)
 
 
 def _clients(url: str, sdk: dict[str, Any]) -> dict[str, openai.OpenAI]:
