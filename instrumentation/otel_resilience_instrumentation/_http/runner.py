@@ -176,7 +176,7 @@ class HttpRunner(Generic[R]):
         if not telemetry.records():
             return None, _bare(call, policy), None
         call.n += 1
-        record = telemetry.start(call.get_target(), call.n - 1)
+        record = telemetry.start(call.request, call.get_target, call.n - 1)
         if call.managed is not None:
             with contextlib.suppress(Exception):  # a hostile value: the span goes without it
                 record.span.set_attributes(call.managed.attributes)

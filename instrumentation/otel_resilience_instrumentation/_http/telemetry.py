@@ -5,12 +5,16 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
+from opentelemetry import baggage, metrics, propagate, trace
 from opentelemetry import context as otel_context
-from opentelemetry import metrics, propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.trace import INVALID_SPAN, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from otel_resilience import semconv
 from otel_resilience._telemetry import (
@@ -21,6 +25,7 @@ from otel_resilience._telemetry import (
 )
 from otel_resilience._util import error_type
 from otel_resilience_instrumentation._http.attrs import Target, dup_old_names
+from otel_resilience_instrumentation._http.types import HttpRequest
 
 if _FAST_GLOBALS:  # the API modules holding the global providers
     import opentelemetry.metrics._internal as _metrics_state
@@ -110,17 +115,21 @@ class HttpTelemetry:
                 return False
         return self._records
 
-    def start(self, target: Target, resend_count: int) -> AttemptRecord:
+    def start(
+        self, request: HttpRequest, target: Callable[[], Target], resend_count: int
+    ) -> AttemptRecord:
         """Start the attempt's CLIENT span (under the current span) and its stopwatch; call it
-        only when :meth:`records` just said something records (it resolved the instruments)."""
+        only when :meth:`records` just said something records (it resolved the instruments).
+        ``target`` gives the request's :class:`Target`, asked for only when the request's
+        attributes are not remembered yet."""
         tracer = self.tracer
         span: Any = INVALID_SPAN
         parent = otel_context.get_current()  # read once: the span's parent and its context's
         try:
-            name, span_attrs, metric_attrs = self._attributes(target)
+            name, span_attrs, metric_attrs = self._attributes(request, target)
         except Exception:  # a URL object whose str() raises: no span, still a measurement
             _log.debug("otel-resilience: the HTTP attributes failed", exc_info=True)
-            return AttemptRecord(self, target.metric_attributes(), span, parent)
+            return AttemptRecord(self, target().metric_attributes(), span, parent)
         if tracer is not None:
             try:
                 attrs = {**span_attrs}  # the remembered dict is never handed out
@@ -131,18 +140,23 @@ class HttpTelemetry:
                 _log.debug("otel-resilience: starting the HTTP span failed", exc_info=True)
         return AttemptRecord(self, metric_attrs, span, parent)
 
-    def _attributes(self, target: Target) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        """The span name, span and metric attributes of ``target``, remembered (bounded) for
-        a string URL: a client sends the same few requests again and again."""
-        raw = target.raw_url
+    def _attributes(
+        self, request: HttpRequest, target: Callable[[], Target]
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """The span name, span and metric attributes of ``request``, remembered (bounded) for
+        a string URL, by what the adapter described (no Target is built for a known one): a
+        client sends the same few requests again and again."""
+        raw = request.url
         if type(raw) is not str:  # a client's URL object: its str() would cost as much
-            return target.span_name, target.span_attributes(self.dup), target.metric_attributes()
-        key = (target.method, raw, target.host, target.port, target.scheme)
+            t = target()
+            return t.span_name, t.span_attributes(self.dup), t.metric_attributes()
+        key = (request.method, raw, request.host, request.port, request.scheme)
         known = self._known.get(key)
         if known is None:
             if len(self._known) >= _MAX_KNOWN:
                 self._known.clear()
-            known = (target.span_name, target.span_attributes(self.dup), target.metric_attributes())
+            t = target()
+            known = (t.span_name, t.span_attributes(self.dup), t.metric_attributes())
             self._known[key] = known
         return known
 
@@ -171,7 +185,17 @@ class AttemptRecord:
         """W3C trace context (and baggage) with this attempt's span as the parent."""
         carrier: dict[str, str] = {}
         try:
-            propagate.inject(carrier, context=self.context())
+            ctx = self.context()
+            if _plain_w3c(propagate.get_global_textmap()):
+                sc = self.span.get_span_context()
+                # What the default propagators write when the span has no trace state and
+                # there is no baggage: the traceparent alone, at half propagate.inject's cost.
+                if sc.is_valid and not sc.trace_state and not baggage.get_all(ctx):
+                    carrier["traceparent"] = (
+                        f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}"
+                    )
+                    return carrier
+            propagate.inject(carrier, context=ctx)
         except Exception:
             _log.debug("otel-resilience: injecting trace context failed", exc_info=True)
         return carrier
@@ -248,6 +272,28 @@ class AttemptRecord:
         if duration is not None:
             attrs = {**self._metric, **extra}
             duration.record(time.perf_counter() - self._started, attrs)
+
+
+#: (the global propagator checked last, whether it is the default W3C pair or trace context
+#: alone): :meth:`AttemptRecord.headers` may then write the traceparent itself.
+_TEXTMAP: tuple[object, bool] = (None, False)
+_W3C = ([TraceContextTextMapPropagator, W3CBaggagePropagator], [TraceContextTextMapPropagator])
+
+
+def _plain_w3c(textmap: object) -> bool:
+    """Whether ``textmap`` injects only W3C trace context and baggage (the default)."""
+    global _TEXTMAP
+    known = _TEXTMAP
+    if known[0] is textmap:
+        return known[1]
+    members = getattr(textmap, "_propagators", None)  # private: absent, the general path
+    plain = (
+        type(textmap) is CompositePropagator
+        and isinstance(members, (list, tuple))
+        and [type(p) for p in members] in _W3C
+    )
+    _TEXTMAP = (textmap, plain)
+    return plain
 
 
 @functools.cache
