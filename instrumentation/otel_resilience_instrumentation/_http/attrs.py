@@ -167,12 +167,13 @@ class Target:
         return attrs
 
     def metric_attributes(self) -> dict[str, Any]:
-        """The low-cardinality subset recorded on http.client.request.duration."""
+        """The low-cardinality subset recorded on http.client.request.duration: the
+        conventions' default set. ``url.scheme`` is Opt-In there and left out: each attribute
+        costs every measurement (the SDK hashes them), and ``server.port`` tells the schemes
+        apart in practice."""
         attrs: dict[str, Any] = {semconv.HTTP_REQUEST_METHOD: self.semconv_method}
         if self.host:
             attrs[semconv.SERVER_ADDRESS] = self.host
         if self.port is not None:
             attrs[semconv.SERVER_PORT] = self.port
-        if self.scheme:
-            attrs[semconv.URL_SCHEME] = self.scheme
         return attrs
