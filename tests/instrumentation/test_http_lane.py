@@ -244,3 +244,15 @@ def test_aiohttp_raise_for_status_on_the_lane(instrument, server, warm, general)
         _aiohttp("GET", server.url, raise_for_status=True)
     assert raised.value.status == 404
     assert general == ["send"]  # the warm-up only
+
+
+def test_aiohttp_lane_never_adds_its_own_resend(instrument, server, warm, general):
+    """aiohttp: a server that always hangs up sees exactly max_attempts (3) sends from a lane
+    request, not aiohttp's re-send on top of each (6)."""
+    instrument("aiohttp", **OFF)
+    warm(_aiohttp)
+    server.default = Reply(drop=True)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        _aiohttp("GET", server.url)
+    assert server.count == 3
+    assert general == ["send", "resume"]
