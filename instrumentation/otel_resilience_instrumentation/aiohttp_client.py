@@ -36,6 +36,7 @@ from collections.abc import Collection
 from typing import Any
 
 import wrapt
+from multidict import istr  # aiohttp's own dependency
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
@@ -65,6 +66,10 @@ _METHOD = "_request"
 
 
 _ATTEMPT = _aiohttp_resend.ATTEMPT
+#: The session's default headers, tested for a websocket's ``Upgrade`` (an ``istr``: its
+#: case-folded form is computed once); a session without them is given one, so no lane.
+_UPGRADE = istr("Upgrade")
+_UPGRADE_ONLY = frozenset((_UPGRADE,))
 _in_attempt = _ATTEMPT.get
 
 
@@ -95,6 +100,9 @@ class _Patch:
         #: "scheme://netloc" of string URLs -> their host as the runner planned it (for the
         #: lane, see _http.lane), filled after a planned request: the lane builds no URL.
         self.heads: dict[str, Host] = {}
+        #: A lane-shaped call's string URL -> its head's host: the same URL again (its hash
+        #: kept by the str) finds its host with no head cut out of it.
+        self.lanes: dict[str, Host] = {}
         #: A string URL of a lane-shaped call (no base URL, headers or params of its own) ->
         #: what _describe made of it (the URL as sent, host, explicit port, scheme): no yarl
         #: URL is built again for it.
@@ -139,29 +147,56 @@ class _Patch:
             self.urls[args[1]] = (d.url, d.host, d.port, d.scheme)
         return described
 
+    def lane_host(self, url: str) -> Host | None:
+        """The host of a string URL not seen on the lane yet, from its head (remembered for the
+        URL when the head's host is known)."""
+        host = self.heads.get(_head(url))
+        if host is not None:
+            if len(self.lanes) >= _MAX_HEADS:
+                self.lanes.clear()
+            self.lanes[url] = host
+        return host
+
+    def remember(self, url: str, described: HttpRequest) -> None:
+        """After a lane-shaped request planned its host: its head leads to that host."""
+        head = _head(url)
+        if head not in self.heads:
+            origin = (described.host, described.port, described.scheme)
+            host = self.runner._origins.get(origin)  # type: ignore[arg-type]
+            if host is not None:
+                if len(self.heads) >= _MAX_HEADS:
+                    self.heads.clear()
+                self.heads[head] = host
+
     async def request(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         """The wrapper: the lane when it is open, else the runner's general path."""
-        head = None
+        shaped = False
         # The lane: a string URL, no base URL, no headers of the call's own (a websocket's
-        # Upgrade comes there) and none of the session's. The head ends at the path's "/"
-        # (a URL without one is its own head: it still names one host).
+        # Upgrade comes there) and none of the session's. The session's private attributes
+        # are read from its __dict__ (absent: no lane), where _request reads them.
+        own = instance.__dict__
         if (
             len(args) > 1
             and type(url := args[1]) is str
             and "headers" not in kwargs
-            and getattr(instance, "_base_url", _NO_PORT) is None  # private: absent, no lane
-            and "Upgrade" not in instance.headers
+            and own.get("_base_url", _NO_PORT) is None
+            and _UPGRADE not in own.get("_default_headers", _UPGRADE_ONLY)
         ):
-            cut = url.find("/", 8)
-            head = url if cut < 0 else url[:cut]
-            took = lane(self.runner, self.heads.get(head))
+            shaped = True
+            took = lane(self.runner, self.lanes.get(url) or self.lane_host(url))
             if took is not None:
-                # managed() for the lane's attempt (no headers, no cap), inline, and the caller's
-                # raise_for_status only when asked: each coroutine saved is ~2k instructions.
+                # managed() for the lane's attempt (no headers, no cap), inline; the caller's
+                # raise_for_status is turned off (and applied here) only when one is asked for.
                 fast, permit = took
+                wanted = kwargs.get("raise_for_status")
+                if wanted is None:
+                    wanted = own.get("_raise_for_status")
                 token = _ATTEMPT.set(True)
                 try:
-                    response = await wrapped(*args, **{**kwargs, "raise_for_status": False})
+                    if wanted:
+                        response = await wrapped(*args, **{**kwargs, "raise_for_status": False})
+                    else:
+                        response = await wrapped(*args, **kwargs)
                 except Exception as exc:
                     first = First(error=exc)
                 else:
@@ -169,9 +204,6 @@ class _Patch:
                     if status < 500 and status not in fast.statuses:
                         if fast.breaker is not None:
                             fast.breaker._closed_success(permit)
-                        wanted = kwargs.get("raise_for_status")
-                        if wanted is None:
-                            wanted = instance._raise_for_status
                         if wanted:
                             await _raise_for_status(instance, wanted, response)
                         return response
@@ -179,7 +211,7 @@ class _Patch:
                 finally:
                     _ATTEMPT.reset(token)
                 return await self.resume(wrapped, instance, args, kwargs, first)
-        described = self.describe(instance, args, kwargs, head is not None)
+        described = self.describe(instance, args, kwargs, shaped)
         if described is None:
             if _in_attempt():
                 return await _passed(wrapped, args, kwargs)
@@ -196,13 +228,8 @@ class _Patch:
             return await self.managed(wrapped, instance, args, kwargs, attempt)
 
         response = await self.runner.asend(described, send)
-        if head is not None and head not in self.heads:
-            origin = (described.host, described.port, described.scheme)
-            host = self.runner._origins.get(origin)  # type: ignore[arg-type]
-            if host is not None:
-                if len(self.heads) >= _MAX_HEADS:
-                    self.heads.clear()
-                self.heads[head] = host
+        if shaped:
+            self.remember(args[1], described)
         if was_managed:
             await _raise_for_status(instance, kwargs.get("raise_for_status"), response)
         return response
@@ -221,8 +248,15 @@ class _Patch:
         return response
 
 
-#: Heads remembered per instrumentor; cleared when this many.
+#: Heads (and lane URLs) remembered per instrumentor; cleared when this many.
 _MAX_HEADS = 4096
+
+
+def _head(url: str) -> str:
+    """A string URL up to its path's "/" (a URL without one is its own head: it still names
+    one host)."""
+    cut = url.find("/", 8)
+    return url if cut < 0 else url[:cut]
 
 
 async def _raise_for_status(session: Any, wanted: Any, response: Any) -> None:
