@@ -5,12 +5,14 @@ the attempts we manage (``_aiohttp_resend``), kept everywhere else, and the sess
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp_support import CLIENT_TIMEOUT, run
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
+from otel_resilience_instrumentation import _aiohttp_resend
 from servers import Reply
 
 _MISSING = object()
@@ -138,3 +140,37 @@ def test_a_session_switched_off_by_its_owner_is_not_resent(instrument, server):
     with pytest.raises(aiohttp.ServerDisconnectedError):
         run(go)
     assert server.count == 1
+
+
+def test_the_flag_is_put_only_where_request_reads_it():
+    """install() puts the property on a session class whose _request (through any wrapper)
+    reads _retry_connection, and leaves one whose _request does not untouched."""
+
+    class Reads:
+        async def _request(self) -> bool:
+            return bool(self._retry_connection)  # type: ignore[attr-defined]
+
+    class Ignores:
+        async def _request(self) -> bool:
+            return True
+
+    @functools.wraps(Reads._request)
+    async def wrapper(self: Any) -> bool:
+        return await Reads._request(self)
+
+    Wrapped = type("Wrapped", (), {"_request": wrapper})
+    assert _aiohttp_resend.install(Ignores) is False
+    assert "_retry_connection" not in Ignores.__dict__
+    for cls in (Reads, Wrapped):
+        assert _aiohttp_resend.install(cls) is True
+        session = cls()
+        session._retry_connection = True
+        token = _aiohttp_resend.ATTEMPT.set(True)
+        try:
+            assert session._retry_connection is False
+        finally:
+            _aiohttp_resend.ATTEMPT.reset(token)
+        assert session._retry_connection is True
+        _aiohttp_resend.uninstall(cls)
+        assert "_retry_connection" not in cls.__dict__
+        assert session._retry_connection is True
