@@ -285,3 +285,24 @@ def test_aiohttp_lane_never_adds_its_own_resend(instrument, server, warm, genera
         _aiohttp("GET", server.url)
     assert server.count == 3
     assert general == ["send", "resume"]
+
+
+def test_aiohttp_lane_with_trace_configs_never_adds_its_own_resend(instrument, server, general):
+    """aiohttp: with a TraceConfig on the session (contrib's way; its hook runs before
+    _request reads the re-send flag), a server that always hangs up still sees exactly
+    max_attempts (3) sends from a lane request."""
+    instrument("aiohttp", **OFF)
+    config = aiohttp.TraceConfig()
+
+    async def go() -> None:
+        async with aiohttp.ClientSession(timeout=AIOHTTP_TIMEOUT, trace_configs=[config]) as s:
+            async with s.get(server.url) as response:  # plans the host
+                assert response.status == 200
+            server.default = Reply(drop=True)
+            async with s.get(server.url):
+                pass
+
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        asyncio.run(go())
+    assert server.count == 1 + 3
+    assert general == ["send", "resume"]
