@@ -36,7 +36,6 @@ from collections.abc import Collection
 from typing import Any
 
 import wrapt
-from multidict import istr  # aiohttp's own dependency
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
@@ -66,10 +65,6 @@ _METHOD = "_request"
 
 
 _ATTEMPT = _aiohttp_resend.ATTEMPT
-#: The session's default headers, tested for a websocket's ``Upgrade`` (an ``istr``: its
-#: case-folded form is computed once); a session without them is given one, so no lane.
-_UPGRADE = istr("Upgrade")
-_UPGRADE_ONLY = frozenset((_UPGRADE,))
 _in_attempt = _ATTEMPT.get
 
 
@@ -91,9 +86,14 @@ class _Patch:
     """The wrapper of ``ClientSession._request`` (:meth:`request`) and what it needs."""
 
     def __init__(self, aiohttp: Any, runner: HttpRunner[Any]) -> None:
-        from multidict import CIMultiDict  # aiohttp's own dependency
+        from multidict import CIMultiDict, istr  # aiohttp's own dependency
 
         self.aiohttp = aiohttp
+        #: Tested against the session's default headers for a websocket's ``Upgrade`` (an
+        #: ``istr``: its case-folded form computed once); a session without them gets
+        #: ``upgrade_only``, so no lane.
+        self.upgrade = istr("Upgrade")
+        self.upgrade_only = frozenset((self.upgrade,))
         self.cimultidict = CIMultiDict
         self.runner = runner
         self.sentinel = aiohttp.helpers.sentinel
@@ -180,7 +180,7 @@ class _Patch:
             and type(url := args[1]) is str
             and "headers" not in kwargs
             and own.get("_base_url", _NO_PORT) is None
-            and _UPGRADE not in own.get("_default_headers", _UPGRADE_ONLY)
+            and self.upgrade not in own.get("_default_headers", self.upgrade_only)
         ):
             shaped = True
             took = lane(self.runner, self.lanes.get(url) or self.lane_host(url))

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp_support import CLIENT_TIMEOUT, run
+from libs_support import imports_after
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from otel_resilience_instrumentation import _aiohttp_resend
 from servers import Reply
@@ -174,3 +175,9 @@ def test_the_flag_is_put_only_where_request_reads_it():
         _aiohttp_resend.uninstall(cls)
         assert "_retry_connection" not in cls.__dict__
         assert session._retry_connection is True
+
+
+def test_importing_the_instrumentor_imports_neither_aiohttp_nor_multidict():
+    """Importing the module (and its re-send part) imports no aiohttp, nor its multidict."""
+    loaded = imports_after("otel_resilience_instrumentation.aiohttp_client")
+    assert not {"aiohttp", "multidict"} & loaded
