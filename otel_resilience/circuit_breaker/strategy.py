@@ -309,11 +309,16 @@ class CircuitBreaker(DecidingStrategy):
         """:meth:`on_success` for a :meth:`_closed_permit` (a failure goes through a pipeline)."""
         core = self._core
         now = self._clock.monotonic() if self._timed else 0.0
-        # BreakerCore.record_success inline (one frame less on every HTTP success).
-        with core._lock or core._new_lock():
+        # BreakerCore.record_success inline (one frame less on every HTTP success); the lock
+        # taken by hand: a ``with`` costs ~1k instructions more on CPython 3.11.
+        lock = core._lock or core._new_lock()
+        lock.acquire()
+        try:
             if permit == core.epoch and core.state is CLOSED:
                 (core.window or core._new_window()).add_success(now)
                 return
+        finally:
+            lock.release()
         transition = core.record(permit, False, False, now)  # the state moved on meanwhile
         if transition is not None:
             self._emit(transition, None)
