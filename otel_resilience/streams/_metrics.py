@@ -144,16 +144,24 @@ class Meter:
                 self._roll(now)
 
     def _roll(self, at: float) -> None:
+        """Add the count at ``at`` to the window and update the extremes of the current rate
+        (per token-carrying chunk: the base moves only once it falls out of the window)."""
         window = self._window
-        window.append((at, self.tokens))
-        horizon = at - self._window_s
-        while len(window) > 2 and window[1][0] <= horizon:
+        tokens = self.tokens
+        window.append((at, tokens))
+        if len(window) > 2 and window[1][0] <= at - self._window_s:
+            horizon = at - self._window_s
             window.popleft()
-        rate = self._rate(at)
-        if rate is not None:
-            if self.peak is None or rate > self.peak:
+            while len(window) > 2 and window[1][0] <= horizon:
+                window.popleft()
+        t0, n0 = window[0]
+        if at > t0:  # the rate _rate(at) gives, computed here without its frame
+            rate = (tokens - n0) / (at - t0)
+            peak = self.peak
+            if peak is None or rate > peak:
                 self.peak = rate
-            if self.trough is None or rate < self.trough:
+            trough = self.trough
+            if trough is None or rate < trough:
                 self.trough = rate
 
     def _rate(self, at: float) -> float | None:
