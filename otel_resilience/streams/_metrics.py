@@ -150,10 +150,7 @@ class Meter:
         tokens = self.tokens
         window.append((at, tokens))
         if len(window) > 2 and window[1][0] <= at - self._window_s:
-            horizon = at - self._window_s
-            window.popleft()
-            while len(window) > 2 and window[1][0] <= horizon:
-                window.popleft()
+            self._slide(at)
         t0, n0 = window[0]
         if at > t0:  # the rate _rate(at) gives, computed here without its frame
             rate = (tokens - n0) / (at - t0)
@@ -163,6 +160,15 @@ class Meter:
             trough = self.trough
             if trough is None or rate < trough:
                 self.trough = rate
+
+    def _slide(self, at: float) -> None:
+        """Drop the entries the window's base has moved past (the base: the newest entry at
+        least a window old, as long as a newer one remains)."""
+        window = self._window
+        horizon = at - self._window_s
+        window.popleft()
+        while len(window) > 2 and window[1][0] <= horizon:
+            window.popleft()
 
     def _rate(self, at: float) -> float | None:
         """Tokens per second over the window ending at ``at`` (None until it spans any time)."""

@@ -299,11 +299,23 @@ def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on purpose
                 meter.chunks = count + 1
                 if tally is not None:  # Meter._measure inlined for a token count only
                     tokens = tally(item)
-                    if tokens:
-                        meter.tokens += tokens
+                    if tokens:  # Meter._roll inlined too (keep them alike)
+                        total = meter.tokens = meter.tokens + tokens
                         if not count:
                             meter.first_tokens = tokens
-                        meter._roll(at)
+                        window = meter._window
+                        window.append((at, total))
+                        if len(window) > 2 and window[1][0] <= at - meter._window_s:
+                            meter._slide(at)
+                        t0, n0 = window[0]
+                        if at > t0:
+                            rate = (total - n0) / (at - t0)
+                            peak = meter.peak
+                            if peak is None or rate > peak:
+                                meter.peak = rate
+                            trough = meter.trough
+                            if trough is None or rate < trough:
+                                meter.trough = rate
                 elif meter._extra:
                     meter._measure(at, item, count)
                 yield item
