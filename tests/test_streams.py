@@ -63,6 +63,31 @@ def test_rolling_window_forgets_old_chunks(io: Driver, fake_clock: FakeClock) ->
     assert stream.metrics.tokens_per_second_peak == pytest.approx(4.0)
 
 
+def test_rolling_rate_extremes_match_the_window_definition(
+    io: Driver, fake_clock: FakeClock
+) -> None:
+    """Current, peak and lowest rates are exact: at each chunk, tokens since the window's base
+    (the newest earlier chunk at least ``window`` seconds old, else the oldest) over the time
+    since it."""
+    items = ["a" * k for k in (3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5)]
+    steps = [0.5, 0.25, 1.5, 0.25, 0.75, 3.0, 0.5, 0.5, 0.25, 2.5, 0.5]
+    source = Source(items, io.mode, fake_clock, steps=steps)
+    stream = monitor_stream(source, name="s", clock=fake_clock, count_tokens=len, window=1.0)
+    io.drain(stream)
+    times, counts, rates = [], [], []
+    for step, item in zip(steps, items, strict=True):
+        times.append((times[-1] if times else 0.0) + step)
+        counts.append((counts[-1] if counts else 0) + len(item))
+        at = times[-1]
+        base = max([i for i in range(len(times) - 1) if times[i] <= at - 1.0], default=0)
+        if at > times[base]:
+            rates.append((counts[-1] - counts[base]) / (at - times[base]))
+    m = stream.metrics
+    assert m.tokens_per_second == pytest.approx(rates[-1])
+    assert m.tokens_per_second_peak == pytest.approx(max(rates))
+    assert m.tokens_per_second_min == pytest.approx(min(rates))
+
+
 def test_pause_does_not_read_the_source(io: Driver) -> None:
     """A paused consumer waits; the source is not read until resume()."""
     source = Source([1, 2, 3], io.mode)

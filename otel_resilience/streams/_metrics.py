@@ -144,17 +144,31 @@ class Meter:
                 self._roll(now)
 
     def _roll(self, at: float) -> None:
+        """Add the count at ``at`` to the window and update the extremes of the current rate
+        (per token-carrying chunk: the base moves only once it falls out of the window)."""
         window = self._window
-        window.append((at, self.tokens))
+        tokens = self.tokens
+        window.append((at, tokens))
+        if len(window) > 2 and window[1][0] <= at - self._window_s:
+            self._slide(at)
+        t0, n0 = window[0]
+        if at > t0:  # the rate _rate(at) gives, computed here without its frame
+            rate = (tokens - n0) / (at - t0)
+            peak = self.peak
+            if peak is None or rate > peak:
+                self.peak = rate
+            trough = self.trough
+            if trough is None or rate < trough:
+                self.trough = rate
+
+    def _slide(self, at: float) -> None:
+        """Drop the entries the window's base has moved past (the base: the newest entry at
+        least a window old, as long as a newer one remains)."""
+        window = self._window
         horizon = at - self._window_s
+        window.popleft()
         while len(window) > 2 and window[1][0] <= horizon:
             window.popleft()
-        rate = self._rate(at)
-        if rate is not None:
-            if self.peak is None or rate > self.peak:
-                self.peak = rate
-            if self.trough is None or rate < self.trough:
-                self.trough = rate
 
     def _rate(self, at: float) -> float | None:
         """Tokens per second over the window ending at ``at`` (None until it spans any time)."""

@@ -265,6 +265,8 @@ def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on purpose
         meter = core.meter
         now = core.now
         on_chunk = core.on_chunk
+        # Tokens counted and no byte sizes (the LLM proxy's case): counted here, no frame.
+        tally = meter._count if meter._sized is False else None
         # One ``for`` over the source: its reads are the only code here that raises (hooks are
         # guarded), so an exception below is the source's. Pause and cancel are checked before
         # each read (after the yield) and after it (cancelled while reading).
@@ -295,7 +297,26 @@ def _chunks(  # noqa: PLR0915 - the per-chunk loop stays in one frame on purpose
                     meter.first_at = at
                 meter.last_at = at
                 meter.chunks = count + 1
-                if meter._extra:
+                if tally is not None:  # Meter._measure inlined for a token count only
+                    tokens = tally(item)
+                    if tokens:  # Meter._roll inlined too (keep them alike)
+                        total = meter.tokens = meter.tokens + tokens
+                        if not count:
+                            meter.first_tokens = tokens
+                        window = meter._window
+                        window.append((at, total))
+                        if len(window) > 2 and window[1][0] <= at - meter._window_s:
+                            meter._slide(at)
+                        t0, n0 = window[0]
+                        if at > t0:
+                            rate = (total - n0) / (at - t0)
+                            peak = meter.peak
+                            if peak is None or rate > peak:
+                                meter.peak = rate
+                            trough = meter.trough
+                            if trough is None or rate < trough:
+                                meter.trough = rate
+                elif meter._extra:
                     meter._measure(at, item, count)
                 yield item
                 if core.state is not _STREAMING and _settle(shared, started_at) is _END:

@@ -4,6 +4,8 @@ own models, dicts and objects of no known kind."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pydantic
 import pydantic.v1
 import pytest
@@ -239,3 +241,56 @@ def test_only_an_empty_choices_list_with_usage_is_the_usage_only_chunk() -> None
     assert OPENAI.fold(reported, {"choices": [], "usage": None}) == 0
     assert OPENAI.fold(reported, {"choices": [], "usage": USAGE}) == USAGE_ONLY
     assert reported.usage.output == 3
+
+
+def _counter_cases() -> list[tuple[object, object, bool]]:
+    """(provider, chunk, whether the counter hands it to the full fold)."""
+    tool = {"tool_calls": [{"index": 0, "function": {"arguments": "{"}}]}
+    two = {**FINAL, "choices": [*FINAL["choices"], {"index": 1, "delta": {"content": "x"}}]}  # type: ignore[misc]
+    text = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "a"}}
+    event = ResponseTextDeltaEvent.construct(type="response.output_text.delta", delta="Hi")
+
+    class Chunk:
+        choices: tuple[object, ...] = ()
+        usage = None
+
+    return [
+        (OPENAI, ChatCompletionChunk.construct(**_chat(0)), False),
+        (OPENAI, ChatCompletionChunk.model_validate(_chat(1)), False),
+        (OPENAI, ChatCompletionChunk.construct(**_chat(0, delta=tool)), False),
+        (OPENAI, ChatCompletionChunk.construct(**_chat(0, delta={"role": "assistant"})), False),
+        (OPENAI, ChatCompletionChunk.construct(**two), False),
+        (OPENAI, _chat(0, delta={"refusal": "no"}), False),
+        (OPENAI, FINAL, False),
+        (OPENAI, Chunk(), False),
+        (OPENAI, ChatCompletionChunk.construct(**_chat(1), type="odd-extra"), True),
+        (OPENAI, ChatCompletionChunk.construct(**USAGE_CHUNK), True),
+        (OPENAI, USAGE_CHUNK, True),
+        (OPENAI, event, True),
+        (ANTHROPIC, RawContentBlockDeltaEvent.model_validate(text), False),
+        (ANTHROPIC, text, False),
+        (ANTHROPIC, {"type": "message_stop"}, False),
+        (ANTHROPIC, {"type": "message_start", "message": {}}, True),
+        (ANTHROPIC, {"type": "message_delta", "delta": {}, "usage": {"output_tokens": 1}}, True),
+    ]
+
+
+@pytest.mark.parametrize(("provider", "chunk", "to_full"), _counter_cases())
+def test_counter_flags_output_like_fold_and_hands_the_rest_to_it(
+    provider: object, chunk: object, to_full: bool
+) -> None:
+    """The hook of calls nothing records counts a chunk's output as ``fold`` flags it, and
+    passes every chunk that may carry usage, ids or events to the full hook."""
+    tally = SimpleNamespace(delta=-1, tokens=5)
+    seen: list[object] = []
+
+    def full(c: object) -> bool:
+        seen.append(c)
+        return False
+
+    visible = provider.counter(tally, full)(chunk)  # type: ignore[attr-defined]
+    if to_full:
+        assert (visible, seen, tally.delta, tally.tokens) == (False, [chunk], -1, 5)
+    else:
+        out = 1 if provider.fold(Reported(), chunk) & DELTA else 0  # type: ignore[attr-defined]
+        assert (visible, seen, tally.delta, tally.tokens) == (True, [], out, 5 + out)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from llm_server import disconnect, ok, server_error, stall
 from llm_support import CHAT, MESSAGE, OPENAI_FALLBACK
-from opentelemetry.trace import StatusCode
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.trace import NoOpTracerProvider, StatusCode
+from otel_resilience_instrumentation._llm.providers import ANTHROPIC, OPENAI
 
 from otel_resilience import semconv
 
@@ -256,3 +258,40 @@ def test_stream_created_in_one_task_and_read_in_another(
 async def _drain(stream):
     """Read an async stream to its end: how many items."""
     return len([item async for item in stream])
+
+
+def test_stream_metrics_with_telemetry_off_skip_the_full_fold(
+    llm_sdk, llm_server, instrument, fake_clock, monkeypatch
+):
+    """With nothing recording, the same token figures and hidden usage chunk, but the provider's
+    full fold (ids, model, finish reasons) runs only on the chunks carrying usage."""
+    folded: list[str] = []
+    for cls in (type(OPENAI), type(ANTHROPIC)):
+
+        def spy(self, reported, chunk, real=cls.fold):
+            folded.append(getattr(chunk, "type", None) or "chunk")
+            return real(self, reported, chunk)
+
+        monkeypatch.setattr(cls, "fold", spy)
+    off = {"tracer_provider": NoOpTracerProvider(), "meter_provider": NoOpMeterProvider()}
+    instrument("openai", **off)
+    instrument("anthropic", **off)
+    llm_server.script(ok(text="one two three", output_tokens=7))
+    items, tokens, m = _read_counting(
+        llm_sdk, "openai", lambda c: c.chat.completions.create(**CHAT, stream=True), fake_clock
+    )
+    assert all(c.choices for c in items)  # the usage chunk is still hidden
+    assert (m.chunks, tokens, m.tokens) == (5, [0, 1, 2, 3, 3], 7)
+    assert m.tokens_per_second_avg == 7 / 2.0
+    assert folded == ["chunk"]  # the usage chunk only
+
+    folded.clear()
+    llm_server.script(ok(text="one two three", output_tokens=7))
+    items, tokens, m = _read_counting(
+        llm_sdk, "anthropic", lambda c: c.messages.create(**MESSAGE, stream=True), fake_clock
+    )
+    kinds = [e.type for e in items]
+    assert tokens[kinds.index("message_start")] == 1
+    assert tokens[kinds.index("content_block_stop")] == 4
+    assert tokens[kinds.index("message_delta")] == m.tokens == 7
+    assert folded == ["message_start", "message_delta"]

@@ -6,10 +6,11 @@ a release renames is simply not recorded; every reader here is wrapped by its ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from otel_resilience import semconv as s
+from otel_resilience_instrumentation._llm import counting as _counting
 from otel_resilience_instrumentation._llm.fields import get as _get
 from otel_resilience_instrumentation._llm.fields import view as _view
 from otel_resilience_instrumentation._llm.request import Reported, Usage
@@ -109,6 +110,13 @@ class Provider:
         :data:`USAGE_ONLY` flags. Per chunk: one read of each field that exists, no
         exceptions, and the end's work (finish reasons, usage) only on the chunks carrying it."""
         raise NotImplementedError
+
+    def counter(self, tally: Any, full: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        """The per-chunk hook of a stream nothing records: it reads only whether a chunk
+        carries output (``tally.delta`` = 1 and ``tally.tokens`` + 1, else ``tally.delta`` = 0)
+        and hands every chunk that may carry more (usage, ids, events) to ``full``, the hook
+        that folds everything. One frame per chunk on the common path."""
+        return full
 
     def stream_body(self, url: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """The body of a streamed request asking for usage when the caller did not (then the
@@ -228,6 +236,9 @@ class _OpenAI(Provider):
                 flags |= USAGE_ONLY
         return flags
 
+    def counter(self, tally: Any, full: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        return _counting.openai_chat(tally, full)
+
     def stream_body(self, url: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if _path(url) != "/chat/completions":  # responses report usage in response.completed
             return None
@@ -276,6 +287,9 @@ class _Anthropic(Provider):
     def finish_reasons(self, result: Any) -> tuple[str, ...]:
         reason = _get(result, "stop_reason")
         return (reason,) if isinstance(reason, str) else ()
+
+    def counter(self, tally: Any, full: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        return _counting.anthropic_events(tally, full)
 
     def fold(self, reported: Reported, chunk: Any) -> int:
         fields = _view(chunk)

@@ -81,6 +81,7 @@ class Hooks:
         "_started",
         "_tally",
         "count_tokens",
+        "on_chunk",
         "reported",
     )
 
@@ -95,8 +96,13 @@ class Hooks:
         # count_tokens(chunk) -> tally.delta, set by on_chunk just before: getattr(tally,
         # "delta", chunk) in C, no Python frame per chunk.
         self.count_tokens = functools.partial(getattr, tally, "delta")
+        #: The proxy's per-chunk hook: when nothing records (no span, no metric), the span-only
+        #: reads (id, model, finish reasons) are skipped on the chunks that carry only output.
+        self.on_chunk = (
+            self.fold if call.inst.records else runner.provider.counter(tally, self.fold)
+        )
 
-    def on_chunk(self, chunk: Any) -> bool:
+    def fold(self, chunk: Any) -> bool:
         """Fold the chunk into what the response reported and its output tokens into the
         tally; hide the usage chunk we asked for."""
         tally = self._tally
