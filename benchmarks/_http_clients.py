@@ -241,11 +241,12 @@ class AiohttpKit(Kit):
     def _ours(self, runner: HttpRunner[Any]) -> Callable[[], Any]:
         aiohttp, ours = self._aiohttp, self._ours_module
         wrapper = wrapt.FunctionWrapper(
-            aiohttp.ClientSession._request, ours._wrapper(aiohttp, runner, middlewares=True)
+            aiohttp.ClientSession._request, ours._wrapper(aiohttp, runner)
         )
         with warnings.catch_warnings():  # aiohttp discourages subclassing ClientSession
             warnings.simplefilter("ignore", DeprecationWarning)
             cls = type("OursSession", (aiohttp.ClientSession,), {"_request": wrapper})
+        ours._aiohttp_resend.install(cls)  # as instrument() does on ClientSession
         return cls  # type: ignore[no-any-return]
 
     def fetches(self, is_async: bool) -> dict[str, Fetch]:

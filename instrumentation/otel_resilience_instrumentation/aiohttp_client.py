@@ -20,10 +20,11 @@ attempt covers the redirects aiohttp follows (as contrib's span does), and ``_re
 private (``(method, str_or_url)`` then keyword options; checked against aiohttp 3.14).
 
 aiohttp re-sends an idempotent request once, at once, when a pooled connection drops. Inside
-an attempt we manage, a per-request middleware (aiohttp >= 3.12) stops that second send and
-re-raises the first error, so each physical send is one of our attempts, with its own span and
-``traceparent``, and the server sees at most ``max_attempts`` sends, not twice that. Requests
-passed straight through (suppressed, disabled hosts) keep aiohttp's own behaviour.
+an attempt we manage, the session's ``_retry_connection`` flag reads ``False`` (a descriptor
+keyed on a ContextVar, see :mod:`._aiohttp_resend`), so aiohttp raises the first error, each
+physical send is one of our attempts, with its own span and ``traceparent``, and the server
+sees at most ``max_attempts`` sends, not twice that. Requests passed straight through
+(suppressed, disabled hosts) and other tasks on the same session keep aiohttp's own re-send.
 
 Contrib's ``-aiohttp-client`` hooks run inside ``_request``, so inside our attempt, where
 ``suppress_http_instrumentation`` is set: they record no second CLIENT span, in either order.
@@ -31,17 +32,17 @@ Contrib's ``-aiohttp-client`` hooks run inside ``_request``, so inside our attem
 
 from __future__ import annotations
 
-import contextvars
-import inspect
 from collections.abc import Collection
 from typing import Any
 
 import wrapt
+from multidict import istr  # aiohttp's own dependency
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
 from opentelemetry.instrumentation.utils import unwrap
 
+from otel_resilience_instrumentation import _aiohttp_resend
 from otel_resilience_instrumentation._aiohttp_parts import (
     _NO_PORT,
     _Adapter,
@@ -64,59 +65,44 @@ __all__ = ["ResilienceAiohttpClientInstrumentor"]
 _METHOD = "_request"
 
 
-class _Sends:
-    """What the middleware remembers within one attempt: the connection error it let out."""
-
-    __slots__ = ("dropped",)
-
-    def __init__(self) -> None:
-        self.dropped: BaseException | None = None
-
-
-_SENDS: contextvars.ContextVar[_Sends | None] = contextvars.ContextVar(
-    "otel_resilience_aiohttp_sends", default=None
-)
+_ATTEMPT = _aiohttp_resend.ATTEMPT
+#: The session's default headers, tested for a websocket's ``Upgrade`` (an ``istr``: its
+#: case-folded form is computed once); a session without them is given one, so no lane.
+_UPGRADE = istr("Upgrade")
+_UPGRADE_ONLY = frozenset((_UPGRADE,))
+_in_attempt = _ATTEMPT.get
 
 
-def _make_middleware(aiohttp: Any) -> Any:
-    dropped_types = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
-
-    async def one_send(request: Any, handler: Any) -> Any:
-        """Outermost middleware of a managed attempt: aiohttp's own re-send after a dropped
-        connection is refused (the first error again), so only our Retry re-sends."""
-        sends = _SENDS.get()
-        if sends is None:
-            return await handler(request)
-        if sends.dropped is not None:
-            raise sends.dropped
-        try:
-            return await handler(request)
-        except dropped_types as exc:
-            sends.dropped = exc
-            raise
-
-    return one_send
+async def _passed(wrapped: Any, args: Any, kwargs: Any) -> Any:
+    """A request passed straight through from inside an attempt we manage (a TraceConfig
+    hook's own request, suppressed there) keeps aiohttp's re-send, as it would uninstrumented."""
+    token = _ATTEMPT.set(False)
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _ATTEMPT.reset(token)
 
 
-def _wrapper(aiohttp: Any, runner: HttpRunner[Any], middlewares: bool) -> Any:
-    return _Patch(aiohttp, runner, middlewares).request
+def _wrapper(aiohttp: Any, runner: HttpRunner[Any]) -> Any:
+    return _Patch(aiohttp, runner).request
 
 
 class _Patch:
     """The wrapper of ``ClientSession._request`` (:meth:`request`) and what it needs."""
 
-    def __init__(self, aiohttp: Any, runner: HttpRunner[Any], middlewares: bool) -> None:
+    def __init__(self, aiohttp: Any, runner: HttpRunner[Any]) -> None:
         from multidict import CIMultiDict  # aiohttp's own dependency
 
         self.aiohttp = aiohttp
         self.cimultidict = CIMultiDict
         self.runner = runner
-        self.middlewares = middlewares
-        self.one_send = _make_middleware(aiohttp)
         self.sentinel = aiohttp.helpers.sentinel
         #: "scheme://netloc" of string URLs -> their host as the runner planned it (for the
         #: lane, see _http.lane), filled after a planned request: the lane builds no URL.
         self.heads: dict[str, Host] = {}
+        #: A lane-shaped call's string URL -> its head's host: the same URL again (its hash
+        #: kept by the str) finds its host with no head cut out of it.
+        self.lanes: dict[str, Host] = {}
         #: A string URL of a lane-shaped call (no base URL, headers or params of its own) ->
         #: what _describe made of it (the URL as sent, host, explicit port, scheme): no yarl
         #: URL is built again for it.
@@ -125,7 +111,7 @@ class _Patch:
     async def managed(
         self, wrapped: Any, session: Any, args: Any, kwargs: Any, attempt: Attempt
     ) -> Any:
-        """One attempt we manage: its headers, its timeout cap, our middleware first."""
+        """One attempt we manage: its headers, its timeout cap, no re-send of aiohttp's own."""
         kw = dict(kwargs)
         if attempt.headers:
             given = kwargs.get("headers")
@@ -137,16 +123,11 @@ class _Patch:
             given = kwargs.get("timeout", self.sentinel)
             kw["timeout"] = _capped(self.aiohttp, session, given, attempt.timeout)
         kw["raise_for_status"] = False
-        if self.middlewares:
-            chain = kwargs.get("middlewares")
-            if chain is None:
-                chain = session._middlewares or ()
-            kw["middlewares"] = (self.one_send, *chain)
-        token = _SENDS.set(_Sends())
+        token = _ATTEMPT.set(True)
         try:
             return await wrapped(*args, **kw)
         finally:
-            _SENDS.reset(token)
+            _ATTEMPT.reset(token)
 
     def describe(
         self, session: Any, args: Any, kwargs: Any, lane_shaped: bool
@@ -166,35 +147,56 @@ class _Patch:
             self.urls[args[1]] = (d.url, d.host, d.port, d.scheme)
         return described
 
+    def lane_host(self, url: str) -> Host | None:
+        """The host of a string URL not seen on the lane yet, from its head (remembered for the
+        URL when the head's host is known)."""
+        host = self.heads.get(_head(url))
+        if host is not None:
+            if len(self.lanes) >= _MAX_HEADS:
+                self.lanes.clear()
+            self.lanes[url] = host
+        return host
+
+    def remember(self, url: str, described: HttpRequest) -> None:
+        """After a lane-shaped request planned its host: its head leads to that host."""
+        head = _head(url)
+        if head not in self.heads:
+            origin = (described.host, described.port, described.scheme)
+            host = self.runner._origins.get(origin)  # type: ignore[arg-type]
+            if host is not None:
+                if len(self.heads) >= _MAX_HEADS:
+                    self.heads.clear()
+                self.heads[head] = host
+
     async def request(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         """The wrapper: the lane when it is open, else the runner's general path."""
-        head = None
+        shaped = False
         # The lane: a string URL, no base URL, no headers of the call's own (a websocket's
-        # Upgrade comes there) and none of the session's. The head ends at the path's "/"
-        # (a URL without one is its own head: it still names one host).
+        # Upgrade comes there) and none of the session's. The session's private attributes
+        # are read from its __dict__ (absent: no lane), where _request reads them.
+        own = instance.__dict__
         if (
             len(args) > 1
             and type(url := args[1]) is str
             and "headers" not in kwargs
-            and getattr(instance, "_base_url", _NO_PORT) is None  # private: absent, no lane
-            and "Upgrade" not in instance.headers
+            and own.get("_base_url", _NO_PORT) is None
+            and _UPGRADE not in own.get("_default_headers", _UPGRADE_ONLY)
         ):
-            cut = url.find("/", 8)
-            head = url if cut < 0 else url[:cut]
-            took = lane(self.runner, self.heads.get(head))
+            shaped = True
+            took = lane(self.runner, self.lanes.get(url) or self.lane_host(url))
             if took is not None:
-                # managed() for the lane's attempt (no headers, no cap), inline, and the caller's
-                # raise_for_status only when asked: each coroutine saved is ~2k instructions.
+                # managed() for the lane's attempt (no headers, no cap), inline; the caller's
+                # raise_for_status is turned off (and applied here) only when one is asked for.
                 fast, permit = took
-                kw = {**kwargs, "raise_for_status": False}
-                if self.middlewares:
-                    chain = kwargs.get("middlewares")
-                    if chain is None:
-                        chain = instance._middlewares or ()
-                    kw["middlewares"] = (self.one_send, *chain)
-                token = _SENDS.set(_Sends())
+                wanted = kwargs.get("raise_for_status")
+                if wanted is None:
+                    wanted = own.get("_raise_for_status")
+                token = _ATTEMPT.set(True)
                 try:
-                    response = await wrapped(*args, **kw)
+                    if wanted:
+                        response = await wrapped(*args, **{**kwargs, "raise_for_status": False})
+                    else:
+                        response = await wrapped(*args, **kwargs)
                 except Exception as exc:
                     first = First(error=exc)
                 else:
@@ -202,36 +204,32 @@ class _Patch:
                     if status < 500 and status not in fast.statuses:
                         if fast.breaker is not None:
                             fast.breaker._closed_success(permit)
-                        wanted = kwargs.get("raise_for_status")
-                        if wanted is None:
-                            wanted = instance._raise_for_status
                         if wanted:
                             await _raise_for_status(instance, wanted, response)
                         return response
                     first = First(response)
                 finally:
-                    _SENDS.reset(token)
+                    _ATTEMPT.reset(token)
                 return await self.resume(wrapped, instance, args, kwargs, first)
-        described = self.describe(instance, args, kwargs, head is not None)
+        described = self.describe(instance, args, kwargs, shaped)
         if described is None:
+            if _in_attempt():
+                return await _passed(wrapped, args, kwargs)
             return await wrapped(*args, **kwargs)
         was_managed = False
 
         async def send(attempt: Attempt) -> Any:
             nonlocal was_managed
             if attempt is PASS_THROUGH:
+                if _in_attempt():
+                    return await _passed(wrapped, args, kwargs)
                 return await wrapped(*args, **kwargs)
             was_managed = True
             return await self.managed(wrapped, instance, args, kwargs, attempt)
 
         response = await self.runner.asend(described, send)
-        if head is not None and head not in self.heads:
-            origin = (described.host, described.port, described.scheme)
-            host = self.runner._origins.get(origin)  # type: ignore[arg-type]
-            if host is not None:
-                if len(self.heads) >= _MAX_HEADS:
-                    self.heads.clear()
-                self.heads[head] = host
+        if shaped:
+            self.remember(args[1], described)
         if was_managed:
             await _raise_for_status(instance, kwargs.get("raise_for_status"), response)
         return response
@@ -250,8 +248,15 @@ class _Patch:
         return response
 
 
-#: Heads remembered per instrumentor; cleared when this many.
+#: Heads (and lane URLs) remembered per instrumentor; cleared when this many.
 _MAX_HEADS = 4096
+
+
+def _head(url: str) -> str:
+    """A string URL up to its path's "/" (a URL without one is its own head: it still names
+    one host)."""
+    cut = url.find("/", 8)
+    return url if cut < 0 else url[:cut]
 
 
 async def _raise_for_status(session: Any, wanted: Any, response: Any) -> None:
@@ -290,13 +295,12 @@ class ResilienceAiohttpClientInstrumentor(BaseInstrumentor):  # type: ignore[mis
             logger_provider=kwargs.get("logger_provider"),
             clock=kwargs.get("clock"),
         )
-        # Per-request middlewares arrived in aiohttp 3.12; before, aiohttp's own re-send stays.
-        middlewares = "middlewares" in inspect.signature(aiohttp.ClientSession._request).parameters
-        wrapper = _wrapper(aiohttp, runner, middlewares)
-        wrapt.wrap_function_wrapper(aiohttp.ClientSession, _METHOD, wrapper)
+        _aiohttp_resend.install(aiohttp.ClientSession)
+        wrapt.wrap_function_wrapper(aiohttp.ClientSession, _METHOD, _wrapper(aiohttp, runner))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import aiohttp
 
         unwrap(aiohttp.ClientSession, _METHOD)
+        _aiohttp_resend.uninstall(aiohttp.ClientSession)
         self.runner = None

@@ -21,6 +21,8 @@ from servers import Reply
 
 from otel_resilience import semconv
 
+_MISSING = object()
+
 
 def test_ok_request_has_one_client_span_under_the_pipeline_span(instrument, server, otel_capture):
     """A 200 is one attempt: a CLIENT span named GET with the semconv attributes, under the
@@ -207,13 +209,16 @@ def test_sessions_made_before_instrument_and_the_module_helper_are_covered(
 
 
 def test_uninstrument_restores_the_original_method(instrument, server, otel_capture):
-    """After uninstrument() ClientSession holds the very function it had before, and requests
-    are no longer traced or retried."""
+    """After uninstrument() ClientSession holds the very function (and re-send flag) it had
+    before, and requests are no longer traced or retried."""
     before = aiohttp.ClientSession.__dict__["_request"]
+    flag = aiohttp.ClientSession.__dict__.get("_retry_connection", _MISSING)
     instrumentor = instrument("aiohttp")
     assert aiohttp.ClientSession.__dict__["_request"] is not before
+    assert aiohttp.ClientSession.__dict__.get("_retry_connection", _MISSING) is not flag
     instrumentor.uninstrument()
     assert aiohttp.ClientSession.__dict__["_request"] is before
+    assert aiohttp.ClientSession.__dict__.get("_retry_connection", _MISSING) is flag
     server.script(503)
     assert status("GET", server.url) == 503
     assert server.count == 1

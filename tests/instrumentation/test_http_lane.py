@@ -15,6 +15,7 @@ import aiohttp
 import httpx
 import pytest
 import requests
+from aiohttp_support import CLIENT_TIMEOUT as AIOHTTP_TIMEOUT
 from aiohttp_support import status as aiohttp_status
 from httpx_support import CLIENT_TIMEOUT, Lib, client_spans
 from opentelemetry import context as otel_context
@@ -244,3 +245,43 @@ def test_aiohttp_raise_for_status_on_the_lane(instrument, server, warm, general)
         _aiohttp("GET", server.url, raise_for_status=True)
     assert raised.value.status == 404
     assert general == ["send"]  # the warm-up only
+
+
+def _aiohttp_strict(method: str, url: str) -> int:
+    """One request on a session made with ``raise_for_status=True``."""
+
+    async def go() -> int:
+        async with (
+            aiohttp.ClientSession(timeout=AIOHTTP_TIMEOUT, raise_for_status=True) as session,
+            session.request(method, url) as response,
+        ):
+            return response.status
+
+    return asyncio.run(go())
+
+
+def test_aiohttp_session_raise_for_status_on_the_lane(instrument, server, warm, general):
+    """aiohttp: a session's own raise_for_status=True is held back on the lane too: a 503 is
+    retried (the 200 comes back), and a 404 then raises aiohttp's ClientResponseError."""
+    instrument("aiohttp", **OFF)
+    warm(_aiohttp_strict)
+    server.script(Reply(503))
+    assert _aiohttp_strict("GET", server.url) == 200
+    assert general == ["send", "resume"]
+    server.script(Reply(404))
+    with pytest.raises(aiohttp.ClientResponseError) as raised:
+        _aiohttp_strict("GET", server.url)
+    assert raised.value.status == 404
+    assert server.count == 3
+
+
+def test_aiohttp_lane_never_adds_its_own_resend(instrument, server, warm, general):
+    """aiohttp: a server that always hangs up sees exactly max_attempts (3) sends from a lane
+    request, not aiohttp's re-send on top of each (6)."""
+    instrument("aiohttp", **OFF)
+    warm(_aiohttp)
+    server.default = Reply(drop=True)
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        _aiohttp("GET", server.url)
+    assert server.count == 3
+    assert general == ["send", "resume"]
