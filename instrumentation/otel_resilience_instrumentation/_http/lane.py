@@ -70,11 +70,10 @@ def lane(runner: HttpRunner[Any], host: Host | None) -> tuple[Fast, int] | None:
         return None
     telemetry = runner._telemetry
     key = telemetry._key  # records(), inline while the global providers stay the same
-    if (
-        telemetry._records
-        or key[0] is not _trace_state._TRACER_PROVIDER
-        or key[1] is not _metrics_state._METER_PROVIDER
-    ) and telemetry.records():
+    if key[0] is _trace_state._TRACER_PROVIDER and key[1] is _metrics_state._METER_PROVIDER:
+        if telemetry._records:
+            return None
+    elif telemetry.records():
         return None
     fast = host.fast
     if fast is None:

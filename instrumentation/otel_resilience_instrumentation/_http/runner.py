@@ -19,7 +19,7 @@ from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
 from otel_resilience_instrumentation._http.hosts import Fast, Host, Hosts
-from otel_resilience_instrumentation._http.lane import First, _bare
+from otel_resilience_instrumentation._http.lane import First, _bare, _new_attempt
 from otel_resilience_instrumentation._http.managed import MANAGED_KEY, ManagedAttempt
 from otel_resilience_instrumentation._http.policy import HttpPolicy, is_idempotent
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
@@ -182,7 +182,7 @@ class HttpRunner(Generic[R]):
                 record.span.set_attributes(call.managed.attributes)
         remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
         ctx = record.context()  # the attempt's span current, HTTP instrumentation suppressed
-        return record, Attempt(call.n, record.headers(), remaining), ctx
+        return record, _new_attempt((call.n, record.headers(), remaining)), ctx
 
     def _responded(self, record: AttemptRecord | None, response: R, call: _Call) -> R:
         if record is None:
