@@ -25,6 +25,7 @@ from otel_resilience._telemetry import (
 )
 from otel_resilience._util import error_type
 from otel_resilience_instrumentation._http.attrs import Target, dup_old_names
+from otel_resilience_instrumentation._http.lane import _current
 from otel_resilience_instrumentation._http.types import HttpRequest
 
 if _FAST_GLOBALS:  # the API modules holding the global providers
@@ -134,7 +135,7 @@ class HttpTelemetry:
         attributes are not remembered yet."""
         tracer = self.tracer
         span: Any = INVALID_SPAN
-        parent = otel_context.get_current()  # read once: the span's parent and its context's
+        parent = _current()  # read once: the span's parent and its context's
         try:
             name, span_attrs, metric_attrs = self._attributes(request, target)
         except Exception:  # a URL object whose str() raises: no span, still a measurement
