@@ -84,16 +84,6 @@ def _on_sync_result(
     return decision
 
 
-async def _on_async_result(
-    level: DecidingStrategy, state: Any, ctx: CallContext, result: Any
-) -> Decision | None:
-    """:func:`_on_result` in an async call."""
-    decision = _on_result(level, state, ctx, result)
-    if isinstance(decision, Again):  # this response is dropped: free its connection
-        await aclose_dropped(result)
-    return decision
-
-
 async def _settle(ctx: CallContext, result: Any, substituted: bool) -> Any:
     """Await any other awaitable; a substitute may return a plain value, ``fn`` may not."""
     if inspect.isawaitable(result):
@@ -246,8 +236,10 @@ async def run_async(
                 if success is None:
                     return result  # type: ignore[no-any-return]
                 decision = success(level, ctx, state, result)
-            else:
-                decision = await _on_async_result(level, state, ctx, result)
+            else:  # as _on_sync_result, with no coroutine per level and result
+                decision = _on_result(level, state, ctx, result)
+                if isinstance(decision, Again):  # this response is dropped: free its connection
+                    await aclose_dropped(result)
             if decision is None:
                 return result  # type: ignore[no-any-return]
             if isinstance(decision, Fail):

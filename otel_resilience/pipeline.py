@@ -10,10 +10,10 @@ from types import CoroutineType
 from typing import Any, ParamSpec, TypeVar, overload
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY
 
-from otel_resilience import _slo_feed, semconv
+from otel_resilience import _fastctx, _slo_feed, semconv
 from otel_resilience._clock import SYSTEM_CLOCK, Clock
 from otel_resilience._runner import not_awaitable, refuse_coroutine, run_async, run_sync
 from otel_resilience._strategy import (
@@ -158,7 +158,7 @@ class Pipeline:
             raise
         finally:
             if token is not None:
-                otel_context.detach(token)
+                _fastctx.detach(token)
         self._finish(ctx, span, started, None, result)
         return result  # type: ignore[no-any-return]
 
@@ -204,7 +204,7 @@ class Pipeline:
             raise
         finally:
             if token is not None:
-                otel_context.detach(token)
+                _fastctx.detach(token)
         self._finish(ctx, span, started, None, result)
         return result  # type: ignore[no-any-return]
 
@@ -236,7 +236,9 @@ class Pipeline:
             _log.debug("otel-resilience: starting the span failed", exc_info=True)
             return None, None
         try:
-            return span, otel_context.attach(trace.set_span_in_context(span))
+            # trace.set_span_in_context(span), attached, without the API's four frames
+            values = {**_fastctx.current(), _SPAN_KEY: span}
+            return span, _fastctx.attach(otel_context.Context(values))
         except Exception:
             _log.debug("otel-resilience: attaching the span failed", exc_info=True)
             return span, None

@@ -12,6 +12,8 @@ from otel_resilience_instrumentation._http import BodyDone, HttpRequest
 #: Form values aiohttp encodes from memory (anything else may be a file: not replayable).
 _FORM_VALUES = (str, bytes, int, float)
 _NO_PORT = object()
+#: HttpVersion -> "1.1": formatted once per version seen, not per response.
+_VERSIONS: dict[Any, str] = {}
 
 
 class _Adapter:
@@ -25,7 +27,14 @@ class _Adapter:
 
     def protocol_version(self, response: Any) -> str | None:
         version = response.version
-        return None if version is None else f"{version.major}.{version.minor}"
+        if version is None:
+            return None
+        text = _VERSIONS.get(version)  # aiohttp's HttpVersion: a named tuple, hashable
+        if text is None:
+            text = f"{version.major}.{version.minor}"
+            if len(_VERSIONS) < 16:  # single digits each: a few ever seen
+                _VERSIONS[version] = text
+        return text
 
     def watch_body(self, response: Any, done: BodyDone) -> None:
         # The connection is released once the body has arrived, or closed when the caller

@@ -32,7 +32,7 @@ Contrib's ``-aiohttp-client`` hooks run inside ``_request``, so inside our attem
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 from typing import Any
 
 import wrapt
@@ -107,12 +107,16 @@ class _Patch:
         #: what _describe made of it (the URL as sent, host, explicit port, scheme): no yarl
         #: URL is built again for it.
         self.urls: dict[str, tuple[object, str | None, int | None, str | None]] = {}
+        #: Such a URL called with no body -> (the method as given, the HttpRequest made for
+        #: it): read only by the core, so the same call again reuses it while the method and
+        #: the session's headers object are the same.
+        self.bodiless: dict[str, tuple[str, HttpRequest]] = {}
 
     async def managed(
         self, wrapped: Any, session: Any, args: Any, kwargs: Any, attempt: Attempt
     ) -> Any:
         """One attempt we manage: its headers, its timeout cap, no re-send of aiohttp's own."""
-        kw = dict(kwargs)
+        kw = {**kwargs, "raise_for_status": False}
         if attempt.headers:
             given = kwargs.get("headers")
             if given is None:  # aiohttp merges a plain dict with the session's as it is
@@ -122,7 +126,6 @@ class _Patch:
         if attempt.timeout is not None:
             given = kwargs.get("timeout", self.sentinel)
             kw["timeout"] = _capped(self.aiohttp, session, given, attempt.timeout)
-        kw["raise_for_status"] = False
         token = _ATTEMPT.set(True)
         try:
             return await wrapped(*args, **kw)
@@ -136,9 +139,20 @@ class _Patch:
         cacheable = lane_shaped and not kwargs.get("params")
         if cacheable and (known := self.urls.get(args[1])) is not None:
             data = kwargs.get("data")
-            replayable = kwargs.get("json") is not None or _replayable(self.aiohttp, data)
+            body = kwargs.get("json")
+            headers = session.headers
+            if data is None and body is None:  # no body: the same request as last time
+                last = self.bodiless.get(args[1])
+                if last is not None and last[0] == args[0] and last[1].headers is headers:
+                    return last[1]
+            replayable = body is not None or _replayable(self.aiohttp, data)
             method = str(args[0]).upper()
-            return HttpRequest(method, known[0], session.headers, replayable, *known[1:])
+            made = HttpRequest(method, known[0], headers, replayable, *known[1:])
+            if data is None and body is None and type(args[0]) is str:
+                if len(self.bodiless) >= _MAX_HEADS:
+                    self.bodiless.clear()
+                self.bodiless[args[1]] = (args[0], made)
+            return made
         described = _describe(self.aiohttp, self.cimultidict, session, args, kwargs)
         if cacheable and described is not None and described.host is not None:
             if len(self.urls) >= _MAX_HEADS:
@@ -218,20 +232,23 @@ class _Patch:
             return await wrapped(*args, **kwargs)
         was_managed = False
 
-        async def send(attempt: Attempt) -> Any:
+        def send(attempt: Attempt) -> Awaitable[Any]:
+            # A plain function handing back the coroutine to await: no frame of its own.
             nonlocal was_managed
             if attempt is PASS_THROUGH:
                 if _in_attempt():
-                    return await _passed(wrapped, args, kwargs)
-                return await wrapped(*args, **kwargs)
+                    return _passed(wrapped, args, kwargs)
+                return wrapped(*args, **kwargs)  # type: ignore[no-any-return]
             was_managed = True
-            return await self.managed(wrapped, instance, args, kwargs, attempt)
+            return self.managed(wrapped, instance, args, kwargs, attempt)
 
         response = await self.runner.asend(described, send)
-        if shaped:
+        if shaped and args[1] not in self.lanes:
             self.remember(args[1], described)
         if was_managed:
-            await _raise_for_status(instance, kwargs.get("raise_for_status"), response)
+            wanted = kwargs.get("raise_for_status")
+            if wanted or (wanted is None and instance._raise_for_status):
+                await _raise_for_status(instance, wanted, response)
         return response
 
     async def resume(self, wrapped: Any, session: Any, args: Any, kwargs: Any, first: First) -> Any:

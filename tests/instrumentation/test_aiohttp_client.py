@@ -290,3 +290,35 @@ def test_a_string_url_is_described_once_and_its_spans_agree(
     first, second, third = client_spans(otel_capture)
     assert dict(first.attributes) == dict(second.attributes)
     assert third.attributes[semconv.URL_FULL] == url + "?q=1"
+
+
+def test_a_reused_bodiless_request_keeps_its_method_and_session(instrument, server, otel_capture):
+    """The same URL without a body, sent again with another method or from a session with
+    other default headers, is described anew: each span names its own method, and only the
+    session whose defaults carry an Idempotency-Key retries its POST."""
+    instrument("aiohttp")
+    url = server.url + "/again"
+
+    async def send(headers: dict[str, str], methods: list[str]) -> list[int]:
+        async with aiohttp.ClientSession(timeout=CLIENT_TIMEOUT, headers=headers) as session:
+            statuses = []
+            for method in methods:
+                async with session.request(method, url) as response:
+                    statuses.append(response.status)
+            return statuses
+
+    server.script(200, 200, 200, 503)
+    assert run(lambda: send({}, ["GET", "GET", "DELETE", "POST"])) == [200, 200, 200, 503]
+    server.script(503)
+    assert run(lambda: send({"Idempotency-Key": "k"}, ["POST"])) == [200]
+    spans = client_spans(otel_capture)
+    assert [s.attributes[semconv.HTTP_REQUEST_METHOD] for s in spans] == [
+        "GET",
+        "GET",
+        "DELETE",
+        "POST",
+        "POST",
+        "POST",
+    ]
+    assert [s.name for s in spans] == ["GET", "GET", "DELETE", "POST", "POST", "POST"]
+    assert server.count == 6  # the second POST was sent twice, the first once

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
-from otel_resilience import deadline
+from otel_resilience import _fastctx, deadline
 from otel_resilience._telemetry import _FAST_GLOBALS
 from otel_resilience.circuit_breaker._core import CLOSED
 from otel_resilience.deadline import _DEADLINE
@@ -47,17 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["First", "lane"]
 
 
-def _context_reader() -> Any:
-    """``otel_context.get_current`` without its two Python frames when the API keeps the
-    context in a ContextVar (its default runtime context), else the function itself."""
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    var = getattr(runtime, "_current_context", None)
-    if type(runtime).__name__ == "ContextVarsRuntimeContext" and isinstance(var, ContextVar):
-        return var.get
-    return otel_context.get_current  # pragma: no cover - another runtime context
-
-
-_current = _context_reader()
+_current = _fastctx.current
+_attach = _fastctx.attach
+_reset = _fastctx.reset
 _deadline = _DEADLINE.get
 
 
@@ -70,11 +61,10 @@ def lane(runner: HttpRunner[Any], host: Host | None) -> tuple[Fast, int] | None:
         return None
     telemetry = runner._telemetry
     key = telemetry._key  # records(), inline while the global providers stay the same
-    if (
-        telemetry._records
-        or key[0] is not _trace_state._TRACER_PROVIDER
-        or key[1] is not _metrics_state._METER_PROVIDER
-    ) and telemetry.records():
+    if key[0] is _trace_state._TRACER_PROVIDER and key[1] is _metrics_state._METER_PROVIDER:
+        if telemetry._records:
+            return None
+    elif telemetry.records():
         return None
     fast = host.fast
     if fast is None:
@@ -117,7 +107,7 @@ def _bare(call: _Call, policy: HttpPolicy, current: otel_context.Context | None 
     remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
     headers: dict[str, str] = {}
     if current is None:
-        current = otel_context.get_current()
+        current = _current()
     if current:
         propagate.inject(headers, context=current)
     return _new_attempt((call.n, headers, remaining))

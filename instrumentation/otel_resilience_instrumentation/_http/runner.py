@@ -19,7 +19,14 @@ from otel_resilience._telemetry import Telemetry
 from otel_resilience_instrumentation._http.attrs import Target
 from otel_resilience_instrumentation._http.config import load_policies
 from otel_resilience_instrumentation._http.hosts import Fast, Host, Hosts
-from otel_resilience_instrumentation._http.lane import First, _bare
+from otel_resilience_instrumentation._http.lane import (
+    First,
+    _attach,
+    _bare,
+    _current,
+    _new_attempt,
+    _reset,
+)
 from otel_resilience_instrumentation._http.managed import MANAGED_KEY, ManagedAttempt
 from otel_resilience_instrumentation._http.policy import HttpPolicy, is_idempotent
 from otel_resilience_instrumentation._http.telemetry import AttemptRecord, HttpTelemetry
@@ -132,7 +139,7 @@ class HttpRunner(Generic[R]):
     def _plan(self, request: HttpRequest, call: _Call) -> tuple[Pipeline, HttpPolicy, Fast] | None:
         """``None`` to pass the request straight through, else its pipeline, policy and
         :class:`Fast` path."""
-        ctx = otel_context.get_current()  # read once for suppression, LLM and trace context
+        ctx = _current()  # read once for suppression, LLM and trace context
         # not is_http_instrumentation_enabled(), from this one read (that helper reads thrice)
         if ctx and (ctx.get(_SUPPRESS) or ctx.get(_SUPPRESS_PLAIN) or ctx.get(_SUPPRESS_HTTP)):
             return None
@@ -182,7 +189,7 @@ class HttpRunner(Generic[R]):
                 record.span.set_attributes(call.managed.attributes)
         remaining = deadline.remaining() if policy.cap_timeout_to_deadline else None
         ctx = record.context()  # the attempt's span current, HTTP instrumentation suppressed
-        return record, Attempt(call.n, record.headers(), remaining), ctx
+        return record, _new_attempt((call.n, record.headers(), remaining)), ctx
 
     def _responded(self, record: AttemptRecord | None, response: R, call: _Call) -> R:
         if record is None:
@@ -278,7 +285,7 @@ class HttpRunner(Generic[R]):
             response = send(attempt)
             call.managed.sent(None, response)  # its headers feed the LLM rate-limit gauges
             return response
-        token = otel_context.attach(ctx)
+        token = _attach(ctx)
         try:
             response = send(attempt)
         except BaseException as exc:
@@ -286,7 +293,10 @@ class HttpRunner(Generic[R]):
                 record.failed(exc)
             raise
         finally:
-            otel_context.detach(token)
+            try:
+                _reset(token)
+            except Exception:  # fails again, logged as the API's detach() does
+                otel_context.detach(token)
         return self._responded(record, response, call)
 
     # -- async -----------------------------------------------------------------------------------
@@ -370,7 +380,7 @@ class HttpRunner(Generic[R]):
             response = await send(attempt)
             call.managed.sent(None, response)  # its headers feed the LLM rate-limit gauges
             return response
-        token = otel_context.attach(ctx)
+        token = _attach(ctx)
         try:
             response = await send(attempt)
         except BaseException as exc:
@@ -378,5 +388,8 @@ class HttpRunner(Generic[R]):
                 record.failed(exc)
             raise
         finally:
-            otel_context.detach(token)
+            try:
+                _reset(token)
+            except Exception:  # fails again, logged as the API's detach() does
+                otel_context.detach(token)
         return self._responded(record, response, call)

@@ -25,6 +25,7 @@ from otel_resilience._telemetry import (
 )
 from otel_resilience._util import error_type
 from otel_resilience_instrumentation._http.attrs import Target, dup_old_names
+from otel_resilience_instrumentation._http.lane import _current
 from otel_resilience_instrumentation._http.types import HttpRequest
 
 if _FAST_GLOBALS:  # the API modules holding the global providers
@@ -39,6 +40,16 @@ except ImportError:  # pragma: no cover - an API that moved it
     from opentelemetry.instrumentation.utils import (  # type: ignore[attr-defined]
         _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP,
     )
+
+try:  # the key the API keeps baggage under: read directly, baggage.get_all() costs 3 frames
+    from opentelemetry.baggage import _BAGGAGE_KEY
+
+    def _baggage_in(ctx: otel_context.Context) -> object:
+        """The context's baggage (truthy when there is some to propagate)."""
+        return ctx.get(_BAGGAGE_KEY)
+
+except ImportError:  # pragma: no cover - an API that moved it
+    _baggage_in = baggage.get_all  # type: ignore[assignment]
 
 _log = logging.getLogger(__name__)
 _UNSET = object()
@@ -124,7 +135,7 @@ class HttpTelemetry:
         attributes are not remembered yet."""
         tracer = self.tracer
         span: Any = INVALID_SPAN
-        parent = otel_context.get_current()  # read once: the span's parent and its context's
+        parent = _current()  # read once: the span's parent and its context's
         try:
             name, span_attrs, metric_attrs = self._attributes(request, target)
         except Exception:  # a URL object whose str() raises: no span, still a measurement
@@ -190,7 +201,7 @@ class AttemptRecord:
                 sc = self.span.get_span_context()
                 # What the default propagators write when the span has no trace state and
                 # there is no baggage: the traceparent alone, at half propagate.inject's cost.
-                if sc.is_valid and not sc.trace_state and not baggage.get_all(ctx):
+                if sc.is_valid and not sc.trace_state and not _baggage_in(ctx):
                     carrier["traceparent"] = (
                         f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}"
                     )
