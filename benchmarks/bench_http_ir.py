@@ -21,16 +21,14 @@ import argparse
 import asyncio
 import functools
 import gc
-import glob
 import io
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _callgrind import batch_totals
 
 COUNTS = (50, 150)
 CLIENTS = (("httpx", False), ("httpx", True), ("httpx2", False), ("httpx2", True))
@@ -128,20 +126,8 @@ def driver(variant: str, client: str, is_async: bool) -> None:
 
 def _per_request(variant: str, client: str, is_async: bool) -> int:
     """Instructions per request of one variant, from one valgrind run."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no"]
-        cmd += ["--toggle-collect=functools_reduce", "--dump-after=functools_reduce"]
-        cmd += [f"--callgrind-out-file={tmp}/out.%p", sys.executable, __file__]
-        cmd += ["--driver", variant, client] + (["--async"] if is_async else [])
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=1800)
-        totals = []
-        for path in sorted(glob.glob(f"{tmp}/out.*"), key=lambda p: (len(p), p)):
-            for line in Path(path).read_text().splitlines():
-                if line.startswith(("totals:", "summary:")):
-                    totals.append(int(line.split()[1]))
-                    break
-    batches = [t for t in totals if t]
+    args = [variant, client] + (["--async"] if is_async else [])
+    batches = batch_totals(__file__, args)
     return (batches[-1] - batches[-2]) // (COUNTS[1] - COUNTS[0])
 
 

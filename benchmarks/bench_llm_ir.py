@@ -26,12 +26,8 @@ import asyncio
 import collections
 import functools
 import gc
-import glob
 import json
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_llm
 import httpx2
+from _callgrind import batch_totals
 
 VARIANTS = ("plain", "official", "off", "sdk")
 LABELS = {"plain": bench_llm.PLAIN, "official": bench_llm.OFFICIAL}
@@ -146,20 +143,7 @@ def driver(variant: str, use_async: bool) -> None:
 
 def _per_chunk(variant: str, use_async: bool) -> int:
     """Instructions per chunk of one variant, from one valgrind run."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no"]
-        cmd += ["--toggle-collect=functools_reduce", "--dump-after=functools_reduce"]
-        cmd += [f"--callgrind-out-file={tmp}/out.%p", sys.executable, __file__]
-        cmd += ["--driver", variant] + (["--async"] if use_async else [])
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=1800)
-        totals = []
-        for path in sorted(glob.glob(f"{tmp}/out.*"), key=lambda p: (len(p), p)):
-            for line in Path(path).read_text().splitlines():
-                if line.startswith(("totals:", "summary:")):
-                    totals.append(int(line.split()[1]))
-                    break
-    batches = [t for t in totals if t]
+    batches = batch_totals(__file__, [variant] + (["--async"] if use_async else []))
     return (batches[-1] - batches[-2]) // (REQUESTS * (LONG_WORDS - 1))
 
 
