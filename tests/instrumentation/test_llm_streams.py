@@ -295,3 +295,33 @@ def test_stream_metrics_with_telemetry_off_skip_the_full_fold(
     assert tokens[kinds.index("content_block_stop")] == 4
     assert tokens[kinds.index("message_delta")] == m.tokens == 7
     assert folded == ["message_start", "message_delta"]
+
+
+def test_recorded_stream_folds_only_the_chunks_the_span_needs(
+    llm_sdk, llm_server, instrument, fake_clock, otel_capture, monkeypatch
+):
+    """Recording, openai's full fold reads the first chunk (id, model), the finish chunk and
+    the usage chunk only; the span still gets all of them and the same token figures."""
+    folded: list[tuple[bool, str | None]] = []
+    real = type(OPENAI).fold
+
+    def spy(self, reported, chunk):
+        choices = chunk.choices
+        folded.append((bool(choices), choices[0].finish_reason if choices else None))
+        return real(self, reported, chunk)
+
+    monkeypatch.setattr(type(OPENAI), "fold", spy)
+    instrument("openai")
+    llm_server.script(ok(text="one two three", output_tokens=7))
+    items, tokens, m = _read_counting(
+        llm_sdk, "openai", lambda c: c.chat.completions.create(**CHAT, stream=True), fake_clock
+    )
+    assert all(c.choices for c in items)  # the usage chunk is still hidden
+    assert (m.chunks, tokens, m.tokens) == (5, [0, 1, 2, 3, 3], 7)
+    # role chunk (id, model), the finish chunk, the usage chunk: not the three words
+    assert folded == [(True, None), (True, "stop"), (False, None)]
+    (span,) = spans_named(otel_capture, "chat gpt-4o")
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == items[0].id
+    assert span.attributes[semconv.GEN_AI_RESPONSE_MODEL] == items[0].model
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 7

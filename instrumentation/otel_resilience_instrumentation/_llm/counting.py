@@ -19,8 +19,14 @@ from otel_resilience_instrumentation._llm.fields import view as _view
 __all__ = ["anthropic_events", "openai_chat"]
 
 
-def openai_chat(tally: Any, full: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    """openai chat chunks; usage chunks and typed events (the responses API) go to ``full``."""
+def openai_chat(
+    tally: Any, full: Callable[[Any], bool], reported: Any = None
+) -> Callable[[Any], bool]:
+    """openai chat chunks; usage chunks and typed events (the responses API) go to ``full``.
+
+    With ``reported`` (the response's report, when a span records), chunks also go to ``full``
+    until the response's id and model are known, and when a choice carries a finish reason:
+    the span's fields are read where they are, and only there."""
     kinds, v2, view = _KINDS, _V2, _view
 
     def on_chunk(chunk: Any) -> bool:
@@ -31,14 +37,19 @@ def openai_chat(tally: Any, full: Callable[[Any], bool]) -> Callable[[Any], bool
             fields = view(chunk)
         if fields.get("usage") is not None or fields.get("type") is not None:
             return full(chunk)  # usage (maybe hidden), or a responses API event
+        if reported is not None and not (reported.response_id and reported.model):
+            return full(chunk)  # the span's id and model, until the stream gave them
         tally.delta = 0
         choices = fields.get("choices")
         if choices.__class__ is list:
             for choice in choices:
                 if kinds.get(type(choice)) == v2 and not choice.__pydantic_extra__:
-                    delta = choice.__dict__.get("delta")
+                    one = choice.__dict__
                 else:
-                    delta = view(choice).get("delta")
+                    one = view(choice)
+                if reported is not None and one.get("finish_reason") is not None:
+                    return full(chunk)  # the span's finish reasons
+                delta = one.get("delta")
                 if delta is None:
                     continue
                 if kinds.get(type(delta)) == v2 and not delta.__pydantic_extra__:

@@ -111,11 +111,14 @@ class Provider:
         exceptions, and the end's work (finish reasons, usage) only on the chunks carrying it."""
         raise NotImplementedError
 
-    def counter(self, tally: Any, full: Callable[[Any], bool]) -> Callable[[Any], bool]:
-        """The per-chunk hook of a stream nothing records: it reads only whether a chunk
-        carries output (``tally.delta`` = 1 and ``tally.tokens`` + 1, else ``tally.delta`` = 0)
-        and hands every chunk that may carry more (usage, ids, events) to ``full``, the hook
-        that folds everything. One frame per chunk on the common path."""
+    def counter(
+        self, tally: Any, full: Callable[[Any], bool], reported: Reported | None = None
+    ) -> Callable[[Any], bool]:
+        """The per-chunk hook of a stream: it reads only whether a chunk carries output
+        (``tally.delta`` = 1 and ``tally.tokens`` + 1, else ``tally.delta`` = 0) and hands every
+        chunk that may carry more (usage, events; with ``reported``, when a span records, also
+        the response's id, model and finish reasons) to ``full``, the hook that folds
+        everything. One frame per chunk on the common path."""
         return full
 
     def stream_body(self, url: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -236,8 +239,10 @@ class _OpenAI(Provider):
                 flags |= USAGE_ONLY
         return flags
 
-    def counter(self, tally: Any, full: Callable[[Any], bool]) -> Callable[[Any], bool]:
-        return _counting.openai_chat(tally, full)
+    def counter(
+        self, tally: Any, full: Callable[[Any], bool], reported: Reported | None = None
+    ) -> Callable[[Any], bool]:
+        return _counting.openai_chat(tally, full, reported)
 
     def stream_body(self, url: str, body: Mapping[str, Any]) -> Mapping[str, Any] | None:
         if _path(url) != "/chat/completions":  # responses report usage in response.completed
@@ -288,7 +293,11 @@ class _Anthropic(Provider):
         reason = _get(result, "stop_reason")
         return (reason,) if isinstance(reason, str) else ()
 
-    def counter(self, tally: Any, full: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    def counter(
+        self, tally: Any, full: Callable[[Any], bool], reported: Reported | None = None
+    ) -> Callable[[Any], bool]:
+        # Every field the span needs comes in message_start / message_delta, which go to
+        # ``full`` anyway: the same hook whether a span records or not.
         return _counting.anthropic_events(tally, full)
 
     def fold(self, reported: Reported, chunk: Any) -> int:

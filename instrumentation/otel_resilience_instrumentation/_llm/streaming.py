@@ -96,11 +96,11 @@ class Hooks:
         # count_tokens(chunk) -> tally.delta, set by on_chunk just before: getattr(tally,
         # "delta", chunk) in C, no Python frame per chunk.
         self.count_tokens = functools.partial(getattr, tally, "delta")
-        #: The proxy's per-chunk hook: when nothing records (no span, no metric), the span-only
-        #: reads (id, model, finish reasons) are skipped on the chunks that carry only output.
-        self.on_chunk = (
-            self.fold if call.inst.records else runner.provider.counter(tally, self.fold)
-        )
+        #: The proxy's per-chunk hook: chunks that carry only output are only counted; the
+        #: full fold reads the rest (usage, events, and when something records, the chunks
+        #: with the response's id, model or finish reasons).
+        records = self.reported if call.inst.records else None
+        self.on_chunk = runner.provider.counter(tally, self.fold, records)
 
     def fold(self, chunk: Any) -> bool:
         """Fold the chunk into what the response reported and its output tokens into the
