@@ -20,6 +20,7 @@ from llm_support import (  # noqa: F401  (fixtures of the LLM tests, issue 10)
 )
 from servers import InstrServer, running_server
 
+from otel_resilience import CircuitBreaker
 from otel_resilience.testing import FakeClock
 
 INSTRUMENTORS = {
@@ -67,3 +68,18 @@ def instrument(otel_capture: Any, fake_clock: FakeClock) -> Iterator[Callable[..
     yield start
     for instrumentor in used:
         instrumentor.uninstrument()
+
+
+@pytest.fixture
+def fast_successes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Permits of the successes a breaker counted without a pipeline (the HTTP lane or the
+    general path's fast success), in order."""
+    seen: list[int] = []
+    original = CircuitBreaker._closed_success
+
+    def spy(self: CircuitBreaker, permit: int) -> None:
+        seen.append(permit)
+        original(self, permit)
+
+    monkeypatch.setattr(CircuitBreaker, "_closed_success", spy)
+    return seen

@@ -27,7 +27,7 @@ from otel_resilience_instrumentation.policy import HttpPolicy
 from servers import Reply
 from test_http_telemetry_off import OFF
 
-from otel_resilience import CircuitBreaker, CircuitOpenError, Pipeline, Timeout
+from otel_resilience import CircuitOpenError, Pipeline, Timeout
 
 #: Client name -> ``request(method, url, **kwargs) -> status``.
 Request = Callable[..., int]
@@ -79,20 +79,6 @@ def general(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def successes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Permits of the successes counted without a pipeline (lane or general fast path)."""
-    seen: list[int] = []
-    original = CircuitBreaker._closed_success
-
-    def spy(self: CircuitBreaker, permit: int) -> None:
-        seen.append(permit)
-        original(self, permit)
-
-    monkeypatch.setattr(CircuitBreaker, "_closed_success", spy)
-    return seen
-
-
-@pytest.fixture
 def warm(server: Any) -> Callable[[Request], None]:
     """``warm(request)``: one GET that plans the server's host, then forget it was received."""
 
@@ -103,7 +89,7 @@ def warm(server: Any) -> Callable[[Request], None]:
     return go
 
 
-def test_a_success_takes_the_lane(lane_client, instrument, server, warm, general, successes):
+def test_a_success_takes_the_lane(lane_client, instrument, server, warm, general, fast_successes):
     """The second request never enters the runner's general path and counts one success."""
     name, request = lane_client
     instrument(name, **OFF)
@@ -111,10 +97,10 @@ def test_a_success_takes_the_lane(lane_client, instrument, server, warm, general
     assert request("GET", server.url) == 200
     assert server.count == 1
     assert general == ["send"]  # the warm-up only
-    assert len(successes) == 2
+    assert len(fast_successes) == 2
 
 
-def test_lane_successes_count_in_the_breaker(lane_client, instrument, server, warm, successes):
+def test_lane_successes_count_in_the_breaker(lane_client, instrument, server, warm, fast_successes):
     """Warm-up 200, a lane 200, two 503s: 4 calls at a 0.5 ratio open the breaker (without the
     lane's success, 3 calls stay below minimum_calls=4)."""
     name, request = lane_client
@@ -178,7 +164,7 @@ def test_an_open_breaker_closes_the_lane(lane_client, instrument, server, warm, 
     assert server.count == 3
 
 
-def test_suppression_passes_through(lane_client, instrument, server, warm, successes):
+def test_suppression_passes_through(lane_client, instrument, server, warm, fast_successes):
     """Under suppress_http_instrumentation the request passes through: no breaker count."""
     name, request = lane_client
     instrument(name, **OFF)
@@ -186,7 +172,7 @@ def test_suppression_passes_through(lane_client, instrument, server, warm, succe
     with suppress_http_instrumentation():
         assert request("GET", server.url) == 200
     assert server.count == 1
-    assert len(successes) == 1  # the warm-up's
+    assert len(fast_successes) == 1  # the warm-up's
 
 
 def test_the_callers_trace_context_leaves_the_lane(lane_client, instrument, server, warm):

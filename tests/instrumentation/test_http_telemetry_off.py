@@ -24,7 +24,7 @@ from otel_resilience_instrumentation._httpx_like import _Adapter
 from otel_resilience_instrumentation.policy import HttpPolicy
 from servers import Reply
 
-from otel_resilience import CircuitBreaker, CircuitOpenError, Pipeline, Timeout
+from otel_resilience import CircuitOpenError, Pipeline, Timeout
 from otel_resilience.testing import FakeClock
 
 OFF = {
@@ -65,20 +65,6 @@ CLIENTS = {
 def client(request: pytest.FixtureRequest) -> Client:
     """Each client library in turn."""
     return CLIENTS[request.param]()  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def fast_successes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Permits of the successes counted on the fast path (the pipeline was skipped)."""
-    seen: list[int] = []
-    original = CircuitBreaker._closed_success
-
-    def spy(self: CircuitBreaker, permit: int) -> None:
-        seen.append(permit)
-        original(self, permit)
-
-    monkeypatch.setattr(CircuitBreaker, "_closed_success", spy)
-    return seen
 
 
 def test_a_success_skips_the_pipeline(client, instrument, server, fast_successes):
