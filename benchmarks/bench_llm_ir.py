@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_llm
 import httpx2
 from _callgrind import batch_totals
+from llm_stream_support import openai_events  # tests/instrumentation, on bench_llm's path
 
 VARIANTS = ("plain", "official", "off", "sdk")
 LABELS = {"plain": bench_llm.PLAIN, "official": bench_llm.OFFICIAL}
@@ -46,27 +47,6 @@ OFF_TARGET = 2_000
 RECORDING_TARGET = 1.1
 
 
-def _events(words: int, usage: bool) -> list[bytes]:
-    """The SSE events of a chat completion stream of ``words`` words, one per element."""
-    head = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0}
-    head["model"] = "bench-long"
-
-    def chunk(choices: list[Any], **extra: Any) -> bytes:
-        return f"data: {json.dumps({**head, 'choices': choices, **extra})}\n\n".encode()
-
-    def delta(content: str, finish: str | None = None) -> list[Any]:
-        return [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]
-
-    out = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}}])]
-    out += [chunk(delta(" tok" if i else "tok")) for i in range(words)]
-    out.append(chunk(delta("", "stop")))
-    if usage:
-        counts = {"prompt_tokens": 3, "completion_tokens": words, "total_tokens": words + 3}
-        out.append(chunk([], usage=counts))
-    out.append(b"data: [DONE]\n\n")
-    return out
-
-
 def _handler(use_async: bool) -> Any:
     """The transport's answer: a stream of the requested length, one event per read."""
 
@@ -74,7 +54,7 @@ def _handler(use_async: bool) -> Any:
         body = json.loads(request.content)
         words = LONG_WORDS if body["model"] == bench_llm.LONG else 1
         usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        events = _events(words, usage)
+        events = openai_events(["tok"] * words, usage)
         if use_async:
 
             async def agen() -> Any:
