@@ -89,6 +89,17 @@ class Kit:
         return f"{self.name} {version(self.name)}, {self.contrib_package} {contrib}"
 
 
+def _ours_httpx_like(lib: Any, runner: HttpRunner[Any], is_async: bool) -> type[Any]:
+    """A subclass of ``lib``'s client (httpx or httpx2) whose ``_send_single_request`` goes
+    through our wrapper around ``runner``, the way ``instrument()`` patches it."""
+    sync_send, async_send = _httpx_like._wrappers(lib, runner)
+    base: type[Any] = lib.AsyncClient if is_async else lib.Client
+    wrapper = wrapt.FunctionWrapper(
+        base._send_single_request, async_send if is_async else sync_send
+    )
+    return type("Ours" + base.__name__, (base,), {"_send_single_request": wrapper})
+
+
 class _Bare(httpx.HTTPTransport):
     """The default transport with the original ``handle_request``, out of contrib's reach."""
 
@@ -120,22 +131,16 @@ class HttpxKit(Kit):
     def uninstrument(self) -> None:
         self._contrib.uninstrument()
 
-    def _ours(self, runner: HttpRunner[Any], is_async: bool) -> type[Any]:
-        sync_send, async_send = _httpx_like._wrappers(httpx, runner)
-        base: type[Any] = httpx.AsyncClient if is_async else httpx.Client
-        wrapper = wrapt.FunctionWrapper(
-            base._send_single_request, async_send if is_async else sync_send
-        )
-        return type("OursClient", (base,), {"_send_single_request": wrapper})
-
     def fetches(self, is_async: bool) -> dict[str, Fetch]:
         cls, bare = (httpx.AsyncClient, _BareAsync) if is_async else (httpx.Client, _Bare)
         adapter = _httpx_like._Adapter(httpx)
         clients = {
             PLAIN: cls(transport=bare()),
             CONTRIB: cls(),
-            OFF: self._ours(HttpRunner(adapter), is_async)(transport=bare()),
-            ON: self._ours(HttpRunner(adapter, **self.sdk), is_async)(transport=bare()),
+            OFF: _ours_httpx_like(httpx, HttpRunner(adapter), is_async)(transport=bare()),
+            ON: _ours_httpx_like(httpx, HttpRunner(adapter, **self.sdk), is_async)(
+                transport=bare()
+            ),
         }
         close = "aclose" if is_async else "close"
         return {k: Fetch(c.get, getattr(c, close)) for k, c in clients.items()}
@@ -274,21 +279,13 @@ class Httpx2Kit(Kit):
     def title(self, is_async: bool) -> str:
         return "httpx2.AsyncClient GET" if is_async else "httpx2.Client GET"
 
-    def _ours(self, runner: HttpRunner[Any], is_async: bool) -> type[Any]:
-        sync_send, async_send = _httpx_like._wrappers(httpx2, runner)
-        base: type[Any] = httpx2.AsyncClient if is_async else httpx2.Client
-        wrapper = wrapt.FunctionWrapper(
-            base._send_single_request, async_send if is_async else sync_send
-        )
-        return type("OursClient2", (base,), {"_send_single_request": wrapper})
-
     def fetches(self, is_async: bool) -> dict[str, Fetch]:
         cls: Any = httpx2.AsyncClient if is_async else httpx2.Client
         adapter = _httpx_like._Adapter(httpx2)
         clients = {
             PLAIN: cls(),
-            OFF: self._ours(HttpRunner(adapter), is_async)(),
-            ON: self._ours(HttpRunner(adapter, **self.sdk), is_async)(),
+            OFF: _ours_httpx_like(httpx2, HttpRunner(adapter), is_async)(),
+            ON: _ours_httpx_like(httpx2, HttpRunner(adapter, **self.sdk), is_async)(),
         }
         close = "aclose" if is_async else "close"
         return {k: Fetch(c.get, getattr(c, close)) for k, c in clients.items()}
